@@ -1,0 +1,59 @@
+# Two commands for a newcomer (see README): `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+FRONTEND_PORT ?= 3000
+BACKEND_PORT ?= 8000
+LOCALSTRIPE_PORT ?= 8420
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export REFLEX_USE_NPM := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install install-dev migrate run demo-data test lint format chromium clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(VENV)/bin/alembic upgrade head
+
+## make run: everything a fresh machine needs, then the app on http://localhost:3000
+run: install migrate
+	STRIPE_API_BASE=$${STRIPE_API_BASE-http://127.0.0.1:$(LOCALSTRIPE_PORT)} \
+	  LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
+	  $(PY) -m scripts.run_local --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
+
+demo-data: install migrate
+	$(PY) -m ticketing_app.demo
+
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "Chromium not found: install Debian's chromium (or set CHROMIUM_PATH) for browser tests"; fi
+
+## make test: installs test dependencies (and Chromium when root), then every test
+test: install-dev chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+clean:
+	rm -rf .web .states ticketing.db ticketing.db-* $(VENV)

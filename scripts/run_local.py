@@ -1,0 +1,72 @@
+"""`make run`: start localstripe (when STRIPE_API_BASE points at loopback) and the Reflex app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def start_localstripe(base: str) -> subprocess.Popen[bytes] | None:
+    url = urlparse(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 8420
+    if host not in ("127.0.0.1", "localhost") or _listening(host, port):
+        return None
+    proc = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "localstripe"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while not _listening(host, port):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"localstripe did not start on port {port}")
+        time.sleep(0.2)
+    print(f"localstripe (test-mode Stripe) on {base}")
+    return proc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frontend-port", default="3000")
+    parser.add_argument("--backend-port", default="8000")
+    parser.add_argument("--env", default="dev")
+    args = parser.parse_args()
+    stripe = None
+    base = os.environ.get("STRIPE_API_BASE")
+    if base:
+        stripe = start_localstripe(base)
+    cmd = [
+        os.path.join(os.path.dirname(sys.executable), "reflex"),
+        "run",
+        "--env",
+        args.env,
+        "--frontend-port",
+        args.frontend_port,
+        "--backend-port",
+        args.backend_port,
+    ]
+    app = subprocess.Popen(cmd)
+    try:
+        sys.exit(app.wait())
+    except KeyboardInterrupt:
+        app.send_signal(signal.SIGINT)
+        app.wait()
+    finally:
+        if stripe is not None:
+            stripe.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""SQLModel tables. The rules that races touch live here as constraints and indexes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+TICKET_STATUSES = ("available", "reserved", "sold", "cancelled")
+ORDER_STATUSES = ("created", "cancelled", "expired", "complete")
+CHARGE_STATUSES = ("pending", "succeeded", "failed", "refunded")
+MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> sa.Column:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    email: str = Field(sa_column=sa.Column(sa.String(320), nullable=False, unique=True))
+    password_hash: str = Field(max_length=255)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (sa.CheckConstraint("email = lower(email)", name="ck_users_email_lower"),)
+
+
+class AuthSession(SQLModel, table=True):
+    __tablename__ = "auth_sessions"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
+    token_hash: str = Field(
+        sa_column=sa.Column(sa.String(64), nullable=False, unique=True)
+    )
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class SigninFailure(SQLModel, table=True):
+    """One failed sign-in; counted per email over a window for rate limiting."""
+
+    __tablename__ = "signin_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    created_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (sa.Index("ix_signin_failures_email_created", "email", "created_at"),)
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "tickets"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    title: str = Field(max_length=120)
+    price_cents: int
+    user_id: str = Field(foreign_key="users.id", max_length=36)
+    order_id: str | None = Field(default=None, max_length=36)
+    status: str = Field(default="available", max_length=16)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"price_cents > 0 AND price_cents <= {MAX_PRICE_CENTS}", name="ck_tickets_price"
+        ),
+        sa.CheckConstraint(_in("status", TICKET_STATUSES), name="ck_tickets_status"),
+        sa.CheckConstraint(
+            "(status = 'reserved') = (order_id IS NOT NULL)", name="ck_tickets_reserved_order"
+        ),
+        sa.Index("ix_tickets_status_created", "status", "created_at"),
+        sa.Index("ix_tickets_status_price", "status", "price_cents"),
+        sa.Index("ix_tickets_user_created", "user_id", "created_at"),
+    )
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", max_length=36)
+    ticket_id: str = Field(foreign_key="tickets.id", max_length=36)
+    price_cents: int
+    status: str = Field(default="created", max_length=16)
+    expires_at: datetime = Field(sa_column=_ts())
+    failed_payment_attempts: int = Field(default=0)
+    payment_intent_id: str | None = Field(default=None, max_length=255)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.CheckConstraint("price_cents > 0", name="ck_orders_price"),
+        sa.CheckConstraint(_in("status", ORDER_STATUSES), name="ck_orders_status"),
+        # Rule 4: at most one active order per ticket, whatever the application does.
+        sa.Index(
+            "uq_orders_one_active_per_ticket",
+            "ticket_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'created'"),
+            postgresql_where=sa.text("status = 'created'"),
+        ),
+        sa.Index("ix_orders_status_expires", "status", "expires_at"),
+        sa.Index("ix_orders_user_created", "user_id", "created_at"),
+        sa.Index("ix_orders_ticket", "ticket_id"),
+    )
+
+
+class Charge(SQLModel, table=True):
+    __tablename__ = "charges"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=36)
+    status: str = Field(default="pending", max_length=16)
+    amount_cents: int
+    stripe_id: str | None = Field(default=None, max_length=255)
+    stripe_refund_id: str | None = Field(default=None, max_length=255)
+    failure_message: str | None = Field(default=None, max_length=1000)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="ck_charges_amount"),
+        sa.CheckConstraint(_in("status", CHARGE_STATUSES), name="ck_charges_status"),
+        # A PaymentIntent settles into at most one succeeded/refunded charge.
+        sa.Index(
+            "uq_charges_settled_intent",
+            "stripe_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('succeeded', 'refunded')"),
+            postgresql_where=sa.text("status IN ('succeeded', 'refunded')"),
+        ),
+    )
+
+
+class StripeEvent(SQLModel, table=True):
+    """Stripe webhook event ids already processed (duplicate deliveries change nothing)."""
+
+    __tablename__ = "stripe_events"
+
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=255)
+    received_at: datetime = Field(sa_column=_ts())
+
+
+class DomainEvent(SQLModel, table=True):
+    """Transactional outbox (SPEC §7): written in the transaction that made the change."""
+
+    __tablename__ = "domain_events"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(
+        default_factory=new_id,
+        sa_column=sa.Column(sa.String(36), nullable=False, unique=True),
+    )
+    type: str = Field(max_length=64)
+    aggregate_type: str = Field(max_length=32)
+    aggregate_id: str = Field(max_length=36)
+    aggregate_version: int
+    payload: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: datetime = Field(sa_column=_ts())
+    published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "aggregate_type",
+            "aggregate_id",
+            "aggregate_version",
+            name="uq_domain_events_aggregate_version",
+        ),
+        sa.Index("ix_domain_events_unpublished", "published_at", "seq"),
+        sa.Index("ix_domain_events_aggregate", "aggregate_id", "seq"),
+    )

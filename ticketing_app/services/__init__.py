@@ -1,0 +1,1 @@
+"""Business services: plain typed functions over a Session. No reflex import here."""

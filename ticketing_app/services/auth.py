@@ -1,0 +1,160 @@
+"""Accounts and DB-backed sessions: argon2id hashes, opaque tokens (only their hash stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import sqlalchemy as sa
+from passlib.context import CryptContext
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from ticketing_app.errors import RateLimited, ValidationError
+from ticketing_app.models import AuthSession, SigninFailure, User
+from ticketing_app.services import outbox
+from ticketing_app.services.validation import is_uuid, parse_email, parse_password
+from ticketing_app.settings import get_settings
+
+INVALID_CREDENTIALS = "Invalid credentials"
+# Extend a session's expiry at most this often, so reading the current user rarely writes.
+_SLIDE_STEP = timedelta(hours=1)
+
+
+@lru_cache(maxsize=1)
+def password_context() -> CryptContext:
+    s = get_settings()
+    return CryptContext(
+        schemes=["argon2"],
+        argon2__type="ID",
+        argon2__memory_cost=s.ticketing_argon2_memory_kib,
+        argon2__time_cost=s.ticketing_argon2_time_cost,
+        argon2__parallelism=1,
+    )
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return password_context().hash(secrets.token_urlsafe(16))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_view(user: User) -> dict[str, str]:
+    return {"id": user.id, "email": user.email}
+
+
+def _new_session(db: Session, user: User, now: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    db.add(
+        AuthSession(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            created_at=now,
+            expires_at=now + timedelta(days=get_settings().ticketing_session_days),
+        )
+    )
+    return token
+
+
+def signup(db: Session, *, email: str, password: str, now: datetime) -> tuple[User, str]:
+    """Create an account and sign it in; returns the user and the session token."""
+    email = parse_email(email)
+    password = parse_password(password)
+    password_hash = password_context().hash(password)
+    try:
+        with db.begin():
+            if db.exec(select(User.id).where(User.email == email)).first():
+                raise ValidationError("Email in use", "email")
+            user = User(email=email, password_hash=password_hash, created_at=now, updated_at=now)
+            db.add(user)
+            db.flush()
+            outbox.record(
+                db,
+                type="UserCreated",
+                aggregate_type="user",
+                aggregate_id=user.id,
+                aggregate_version=user.version,
+                payload={"id": user.id, "email": user.email, "createdAt": now},
+                now=now,
+            )
+            token = _new_session(db, user, now)
+    except IntegrityError:
+        # Two signups for one email at once: the unique index decides, the loser gets this.
+        raise ValidationError("Email in use", "email") from None
+    return user, token
+
+
+def _check_rate_limit(db: Session, email: str, now: datetime) -> None:
+    s = get_settings()
+    since = now - timedelta(seconds=s.ticketing_signin_window_seconds)
+    failures = db.exec(
+        select(sa.func.count())
+        .select_from(SigninFailure)
+        .where(SigninFailure.email == email, SigninFailure.created_at > since)
+    ).one()
+    if failures >= s.ticketing_signin_max_failures:
+        raise RateLimited("Too many failed sign-in attempts. Try again in a few minutes.")
+
+
+def signin(db: Session, *, email: str, password: str, now: datetime) -> tuple[User, str]:
+    """Same error, and the same work, for an unknown email and a wrong password."""
+    if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
+        raise ValidationError(INVALID_CREDENTIALS)
+    email = email.strip().lower()[:320]
+    with db.begin():
+        _check_rate_limit(db, email, now)
+        user = db.exec(select(User).where(User.email == email)).first()
+    ok = password_context().verify(password[:1024], user.password_hash if user else _dummy_hash())
+    with db.begin():
+        if not ok or user is None:
+            db.add(SigninFailure(email=email, created_at=now))
+        else:
+            token = _new_session(db, user, now)
+    if not ok or user is None:
+        raise ValidationError(INVALID_CREDENTIALS)
+    return user, token
+
+
+def signout(db: Session, *, token: str | None, now: datetime) -> None:
+    if not token:
+        return
+    with db.begin():
+        db.exec(
+            sa.update(AuthSession)
+            .where(AuthSession.token_hash == hash_token(token), AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+def current_user(db: Session, *, token: str | None, now: datetime) -> User | None:
+    """The user a session token belongs to, or None; slides the expiry forward."""
+    if not token or len(token) > 256:
+        return None
+    with db.begin():
+        row = db.exec(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(
+                AuthSession.token_hash == hash_token(token),
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+        ).first()
+        if row is None:
+            return None
+        auth, user = row
+        new_expiry = now + timedelta(days=get_settings().ticketing_session_days)
+        if new_expiry - auth.expires_at > _SLIDE_STEP:
+            auth.expires_at = new_expiry
+    return user
+
+
+def get_user(db: Session, user_id: str) -> User | None:
+    if not is_uuid(user_id):
+        return None
+    return db.get(User, user_id)

@@ -1,0 +1,171 @@
+"""Listings: create, edit, cancel, read, search. Only the seller edits, only while available."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
+from ticketing_app.models import TICKET_STATUSES, Ticket
+from ticketing_app.services import outbox
+from ticketing_app.services.validation import is_uuid, parse_price, parse_title
+from ticketing_app.services.views import ticket_view
+
+TICKET_NOT_FOUND = "Ticket not found"
+Sort = Literal["newest", "price_asc", "price_desc"]
+SORTS: tuple[str, ...] = ("newest", "price_asc", "price_desc")
+MAX_LIMIT = 200
+
+
+def _record(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
+    outbox.record(
+        db,
+        type=type,
+        aggregate_type="ticket",
+        aggregate_id=ticket.id,
+        aggregate_version=ticket.version,
+        payload=ticket_view(ticket),
+        now=now,
+    )
+
+
+def record_ticket_event(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
+    """For other services that change a ticket (orders, payments)."""
+    _record(db, type, ticket, now)
+
+
+def load_ticket(db: Session, ticket_id: Any, *, refresh: bool = False) -> Ticket:
+    if not is_uuid(ticket_id):
+        raise NotFound(TICKET_NOT_FOUND)
+    ticket = db.get(Ticket, ticket_id.lower(), populate_existing=refresh)
+    if ticket is None:
+        raise NotFound(TICKET_NOT_FOUND)
+    return ticket
+
+
+def _not_editable(ticket: Ticket, verb: str) -> RuleViolation:
+    return RuleViolation(f"Cannot {verb} a {ticket.status} ticket")
+
+
+def create_ticket(db: Session, *, seller_id: str, title: Any, price: Any, now: datetime) -> Ticket:
+    title = parse_title(title)
+    price_cents = parse_price(price)
+    with db.begin():
+        ticket = Ticket(
+            title=title,
+            price_cents=price_cents,
+            user_id=seller_id,
+            created_at=now,
+            updated_at=now,
+        )
+        db.add(ticket)
+        db.flush()
+        _record(db, "TicketCreated", ticket, now)
+    return ticket
+
+
+def _owned(db: Session, user_id: str, ticket_id: Any) -> Ticket:
+    ticket = load_ticket(db, ticket_id)
+    if ticket.user_id != user_id:
+        raise Forbidden("Only the seller can change this ticket")
+    return ticket
+
+
+def update_ticket(
+    db: Session, *, user_id: str, ticket_id: Any, title: Any, price: Any, now: datetime
+) -> Ticket:
+    title = parse_title(title)
+    price_cents = parse_price(price)
+    with db.begin():
+        ticket = _owned(db, user_id, ticket_id)
+        if ticket.status != "available":
+            raise _not_editable(ticket, "edit")
+        changed = db.exec(
+            sa.update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.status == "available")
+            .values(
+                title=title,
+                price_cents=price_cents,
+                version=Ticket.version + 1,
+                updated_at=now,
+            )
+        ).rowcount
+        ticket = load_ticket(db, ticket.id, refresh=True)
+        if changed != 1:  # reserved between our read and our write
+            raise _not_editable(ticket, "edit")
+        _record(db, "TicketUpdated", ticket, now)
+    return ticket
+
+
+def cancel_ticket(db: Session, *, user_id: str, ticket_id: Any, now: datetime) -> Ticket:
+    with db.begin():
+        ticket = _owned(db, user_id, ticket_id)
+        if ticket.status != "available":
+            raise _not_editable(ticket, "cancel")
+        changed = db.exec(
+            sa.update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.status == "available")
+            .values(status="cancelled", version=Ticket.version + 1, updated_at=now)
+        ).rowcount
+        ticket = load_ticket(db, ticket.id, refresh=True)
+        if changed != 1:
+            raise _not_editable(ticket, "cancel")
+        _record(db, "TicketCancelled", ticket, now)
+    return ticket
+
+
+def get_ticket(db: Session, ticket_id: Any) -> Ticket:
+    return load_ticket(db, ticket_id)
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    items: list[Ticket]
+    total: int
+
+
+def list_tickets(
+    db: Session,
+    *,
+    status: str = "available",
+    q: str | None = None,
+    sort: str = "newest",
+    limit: int = 50,
+    offset: int = 0,
+    seller_id: str | None = None,
+) -> TicketPage:
+    """Tickets newest first (or by price); `status="all"` for every status."""
+    if status != "all" and status not in TICKET_STATUSES:
+        raise ValidationError("Status must be one of available, reserved, sold, cancelled, all", "status")
+    if sort not in SORTS:
+        raise ValidationError("Sort must be one of newest, price_asc, price_desc", "sort")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"Limit must be between 1 and {MAX_LIMIT}", "limit")
+    if offset < 0:
+        raise ValidationError("Offset must be 0 or more", "offset")
+    conditions: list[Any] = []
+    if status != "all":
+        conditions.append(Ticket.status == status)
+    if seller_id is not None:
+        conditions.append(Ticket.user_id == seller_id)
+    if q and q.strip():
+        needle = q.strip().lower()[:TITLE_SEARCH_MAX]
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(sa.func.lower(Ticket.title).like(f"%{escaped}%", escape="\\"))
+    order_by = {
+        "newest": (Ticket.created_at.desc(), Ticket.id.desc()),
+        "price_asc": (Ticket.price_cents.asc(), Ticket.created_at.desc(), Ticket.id.desc()),
+        "price_desc": (Ticket.price_cents.desc(), Ticket.created_at.desc(), Ticket.id.desc()),
+    }[sort]
+    items = list(
+        db.exec(select(Ticket).where(*conditions).order_by(*order_by).limit(limit).offset(offset))
+    )
+    total = db.exec(select(sa.func.count()).select_from(Ticket).where(*conditions)).one()
+    return TicketPage(items=items, total=total)
+
+
+TITLE_SEARCH_MAX = 120

@@ -1,0 +1,93 @@
+"""Input parsing shared by every entry point. Errors name the field they are about."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ticketing_app.errors import ValidationError
+from ticketing_app.models import MAX_PRICE_CENTS
+
+TITLE_MAX = 120
+EMAIL_MAX = 254
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def parse_title(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("Title is required", "title")
+    title = " ".join(value.split())
+    if not title:
+        raise ValidationError("Title is required", "title")
+    if len(title) > TITLE_MAX:
+        raise ValidationError(f"Title must be at most {TITLE_MAX} characters", "title")
+    return title
+
+
+def parse_price(value: Any) -> int:
+    """Decimal major units (20, 19.99, "19.99") to integer cents."""
+    if isinstance(value, bool) or value is None:
+        raise ValidationError("Price must be a number", "price")
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ValidationError("Price is required", "price")
+    if isinstance(value, float):
+        value = repr(value)
+    if not isinstance(value, int | str | Decimal):
+        raise ValidationError("Price must be a number", "price")
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise ValidationError("Price must be a number", "price") from None
+    if not amount.is_finite():
+        raise ValidationError("Price must be a number", "price")
+    if amount <= 0:
+        raise ValidationError("Price must be greater than 0", "price")
+    if amount > Decimal(MAX_PRICE_CENTS) / 100:
+        raise ValidationError("Price must be at most 1,000,000", "price")
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValidationError("Price must have at most 2 decimal places", "price")
+    return int(cents)
+
+
+def format_price(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def price_number(cents: int) -> int | float:
+    """Cents as the API's decimal number: 2000 -> 20, 1999 -> 19.99."""
+    return cents // 100 if cents % 100 == 0 else float(Decimal(cents) / 100)
+
+
+def parse_email(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("Email is required", "email")
+    email = value.strip().lower()
+    if len(email) > EMAIL_MAX or not _EMAIL_RE.match(email):
+        raise ValidationError("Email must be valid", "email")
+    return email
+
+
+def parse_password(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError("Password is required", "password")
+    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise ValidationError(
+            f"Password must be between {PASSWORD_MIN} and {PASSWORD_MAX} characters", "password"
+        )
+    return value
+
+
+def is_uuid(value: Any) -> bool:
+    """Ids are UUID4 strings; anything else can only be "not found"."""
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False

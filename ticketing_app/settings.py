@@ -1,0 +1,51 @@
+"""Environment configuration, read once (SPEC §2). A `.env` file may set any of these."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_STRIPE_SECRET_KEY = "sk_test_local_ticketing"
+LOCAL_STRIPE_PUBLISHABLE_KEY = "pk_test_local_ticketing"
+LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_local_ticketing"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///ticketing.db"
+    redis_url: str | None = None
+    nats_url: str | None = None
+    stripe_secret_key: str = LOCAL_STRIPE_SECRET_KEY
+    stripe_publishable_key: str = LOCAL_STRIPE_PUBLISHABLE_KEY
+    stripe_webhook_secret: str = LOCAL_STRIPE_WEBHOOK_SECRET
+    stripe_api_base: str | None = None
+    stripe_js_url: str | None = None
+    ticketing_lock_seconds: int = Field(default=900, ge=1)
+    ticketing_secure_cookies: bool = False
+    # argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default.
+    ticketing_argon2_memory_kib: int = 19456
+    ticketing_argon2_time_cost: int = 2
+    ticketing_session_days: int = 7
+    ticketing_signin_max_failures: int = 10
+    ticketing_signin_window_seconds: int = 900
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def stripe_test_mode(self) -> bool:
+        return self.stripe_secret_key.startswith("sk_test_") or bool(self.stripe_api_base)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()
