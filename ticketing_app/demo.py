@@ -1,0 +1,56 @@
+"""`make demo-data`: a few users and tickets so a fresh install has something to browse.
+
+Users (password `password123`): alice@example.com, bob@example.com, carol@example.com.
+Running it twice adds nothing new.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from ticketing_app.db import read_session, write_session
+from ticketing_app.errors import DomainError
+from ticketing_app.models import Ticket, User, utcnow
+from ticketing_app.services import auth, tickets
+
+PASSWORD = "password123"
+LISTINGS = {
+    "alice@example.com": [
+        ("Radiohead — Berlin, Row 12", "89.50"),
+        ("Champions League Final, Block C", "420"),
+    ],
+    "bob@example.com": [
+        ("Hamilton — Saturday matinee", "135"),
+        ("Jazz at the Blue Note (2 seats)", "60"),
+    ],
+    "carol@example.com": [("Tech Conference Day Pass", "199.99")],
+}
+
+
+def seed() -> None:
+    for email, listings in LISTINGS.items():
+        with read_session() as db:
+            user = db.exec(select(User).where(User.email == email)).first()
+        if user is None:
+            with write_session() as db:
+                user, _ = auth.signup(db, email=email, password=PASSWORD, now=utcnow())
+            print(f"user {email} / {PASSWORD}")
+        for title, price in listings:
+            with read_session() as db:
+                exists = db.exec(
+                    select(Ticket.id).where(Ticket.user_id == user.id, Ticket.title == title)
+                ).first()
+            if exists:
+                continue
+            try:
+                with write_session() as db:
+                    tickets.create_ticket(
+                        db, seller_id=user.id, title=title, price=price, now=utcnow()
+                    )
+                print(f"  listed {title} for {price}")
+            except DomainError as exc:
+                print(f"  skipped {title}: {exc.message}")
+
+
+if __name__ == "__main__":
+    seed()
