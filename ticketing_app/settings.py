@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///ticketing.db"
     redis_url: str | None = None
     nats_url: str | None = None
+    # JetStream stream and subject prefix the outbox relay publishes to (tests use unique ones).
+    nats_stream: str = "TICKETING"
+    nats_subject_prefix: str = "ticketing"
     stripe_secret_key: str = LOCAL_STRIPE_SECRET_KEY
     stripe_publishable_key: str = LOCAL_STRIPE_PUBLISHABLE_KEY
     stripe_webhook_secret: str = LOCAL_STRIPE_WEBHOOK_SECRET

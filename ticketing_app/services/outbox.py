@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from ticketing_app.models import DomainEvent
+from ticketing_app.services.views import iso
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,12 @@ def subscribe(handler: Handler) -> Callable[[], None]:
     return unsubscribe
 
 
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return iso(value) or ""
+    return str(value)
+
+
 def record(
     session: Session,
     *,
@@ -93,12 +100,14 @@ def record(
     """Add an outbox row to the current transaction."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
+    # Handlers in-process and consumers on NATS see the same JSON (datetimes as ISO 8601 Z).
+    text = json.dumps(payload, sort_keys=True, default=_json_default)
     row = DomainEvent(
         type=type,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
         aggregate_version=aggregate_version,
-        payload=json.dumps(payload, sort_keys=True, default=str),
+        payload=text,
         created_at=now,
     )
     session.add(row)
@@ -109,7 +118,7 @@ def record(
             aggregate_type=aggregate_type,
             aggregate_id=aggregate_id,
             aggregate_version=aggregate_version,
-            payload=payload,
+            payload=json.loads(text),
             created_at=now,
         )
     )
