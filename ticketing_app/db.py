@@ -106,7 +106,8 @@ def read_session(url: str | None = None) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
+        # close() ends the transaction and detaches the rows with their loaded values; a
+        # rollback() first would expire them, and callers read them after the block.
         session.close()
 
 
