@@ -19,6 +19,7 @@ TICKET_NOT_FOUND = "Ticket not found"
 Sort = Literal["newest", "price_asc", "price_desc"]
 SORTS: tuple[str, ...] = ("newest", "price_asc", "price_desc")
 MAX_LIMIT = 200
+MAX_OFFSET = 1_000_000
 
 
 def _record(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
@@ -140,20 +141,24 @@ def list_tickets(
 ) -> TicketPage:
     """Tickets newest first (or by price); `status="all"` for every status."""
     if status != "all" and status not in TICKET_STATUSES:
-        raise ValidationError("Status must be one of available, reserved, sold, cancelled, all", "status")
+        raise ValidationError(
+            "Status must be one of available, reserved, sold, cancelled, all", "status"
+        )
     if sort not in SORTS:
         raise ValidationError("Sort must be one of newest, price_asc, price_desc", "sort")
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"Limit must be between 1 and {MAX_LIMIT}", "limit")
     if offset < 0:
         raise ValidationError("Offset must be 0 or more", "offset")
+    if offset > MAX_OFFSET:  # beyond any real page; also keeps the SQL integer in range
+        raise ValidationError(f"Offset must be at most {MAX_OFFSET}", "offset")
     conditions: list[Any] = []
     if status != "all":
         conditions.append(Ticket.status == status)
     if seller_id is not None:
         conditions.append(Ticket.user_id == seller_id)
     if q and q.strip():
-        needle = q.strip().lower()[:TITLE_SEARCH_MAX]
+        needle = q.replace("\x00", "").strip().lower()[:TITLE_SEARCH_MAX]
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(sa.func.lower(Ticket.title).like(f"%{escaped}%", escape="\\"))
     order_by = {

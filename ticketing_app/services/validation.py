@@ -13,7 +13,10 @@ from ticketing_app.models import MAX_PRICE_CENTS
 TITLE_MAX = 120
 EMAIL_MAX = 254
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f\ud800-\udfff"
+_EMAIL_RE = re.compile(rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}]+$")
+# Control characters and lone surrogates: unprintable, and NUL is rejected by PostgreSQL.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def parse_title(value: Any) -> str:
@@ -24,6 +27,8 @@ def parse_title(value: Any) -> str:
         raise ValidationError("Title is required", "title")
     if len(title) > TITLE_MAX:
         raise ValidationError(f"Title must be at most {TITLE_MAX} characters", "title")
+    if _CONTROL_RE.search(title):
+        raise ValidationError("Title must not contain control characters", "title")
     return title
 
 
