@@ -1,19 +1,60 @@
-"""REST API (SPEC §4): a FastAPI app mounted on the Reflex backend via api_transformer."""
+"""REST API (SPEC §4): a FastAPI app mounted on the Reflex backend via api_transformer.
+
+Adding a feature's routes is one `include_router` line in `build_api()`; the shared pieces live
+in `api/deps.py` (current user, JSON body) and `api/errors.py` (error shape and responses).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from ticketing_app.api.errors import install_error_handlers
+
+
+def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
+    """FastAPI documents 422 for every route; ours answer 400 with the SPEC error shape."""
+    if api.openapi_schema is None:
+        schema = get_openapi(
+            title=api.title,
+            version=api.version,
+            description=api.description,
+            routes=api.routes,
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        api.openapi_schema = schema
+    return api.openapi_schema
 
 
 def build_api() -> FastAPI:
-    api = FastAPI(title="Ticketing API", openapi_url="/api/openapi.json", docs_url="/api/docs")
+    """The FastAPI app that Reflex mounts its own backend under (`rx.App(api_transformer=...)`)."""
+    from ticketing_app.api import fallback, health, orders, session_bridge, tickets, users
 
-    from ticketing_app.api.session_bridge import router as session_bridge
-
-    api.include_router(session_bridge)
-
-    @api.get("/api/health")
-    def health() -> dict[str, object]:
-        return {"status": "ok"}
-
+    api = FastAPI(
+        title="Ticketing API",
+        version="1.0.0",
+        description=(
+            "Ticket resale marketplace. Errors are always "
+            '`{"errors": [{"message": "...", "field": "price"}]}`. '
+            "Auth: the HttpOnly `session` cookie set by signup/signin."
+        ),
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(api)
+    api.include_router(users.router)
+    api.include_router(tickets.router)
+    api.include_router(orders.router)
+    api.include_router(health.router)
+    api.include_router(session_bridge.router)
+    # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
+    api.include_router(fallback.router)
+    api.openapi = lambda: _openapi_without_422(api)  # type: ignore[method-assign]
     return api

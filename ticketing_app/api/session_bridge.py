@@ -26,7 +26,12 @@ router = APIRouter(include_in_schema=False)
 def safe_next(request: Request, target: str) -> str:
     """Only redirect to a path, or to the same host (any port: dev runs 3000 and 8000)."""
     parsed = urlparse(target or "/")
-    if not parsed.scheme and not parsed.netloc and target.startswith("/") and not target.startswith("//"):
+    if (
+        not parsed.scheme
+        and not parsed.netloc
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     if parsed.scheme in ("http", "https") and parsed.hostname == request.url.hostname:
         return target
@@ -34,7 +39,9 @@ def safe_next(request: Request, target: str) -> str:
 
 
 @router.post("/api/auth/session")
-def adopt_session(request: Request, token: str = Form(...), next: str = Form("/")) -> RedirectResponse:
+def adopt_session(
+    request: Request, token: str = Form(...), next: str = Form("/")
+) -> RedirectResponse:
     response = RedirectResponse(safe_next(request, next), status_code=303)
     with write_session() as db:
         user = auth.current_user(db, token=token, now=utcnow())

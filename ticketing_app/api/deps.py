@@ -1,0 +1,104 @@
+"""Request dependencies every router shares: the signed-in user and the raw JSON body.
+
+Identity comes only from the HttpOnly `session` cookie (SPEC §4), resolved by the auth
+service; the body is read as plain JSON so that the services' validation, with their clear
+per-field messages, is the only validation there is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie
+
+from ticketing_app.db import write_session
+from ticketing_app.errors import DomainError, NotAuthenticated, ValidationError
+from ticketing_app.models import User, utcnow
+from ticketing_app.services import auth
+from ticketing_app.web_session import COOKIE_NAME
+
+MAX_BODY_BYTES = 64 * 1024
+_BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+
+# Declared as a security scheme so OpenAPI shows which routes need the cookie.
+session_cookie = APIKeyCookie(
+    name=COOKIE_NAME,
+    auto_error=False,
+    description="Opaque session token set (HttpOnly) by signup/signin",
+)
+
+
+class BodyTooLarge(DomainError):
+    status = 413
+
+
+def session_token(token: Annotated[str | None, Depends(session_cookie)]) -> str | None:
+    return token or None
+
+
+def optional_user(token: Annotated[str | None, Depends(session_token)]) -> User | None:
+    """The signed-in user, or None (also for an expired or revoked session)."""
+    if not token:
+        return None
+    with write_session() as db:
+        return auth.current_user(db, token=token, now=utcnow())
+
+
+def require_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    """401 unless signed in; checked on the server for every protected route."""
+    if user is None:
+        raise NotAuthenticated("You must be signed in")
+    return user
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400/413 in the SPEC error shape."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge("Request body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # stop early instead of buffering a huge body
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge("Request body too large")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ValidationError("Request body must be a JSON object")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValidationError("Request body must be valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValidationError("Request body must be a JSON object")
+    for key, value in data.items():
+        if _has_bad_text(key) or _has_bad_text(value):
+            raise ValidationError(
+                "Text must not contain NUL characters or invalid Unicode", str(key)[:64]
+            )
+    return data
+
+
+def _has_bad_text(value: Any, depth: int = 0) -> bool:
+    """NUL (PostgreSQL refuses it) or lone surrogates (not encodable) anywhere in a value."""
+    if isinstance(value, str):
+        return _BAD_TEXT.search(value) is not None
+    if depth > 32:
+        return True
+    if isinstance(value, dict):
+        return any(
+            _has_bad_text(k, depth + 1) or _has_bad_text(v, depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return any(_has_bad_text(v, depth + 1) for v in value)
+    return False
+
+
+CurrentUser = Annotated[User, Depends(require_user)]
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+SessionToken = Annotated[str | None, Depends(session_token)]
+JsonBody = Annotated[dict[str, Any], Depends(json_body)]

@@ -1,0 +1,108 @@
+"""OpenAPI documentation of request and response bodies (SPEC §4 JSON shapes).
+
+Routes read bodies as raw JSON and let the services validate them (one set of rules and
+messages); these models only describe the contract in `/api/openapi.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TicketStatus = Literal["available", "reserved", "sold", "cancelled"]
+OrderStatus = Literal["created", "cancelled", "expired", "complete"]
+ChargeStatus = Literal["pending", "succeeded", "failed", "refunded"]
+Price = Field(gt=0, le=1_000_000, multiple_of=0.01, description="Decimal major units, e.g. 19.99")
+Timestamp = Field(json_schema_extra={"format": "date-time"}, description="ISO 8601 UTC with Z")
+
+
+class ErrorItem(BaseModel):
+    message: str
+    field: str | None
+
+
+class ErrorBody(BaseModel):
+    errors: list[ErrorItem] = Field(min_length=1)
+
+
+class Credentials(BaseModel):
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"})
+    password: str = Field(min_length=8, max_length=128)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+
+
+class CurrentUserOut(BaseModel):
+    currentUser: UserOut | None  # noqa: N815 - SPEC's JSON name
+
+
+class Empty(BaseModel):
+    pass
+
+
+class TicketIn(BaseModel):
+    title: str = Field(min_length=1, max_length=120)
+    price: float = Price
+
+
+class TicketOut(BaseModel):
+    id: str
+    title: str
+    price: float
+    userId: str  # noqa: N815
+    orderId: str | None  # noqa: N815
+    status: TicketStatus
+    version: int
+    createdAt: str = Timestamp  # noqa: N815
+    updatedAt: str = Timestamp  # noqa: N815
+
+
+class OrderIn(BaseModel):
+    ticketId: str = Field(description="Id of an available ticket")  # noqa: N815
+
+
+class OrderTicketOut(BaseModel):
+    id: str
+    title: str
+    price: float
+
+
+class OrderOut(BaseModel):
+    id: str
+    userId: str  # noqa: N815
+    status: OrderStatus
+    price: float
+    expiresAt: str = Timestamp  # noqa: N815
+    createdAt: str = Timestamp  # noqa: N815
+    ticket: OrderTicketOut
+
+
+class ChargeOut(BaseModel):
+    id: str
+    orderId: str  # noqa: N815
+    status: ChargeStatus
+    amount: float
+    stripeId: str | None  # noqa: N815
+    stripeRefundId: str | None  # noqa: N815
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    db: bool
+    redis: bool | None = Field(default=None, description="Present when REDIS_URL is set")
+    nats: bool | None = Field(default=None, description="Present when NATS_URL is set")
+    errors: list[ErrorItem] | None = Field(default=None, description="Present when not ok")
+
+
+def json_body_doc(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its JSON body itself."""
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }

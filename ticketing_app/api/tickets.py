@@ -1,0 +1,116 @@
+"""Listings (SPEC §4): browse and search for anyone; create, edit, cancel for the seller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from ticketing_app.api.deps import CurrentUser, JsonBody
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import TicketIn, TicketOut, json_body_doc
+from ticketing_app.db import read_session, write_session
+from ticketing_app.models import utcnow
+from ticketing_app.services import tickets
+from ticketing_app.services.views import ticket_view
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+STATUS_VALUES = ["available", "reserved", "sold", "cancelled", "all"]
+
+
+@router.get(
+    "",
+    response_model=list[TicketOut],
+    responses={
+        200: {
+            "description": "Tickets, newest first unless `sort` says otherwise",
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many tickets match, ignoring limit/offset",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+        **error_responses(400),
+    },
+    summary="Browse and search tickets (available ones by default)",
+)
+def list_tickets(
+    status: Annotated[
+        str, Query(json_schema_extra={"enum": STATUS_VALUES}, description="`all` for any status")
+    ] = "available",
+    q: Annotated[str | None, Query(description="Case-insensitive title search")] = None,
+    sort: Annotated[str, Query(json_schema_extra={"enum": list(tickets.SORTS)})] = "newest",
+    limit: Annotated[
+        int, Query(json_schema_extra={"minimum": 1, "maximum": tickets.MAX_LIMIT})
+    ] = 50,
+    offset: Annotated[int, Query(json_schema_extra={"minimum": 0})] = 0,
+) -> JSONResponse:
+    with read_session() as db:
+        page = tickets.list_tickets(db, status=status, q=q, sort=sort, limit=limit, offset=offset)
+    return JSONResponse(
+        [ticket_view(t) for t in page.items], headers={"X-Total-Count": str(page.total)}
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TicketOut,
+    responses=error_responses(400, 401, 413),
+    openapi_extra=json_body_doc(TicketIn),
+    summary="List a ticket for sale",
+)
+def create_ticket(user: CurrentUser, body: JsonBody) -> JSONResponse:
+    with write_session() as db:
+        ticket = tickets.create_ticket(
+            db, seller_id=user.id, title=body.get("title"), price=body.get("price"), now=utcnow()
+        )
+    return JSONResponse(ticket_view(ticket), status_code=201)
+
+
+@router.get(
+    "/{ticket_id}",
+    response_model=TicketOut,
+    responses=error_responses(404),
+    summary="One ticket, whatever its status",
+)
+def get_ticket(ticket_id: str) -> JSONResponse:
+    with read_session() as db:
+        ticket = tickets.get_ticket(db, ticket_id)
+    return JSONResponse(ticket_view(ticket))
+
+
+@router.put(
+    "/{ticket_id}",
+    response_model=TicketOut,
+    responses=error_responses(400, 401, 403, 404, 413),
+    openapi_extra=json_body_doc(TicketIn),
+    summary="Edit title and price (seller only, while available)",
+)
+def update_ticket(ticket_id: str, user: CurrentUser, body: JsonBody) -> JSONResponse:
+    with write_session() as db:
+        ticket = tickets.update_ticket(
+            db,
+            user_id=user.id,
+            ticket_id=ticket_id,
+            title=body.get("title"),
+            price=body.get("price"),
+            now=utcnow(),
+        )
+    return JSONResponse(ticket_view(ticket))
+
+
+@router.delete(
+    "/{ticket_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(400, 401, 403, 404),
+    summary="Cancel the listing (seller only, while available)",
+)
+def cancel_ticket(ticket_id: str, user: CurrentUser) -> Response:
+    with write_session() as db:
+        tickets.cancel_ticket(db, user_id=user.id, ticket_id=ticket_id, now=utcnow())
+    return Response(status_code=204)

@@ -1,0 +1,77 @@
+"""Accounts (SPEC §4): signup, signin, signout, current user — the `session` cookie's life."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ticketing_app.api.deps import JsonBody, MaybeUser, SessionToken
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import Credentials, CurrentUserOut, Empty, UserOut, json_body_doc
+from ticketing_app.db import write_session
+from ticketing_app.models import utcnow
+from ticketing_app.services import auth
+from ticketing_app.web_session import clear_session_cookie, set_session_cookie
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.post(
+    "/signup",
+    status_code=201,
+    response_model=UserOut,
+    responses=error_responses(400, 413),
+    openapi_extra=json_body_doc(Credentials),
+    summary="Create an account and sign in (sets the session cookie)",
+)
+def signup(body: JsonBody) -> JSONResponse:
+    with write_session() as db:
+        user, token = auth.signup(
+            db, email=body.get("email"), password=body.get("password"), now=utcnow()
+        )
+    response = JSONResponse(auth.user_view(user), status_code=201)
+    set_session_cookie(response, token)
+    return response
+
+
+@router.post(
+    "/signin",
+    response_model=UserOut,
+    responses=error_responses(400, 413, 429),
+    openapi_extra=json_body_doc(Credentials),
+    summary="Sign in (sets the session cookie); rate-limited per email",
+)
+def signin(body: JsonBody) -> JSONResponse:
+    with write_session() as db:
+        user, token = auth.signin(
+            db, email=body.get("email"), password=body.get("password"), now=utcnow()
+        )
+    response = JSONResponse(auth.user_view(user))
+    set_session_cookie(response, token)
+    return response
+
+
+@router.post(
+    "/signout",
+    response_model=Empty,
+    openapi_extra=json_body_doc(Empty, required=False),
+    summary="Revoke the session and expire the cookie (always succeeds)",
+)
+def signout(token: SessionToken) -> JSONResponse:
+    with write_session() as db:
+        auth.signout(db, token=token, now=utcnow())
+    response = JSONResponse({})
+    clear_session_cookie(response)
+    return response
+
+
+@router.get(
+    "/currentuser",
+    response_model=CurrentUserOut,
+    summary="Who is signed in, or null",
+)
+def current_user(user: MaybeUser, token: SessionToken) -> JSONResponse:
+    response = JSONResponse({"currentUser": auth.user_view(user) if user else None})
+    if token and user is None:  # a stale cookie: tell the browser to drop it
+        clear_session_cookie(response)
+    return response
