@@ -10,12 +10,27 @@ Contract for page states (the UI side):
   user from the session cookie itself: the push carries no identity and no data.
 The push side (this module) maps each committed domain event to topics and calls
 `_reload_live` on the watching clients' states via `app.modify_state(rx.BaseStateToken(...))`.
+
+The registry is per worker process: a client's on_load runs on the worker holding its socket,
+and every worker sees every event (`jobs/bus.py`), so each worker pushes to its own watchers.
+A watcher is dropped when its tab has moved to another page (the route recorded at `watch`
+differs from the state's current route) or its socket has been gone for two prune rounds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ticketing_app.services.outbox import Event
+
+log = logging.getLogger(__name__)
 
 TICKETS = "tickets"
 
@@ -36,32 +51,212 @@ def buyer_topic(user_id: str) -> str:
     return f"buyer:{user_id}"
 
 
+def topics_for(event: Event) -> set[str]:
+    """Which views a committed event changes (the payloads are SPEC JSON shapes)."""
+    p = event.payload
+    topics: set[str] = set()
+    if event.aggregate_type == "ticket":
+        topics |= {TICKETS, ticket_topic(event.aggregate_id)}
+        if p.get("userId"):
+            topics.add(seller_topic(p["userId"]))
+    elif event.aggregate_type == "order":
+        topics.add(order_topic(event.aggregate_id))
+        if p.get("userId"):
+            topics.add(buyer_topic(p["userId"]))
+        if p.get("ticketId"):
+            topics.add(ticket_topic(p["ticketId"]))
+    elif event.aggregate_type == "charge":
+        if p.get("orderId"):
+            topics.add(order_topic(p["orderId"]))
+        if p.get("userId"):
+            topics.add(buyer_topic(p["userId"]))
+    return topics
+
+
+@dataclass(frozen=True)
+class Watch:
+    state_cls: type
+    topics: frozenset[str]
+    route: str | None  # the page route the watch was made on; None if unknown
+
+
 _lock = threading.Lock()
-# client_token -> {state full name -> (state class, topics)}
-_watchers: dict[str, dict[str, tuple[type, frozenset[str]]]] = {}
+# client_token -> {state full name -> Watch}
+_watchers: dict[str, dict[str, Watch]] = {}
+
+
+def _state_name(state_cls: type) -> str:
+    return getattr(state_cls, "get_full_name", lambda: state_cls.__name__)()
+
+
+def _current_route() -> str | None:
+    """The route of the event being handled (watch is called from on_load)."""
+    try:
+        from reflex_base.event.context import EventContext
+
+        return EventContext.get().router_data.get("pathname") or None
+    except Exception:  # outside an event (tests) or an older Reflex
+        return None
 
 
 def watch(client_token: str, state_cls: type, topics: Iterable[str]) -> None:
     """Register what a client's page shows (replaces its previous topics for that state)."""
     if not client_token:
         return
-    name = getattr(state_cls, "get_full_name", lambda: state_cls.__name__)()
+    entry = Watch(state_cls, frozenset(topics), _current_route())
     with _lock:
-        _watchers.setdefault(client_token, {})[name] = (state_cls, frozenset(topics))
+        _watchers.setdefault(client_token, {})[_state_name(state_cls)] = entry
 
 
-def unwatch(client_token: str) -> None:
+def unwatch(client_token: str, state_cls: type | None = None) -> None:
+    """Forget a client (or one of its states)."""
     with _lock:
-        _watchers.pop(client_token, None)
+        if state_cls is None:
+            _watchers.pop(client_token, None)
+            return
+        by_state = _watchers.get(client_token)
+        if by_state is not None:
+            by_state.pop(_state_name(state_cls), None)
+            if not by_state:
+                _watchers.pop(client_token, None)
+
+
+def watched_tokens() -> list[str]:
+    with _lock:
+        return list(_watchers)
+
+
+def _watches_for(topics: Iterable[str]) -> list[tuple[str, Watch]]:
+    wanted = set(topics)
+    with _lock:
+        return [
+            (token, w)
+            for token, by_state in _watchers.items()
+            for w in by_state.values()
+            if w.topics & wanted
+        ]
 
 
 def watchers_for(topics: Iterable[str]) -> list[tuple[str, type]]:
     """(client_token, state class) pairs whose page shows any of `topics`."""
-    wanted = set(topics)
-    with _lock:
-        return [
-            (token, cls)
-            for token, by_state in _watchers.items()
-            for cls, their_topics in by_state.values()
-            if their_topics & wanted
-        ]
+    return [(token, w.state_cls) for token, w in _watches_for(topics)]
+
+
+class LivePusher:
+    """Runs on one worker's event loop: event -> topics -> `_reload_live` on watching states.
+
+    Events are coalesced per loop tick (a reservation commits OrderCreated + TicketUpdated;
+    the marketplace reloads once). A push to a client that is still running is followed by one
+    more push, never by a pile of them, so a slow client cannot stall the others.
+    """
+
+    PRUNE_SECONDS = 30.0
+    MAX_CONCURRENT = 32
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._pending: set[str] = set()
+        self._flush_scheduled = False
+        self._inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._again: set[tuple[str, str]] = set()
+        self._sem = asyncio.Semaphore(self.MAX_CONCURRENT)
+        self._absent: set[str] = set()
+        self.pushes = 0  # observability for tests and logs
+
+    # --- event intake (loop thread) ---
+    def on_event(self, event: Event) -> None:
+        self._pending |= topics_for(event)
+        if self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        topics, self._pending, self._flush_scheduled = self._pending, set(), False
+        for token, w in _watches_for(topics):
+            self._request(token, w)
+
+    def _request(self, token: str, w: Watch) -> None:
+        key = (token, _state_name(w.state_cls))
+        if key in self._inflight:
+            self._again.add(key)
+            return
+        task = asyncio.create_task(self._push(token, w), name=f"live-push|{key[1]}")
+        self._inflight[key] = task
+        task.add_done_callback(lambda _t, key=key, w=w: self._done(key, w))
+
+    def _done(self, key: tuple[str, str], w: Watch) -> None:
+        self._inflight.pop(key, None)
+        if key in self._again:
+            self._again.discard(key)
+            current = _watchers.get(key[0], {}).get(key[1])
+            if current is not None:
+                self._request(key[0], current)
+
+    # --- the push itself ---
+    def _token_manager(self) -> Any:
+        namespace = getattr(self.app, "event_namespace", None)
+        return getattr(namespace, "_token_manager", None)
+
+    async def _connected(self, token: str) -> bool:
+        manager = self._token_manager()
+        if manager is None:
+            return True
+        try:
+            return bool(await manager.is_token_connected(token))
+        except Exception:
+            return token in getattr(manager, "token_to_socket", {})
+
+    async def _push(self, token: str, w: Watch) -> None:
+        import reflex as rx
+
+        async with self._sem:
+            if not await self._connected(token):
+                return
+            started = time.monotonic()
+            try:
+                async with self.app.modify_state(
+                    rx.BaseStateToken(ident=token, cls=w.state_cls)
+                ) as root:
+                    state = await root.get_state(w.state_cls)
+                    route = _route_of(root)
+                    if w.route and route and route != w.route:
+                        unwatch(token, w.state_cls)  # the tab moved to another page
+                        return
+                    state._reload_live()
+            except Exception:
+                log.exception("live push to %s failed", w.state_cls.__name__)
+                return
+            self.pushes += 1
+            log.debug(
+                "live push %s in %.0f ms", w.state_cls.__name__, 1e3 * (time.monotonic() - started)
+            )
+
+    # --- housekeeping ---
+    async def prune_forever(self) -> None:
+        """Drop watchers whose socket was gone at two prune rounds in a row."""
+        while True:
+            await asyncio.sleep(self.PRUNE_SECONDS)
+            await self.prune()
+
+    async def prune(self) -> None:
+        absent = {t for t in watched_tokens() if not await self._connected(t)}
+        for token in absent & self._absent:
+            unwatch(token)
+        self._absent = absent
+
+    async def drain(self) -> None:
+        """Wait for in-flight pushes (tests, shutdown)."""
+        while self._inflight or self._flush_scheduled:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
+            await asyncio.sleep(0)
+
+
+def _route_of(state: Any) -> str | None:
+    root = state
+    while getattr(root, "parent_state", None) is not None:
+        root = root.parent_state
+    try:
+        return root.router.page.path or None
+    except Exception:
+        return None

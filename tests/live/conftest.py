@@ -1,0 +1,25 @@
+"""Fixtures for the expiry/live tests: a 2-second reservation window, a market on a fresh DB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from live_helpers import LOCK_SECONDS, Market
+
+from ticketing_app.settings import reset_settings
+
+
+@pytest.fixture(autouse=True)
+def short_window(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """TICKETING_LOCK_SECONDS=2 for every test here."""
+    monkeypatch.setenv("TICKETING_LOCK_SECONDS", str(LOCK_SECONDS))
+    reset_settings()
+    yield
+    monkeypatch.undo()
+    reset_settings()
+
+
+@pytest.fixture
+def market(db_url: str) -> Market:
+    return Market(db_url)

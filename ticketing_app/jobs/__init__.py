@@ -1,0 +1,81 @@
+"""Background work of each backend worker, started and stopped with the Reflex backend.
+
+`register(app)` adds one lifespan task that runs, on every worker:
+- the event bus (`bus.py`): committed domain events from this and every other worker;
+- the live pusher (`ticketing_app.live`): events -> `_reload_live` on this worker's watchers;
+- the expiry scheduler (`expiry.py`), active only on the worker holding the
+  "expiry-scheduler" lease (`ticketing_app.lease`); the others poll and take over within
+  seconds when the holder dies. The lease saves work; correctness comes from the
+  idempotent `orders.expire_order`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from ticketing_app.jobs.bus import EventBus
+from ticketing_app.jobs.expiry import ExpiryScheduler
+from ticketing_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_LEASE = "expiry-scheduler"
+LEASE_TTL_SECONDS = 5.0
+STANDBY_POLL_SECONDS = 1.0
+
+
+async def run_scheduler(
+    scheduler: ExpiryScheduler | None = None,
+    *,
+    lease: Any = None,
+    poll_seconds: float = STANDBY_POLL_SECONDS,
+) -> None:
+    """Run `scheduler` while this process holds the lease; stop it when the lease is lost."""
+    from ticketing_app.lease import make_lease
+
+    scheduler = scheduler or ExpiryScheduler()
+    lease = lease or make_lease(SCHEDULER_LEASE, ttl_seconds=LEASE_TTL_SECONDS)
+    try:
+        while True:
+            held = await asyncio.to_thread(lease.try_acquire)
+            if held and not scheduler.running:
+                log.info("expiry scheduler: lease acquired, starting")
+                await asyncio.to_thread(scheduler.start)
+            elif not held and scheduler.running:
+                log.warning("expiry scheduler: lease lost, stopping")
+                scheduler.stop()
+            await asyncio.sleep(lease.renew_interval if held else poll_seconds)
+    finally:
+        scheduler.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(lease.release)
+
+
+async def run_background(app: Any) -> None:
+    """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
+    from ticketing_app.live import LivePusher
+
+    bus = EventBus(redis_url=get_settings().redis_url)
+    pusher = LivePusher(app)
+    scheduler = ExpiryScheduler()
+    bus.add_listener(pusher.on_event)
+    bus.add_listener(scheduler.on_event)
+    tasks = [
+        asyncio.create_task(bus.run(), name="ticketing-event-bus"),
+        asyncio.create_task(pusher.prune_forever(), name="ticketing-live-prune"),
+        asyncio.create_task(run_scheduler(scheduler), name="ticketing-expiry"),
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def register(app: Any) -> None:
+    """Start the background work with the backend (call once, where the app is created)."""
+    app.register_lifespan_task(run_background)
