@@ -1,0 +1,184 @@
+"""Helpers for the API tests: start/stop a real server process, clients, error assertions."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from ticketing_app.db import normalize_url
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+PASSWORD = "correct horse battery"
+
+
+def migrate(url: str) -> None:
+    """Apply the real Alembic migrations (as tests/conftest.py does)."""
+    from alembic.config import Config
+
+    from alembic import command
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+API_DB_NAME = "ticketing_api"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base_url: str
+    db_url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server did not start:\n{log_path.read_text()[-4000:]}")
+
+
+def start_api_server(db_url: str, log_path: Path, **env: str) -> Server:
+    """granian on the FastAPI app alone: the REST contract without compiling any page."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **env,
+    }
+    for name in ("REDIS_URL", "NATS_URL"):
+        if name not in env:
+            full_env.pop(name, None)
+    cmd = [
+        str(Path(sys.executable).parent / "granian"),
+        "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--no-access-log", "ticketing_app.api:build_api",
+    ]  # fmt: skip
+    log = log_path.open("wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/api/openapi.json", proc, log_path, timeout=30)
+    return Server(base_url=base, db_url=db_url, proc=proc, log_path=log_path)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def postgres_api_url() -> str:
+    """Our own PostgreSQL database, created if missing and migrated from an empty schema."""
+    assert TEST_DATABASE_URL
+    admin_url = make_url(normalize_url(TEST_DATABASE_URL))
+    url = admin_url.set(database=API_DB_NAME)
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": API_DB_NAME}
+        ).first()
+        if not exists:
+            conn.execute(sa.text(f"CREATE DATABASE {API_DB_NAME}"))
+    admin.dispose()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    rendered = url.render_as_string(hide_password=False)
+    migrate(rendered)
+    return rendered
+
+
+@dataclass
+class Client:
+    """One browser-like user: an httpx client with its own cookie jar."""
+
+    http: httpx.Client
+    email: str = ""
+    id: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str):  # get/post/put/delete/request
+        return getattr(self.http, name)
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def assert_error(
+    response: httpx.Response,
+    status: int,
+    message: str | None = None,
+    field: str | None | bool = False,
+) -> dict:
+    """The SPEC error shape with the expected status (and message/field when given)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"errors"}, body
+    assert body["errors"] and all(set(e) == {"message", "field"} for e in body["errors"]), body
+    first = body["errors"][0]
+    assert isinstance(first["message"], str) and first["message"], body
+    if message is not None:
+        assert first["message"] == message, body
+    if field is not False:
+        assert first["field"] == field, body
+    return first
+
+
+def db_execute(db_url: str, sql: str, **params: object) -> None:
+    """Put a row into a state the API cannot reach yet (e.g. `sold` before payments exist)."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def cookie_header_parts(response: httpx.Response) -> dict[str, str]:
+    """The `Set-Cookie` header for `session`, as lower-cased attribute -> value."""
+    headers = [h for h in response.headers.get_list("set-cookie") if h.startswith("session=")]
+    assert len(headers) == 1, response.headers
+    parts: dict[str, str] = {}
+    for i, piece in enumerate(headers[0].split(";")):
+        name, _, value = piece.strip().partition("=")
+        parts["session" if i == 0 else name.lower()] = value
+    return parts

@@ -1,0 +1,170 @@
+"""Reservations over HTTP: reserve, list, read and cancel orders; only the buyer sees theirs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from api_helpers import (
+    PASSWORD,
+    assert_error,
+    db_execute,
+    migrate,
+    start_api_server,
+    stop,
+    unique_email,
+)
+
+ORDER_KEYS = {"id", "userId", "status", "price", "expiresAt", "createdAt", "ticket"}
+
+
+def new_ticket(client, price: object = 20) -> dict:
+    r = client.post("/api/tickets", json={"title": f"Show {uuid.uuid4().hex[:6]}", "price": price})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def place_order(client, ticket_id: object) -> httpx.Response:
+    return client.post("/api/orders", json={"ticketId": ticket_id})
+
+
+def reserve(client, ticket_id: str) -> dict:
+    r = place_order(client, ticket_id)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_reserve_returns_order_and_locks_ticket(seller, buyer, anon) -> None:
+    t = new_ticket(seller, 12.5)
+    order = reserve(buyer, t["id"])
+    assert set(order) == ORDER_KEYS
+    assert order["userId"] == buyer.id and order["status"] == "created" and order["price"] == 12.5
+    assert order["ticket"] == {"id": t["id"], "title": t["title"], "price": 12.5}
+    assert order["expiresAt"].endswith("Z") and order["expiresAt"] > order["createdAt"]
+    ticket = anon.get(f"/api/tickets/{t['id']}").json()
+    assert ticket["status"] == "reserved" and ticket["orderId"] == order["id"]
+    assert ticket["version"] == t["version"] + 1
+
+
+def test_reserve_status_codes(anon, seller, buyer, make_user, server) -> None:
+    t = new_ticket(seller)
+    assert_error(place_order(anon, t["id"]), 401)
+    assert_error(place_order(buyer, str(uuid.uuid4())), 404, "Ticket not found")
+    assert_error(place_order(buyer, "nope"), 404)
+    assert_error(buyer.post("/api/orders", json={}), 400, "Ticket id is required", "ticketId")
+    assert_error(place_order(buyer, 7), 400, field="ticketId")
+    assert_error(
+        place_order(seller, t["id"]),
+        400,
+        "You cannot buy your own ticket",
+    )
+    reserve(buyer, t["id"])
+    other = make_user("other")
+    assert_error(place_order(other, t["id"]), 400, "Ticket is already reserved")
+    assert_error(place_order(buyer, t["id"]), 400, "Ticket is already reserved")
+    sold = new_ticket(seller)
+    db_execute(server.db_url, "UPDATE tickets SET status = 'sold' WHERE id = :id", id=sold["id"])
+    assert_error(
+        place_order(other, sold["id"]),
+        400,
+        "Ticket has already been sold",
+    )
+    gone = new_ticket(seller)
+    assert seller.delete(f"/api/tickets/{gone['id']}").status_code == 204
+    assert_error(
+        place_order(other, gone["id"]),
+        400,
+        "Ticket is no longer for sale",
+    )
+
+
+def test_list_orders_is_mine_newest_first(seller, buyer, make_user, anon) -> None:
+    first = reserve(buyer, new_ticket(seller)["id"])
+    second = reserve(buyer, new_ticket(seller)["id"])
+    someone = make_user("someone")
+    reserve(someone, new_ticket(seller)["id"])
+    r = buyer.get("/api/orders")
+    assert r.status_code == 200
+    assert [o["id"] for o in r.json()] == [second["id"], first["id"]]
+    assert all(set(o) == ORDER_KEYS for o in r.json())
+    assert seller.get("/api/orders").json() == []
+    assert_error(anon.get("/api/orders"), 401)
+
+
+def test_get_order_owner_only(seller, buyer, anon) -> None:
+    order = reserve(buyer, new_ticket(seller)["id"])
+    path = f"/api/orders/{order['id']}"
+    r = buyer.get(path)
+    assert r.status_code == 200 and r.json() == order
+    assert_error(seller.get(path), 403, "This order belongs to someone else")
+    assert_error(anon.get(path), 401)
+    assert_error(buyer.get(f"/api/orders/{uuid.uuid4()}"), 404, "Order not found")
+    assert_error(buyer.get("/api/orders/12345"), 404, "Order not found")
+
+
+def test_cancel_order_releases_ticket(seller, buyer, anon, make_user) -> None:
+    t = new_ticket(seller)
+    order = reserve(buyer, t["id"])
+    path = f"/api/orders/{order['id']}"
+    assert_error(anon.delete(path), 401)
+    assert_error(seller.delete(path), 403)
+    assert_error(buyer.delete(f"/api/orders/{uuid.uuid4()}"), 404)
+    r = buyer.delete(path)
+    assert r.status_code == 204 and r.content == b""
+    assert buyer.get(path).json()["status"] == "cancelled"
+    ticket = anon.get(f"/api/tickets/{t['id']}").json()
+    assert ticket["status"] == "available" and ticket["orderId"] is None
+    assert buyer.delete(path).status_code == 204  # again: a no-op
+    assert buyer.get(path).json()["status"] == "cancelled"
+    # Someone else can buy it now.
+    reserve(make_user("next"), t["id"])
+    assert buyer.delete(path).status_code == 204  # still a no-op: never unlocks another's hold
+    assert anon.get(f"/api/tickets/{t['id']}").json()["status"] == "reserved"
+
+
+def test_cannot_cancel_completed_order(seller, buyer, server) -> None:
+    order = reserve(buyer, new_ticket(seller)["id"])
+    db_execute(
+        server.db_url, "UPDATE orders SET status = 'complete' WHERE id = :id", id=order["id"]
+    )
+    assert_error(buyer.delete(f"/api/orders/{order['id']}"), 400, "Cannot cancel a completed order")
+
+
+@pytest.fixture(scope="module")
+def short_lock_server(tmp_path_factory) -> Iterator:
+    """A second backend whose reservations last 1 second (TICKETING_LOCK_SECONDS)."""
+    directory = tmp_path_factory.mktemp("api-short-lock")
+    db_url = f"sqlite:///{directory / 'api.db'}"
+    migrate(db_url)
+    srv = start_api_server(db_url, directory / "server.log", TICKETING_LOCK_SECONDS="1")
+    yield srv
+    stop(srv.proc)
+
+
+def test_past_due_hold_expires_when_someone_else_reserves(short_lock_server) -> None:
+    clients = []
+    for _ in range(3):
+        c = httpx.Client(base_url=short_lock_server.base_url, timeout=30)
+        assert (
+            c.post(
+                "/api/users/signup", json={"email": unique_email(), "password": PASSWORD}
+            ).status_code
+            == 201
+        )
+        clients.append(c)
+    seller, first, second = clients
+    t = seller.post("/api/tickets", json={"title": "Short hold", "price": 3}).json()
+    held = place_order(first, t["id"]).json()
+    assert_error(place_order(second, t["id"]), 400, "Ticket is already reserved")
+    time.sleep(1.5)
+    won = place_order(second, t["id"])
+    assert won.status_code == 201, won.text
+    assert first.get(f"/api/orders/{held['id']}").json()["status"] == "expired"
+    assert first.delete(f"/api/orders/{held['id']}").status_code == 204  # expired: a no-op
+    ticket = first.get(f"/api/tickets/{t['id']}").json()
+    assert ticket["status"] == "reserved" and ticket["orderId"] == won.json()["id"]
+    for c in clients:
+        c.close()

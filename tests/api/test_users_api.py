@@ -1,0 +1,119 @@
+"""Accounts over HTTP: signup/signin/signout/currentuser and the `session` cookie's flags."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from api_helpers import PASSWORD, assert_error, cookie_header_parts, unique_email
+
+
+def test_signup_returns_user_and_sets_httponly_lax_cookie(anon) -> None:
+    email = unique_email()
+    r = anon.post("/api/users/signup", json={"email": email.upper(), "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert set(body) == {"id", "email"} and body["email"] == email  # stored lower-case
+    cookie = cookie_header_parts(r)
+    assert cookie["session"] and len(cookie["session"]) >= 32
+    assert "httponly" in cookie
+    assert cookie["samesite"].lower() == "lax"
+    assert cookie["path"] == "/"
+    assert int(cookie["max-age"]) == 7 * 86400
+    assert "secure" not in cookie  # TICKETING_SECURE_COOKIES defaults to false locally
+    me = anon.get("/api/users/currentuser").json()
+    assert me == {"currentUser": {"id": body["id"], "email": email}}
+
+
+def test_currentuser_is_null_without_cookie(anon) -> None:
+    r = anon.get("/api/users/currentuser")
+    assert r.status_code == 200 and r.json() == {"currentUser": None}
+
+
+def test_signup_email_in_use_case_insensitively(anon, seller) -> None:
+    r = anon.post("/api/users/signup", json={"email": seller.email.upper(), "password": PASSWORD})
+    assert_error(r, 400, "Email in use", "email")
+    assert "session" not in anon.http.cookies
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, "email", "Email must be valid"),
+        ({"password": PASSWORD}, "email", "Email is required"),
+        ({"email": 42, "password": PASSWORD}, "email", "Email is required"),
+        ({"email": "x@example.com", "password": "short"}, "password", None),
+        ({"email": "x@example.com", "password": "p" * 129}, "password", None),
+        ({"email": "x@example.com"}, "password", "Password is required"),
+        ({"email": "x@example.com", "password": ["a"] * 9}, "password", "Password is required"),
+        ({"email": "a" * 300 + "@example.com", "password": PASSWORD}, "email", None),
+    ],
+)
+def test_signup_rejects_bad_input_with_field(anon, body, field, message) -> None:
+    assert_error(anon.post("/api/users/signup", json=body), 400, message, field)
+
+
+def test_signin_sets_cookie_and_signs_in(make_user, server) -> None:
+    user = make_user()
+    with httpx.Client(base_url=server.base_url) as other:
+        r = other.post("/api/users/signin", json={"email": user.email, "password": PASSWORD})
+        assert r.status_code == 200 and r.json() == {"id": user.id, "email": user.email}
+        cookie = cookie_header_parts(r)
+        assert "httponly" in cookie and cookie["samesite"].lower() == "lax"
+        assert cookie["path"] == "/"
+        assert other.get("/api/users/currentuser").json()["currentUser"]["id"] == user.id
+
+
+def test_signin_same_error_for_unknown_email_and_wrong_password(anon, seller) -> None:
+    wrong = anon.post("/api/users/signin", json={"email": seller.email, "password": "nope-nope"})
+    unknown = anon.post(
+        "/api/users/signin", json={"email": unique_email("ghost"), "password": PASSWORD}
+    )
+    assert_error(wrong, 400, "Invalid credentials", None)
+    assert_error(unknown, 400, "Invalid credentials", None)
+    assert wrong.json() == unknown.json()
+    assert "set-cookie" not in wrong.headers
+
+
+def test_signin_rate_limited_after_repeated_failures(anon, make_user) -> None:
+    user = make_user()
+    for _ in range(10):  # TICKETING_SIGNIN_MAX_FAILURES default
+        r = anon.post("/api/users/signin", json={"email": user.email, "password": "wrong-pass"})
+        assert_error(r, 400, "Invalid credentials")
+    # Even the right password is refused now, with 429 and a Retry-After hint.
+    r = anon.post("/api/users/signin", json={"email": user.email, "password": PASSWORD})
+    assert_error(r, 429, field=None)
+    assert "Too many" in r.json()["errors"][0]["message"]
+    assert int(r.headers["retry-after"]) > 0
+    # Another account is not affected.
+    other = make_user()
+    ok = anon.post("/api/users/signin", json={"email": other.email, "password": PASSWORD})
+    assert ok.status_code == 200
+
+
+def test_signout_expires_cookie_and_revokes_session(make_user, server) -> None:
+    user = make_user()
+    token = user.http.cookies["session"]
+    r = user.post("/api/users/signout", json={})
+    assert r.status_code == 200 and r.json() == {}
+    cookie = cookie_header_parts(r)
+    assert cookie["session"] in ("", '""')
+    assert cookie["max-age"] == "0" and "expires" in cookie
+    assert cookie["path"] == "/" and "httponly" in cookie and cookie["samesite"].lower() == "lax"
+    assert user.get("/api/users/currentuser").json() == {"currentUser": None}
+    # The old token is dead on the server too, not just forgotten by this browser.
+    with httpx.Client(base_url=server.base_url, cookies={"session": token}) as replay:
+        assert replay.get("/api/users/currentuser").json() == {"currentUser": None}
+        r = replay.post("/api/tickets", json={"title": "Replay", "price": 5})
+        assert_error(r, 401)
+
+
+def test_signout_without_session_is_fine(anon) -> None:
+    r = anon.post("/api/users/signout")
+    assert r.status_code == 200 and r.json() == {}
+
+
+def test_stale_cookie_is_cleared_by_currentuser(server) -> None:
+    with httpx.Client(base_url=server.base_url, cookies={"session": "forged-token"}) as c:
+        r = c.get("/api/users/currentuser")
+        assert r.json() == {"currentUser": None}
+        assert cookie_header_parts(r)["max-age"] == "0"
