@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from ticketing_app import jobs
 from ticketing_app.api import build_api
 
 
@@ -13,4 +14,5 @@ app = rx.App(
     theme=rx.theme(appearance="light", accent_color="indigo", radius="large"),
     api_transformer=build_api(),
 )
+jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 app.add_page(index)
