@@ -1,0 +1,307 @@
+"""settle_payment: the one place where a PaymentIntent's outcome reaches the database.
+
+The API, the webhook, the order page and the expiry clean-up all call it, any number of times,
+concurrently: it retrieves the PaymentIntent from Stripe (never trusting a caller's word) and
+applies the outcome exactly once. Races are decided in SQL:
+- a succeeded intent becomes at most one succeeded/refunded Charge (partial unique index
+  `uq_charges_settled_intent`; the loser's INSERT fails and it re-reads the winner's result);
+- the order completes only by `UPDATE … WHERE status='created'` and the ticket is sold only by
+  `UPDATE … WHERE order_id=:order AND status='reserved'`, both checked by row count;
+- a decline counts once per intent by `UPDATE orders … WHERE payment_intent_id=:intent`.
+No transaction is open while Stripe is called. A refund is claimed (Charge `succeeded` on an
+order it did not complete) before Stripe is asked, and marked `refunded` after; a claim left
+behind by a crash is taken over after REFUND_LEASE by whoever settles the intent next.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from ticketing_app.errors import ServiceUnavailable
+from ticketing_app.models import Charge, Order, Ticket
+from ticketing_app.services import outbox
+from ticketing_app.services import stripe_gateway as gateway
+from ticketing_app.services.orders import end_order, record_order_event
+from ticketing_app.services.tickets import record_ticket_event
+from ticketing_app.services.validation import is_uuid
+from ticketing_app.services.views import charge_view
+
+log = logging.getLogger(__name__)
+
+REFUNDED_MESSAGE = "Your payment was refunded because the reservation had ended"
+AMOUNT_MISMATCH_MESSAGE = "Your payment was refunded because its amount did not match the order"
+CANCELLED_AFTER_DECLINES = "The order was cancelled after {n} declined payments."
+MAX_FAILED_ATTEMPTS = 3
+REFUND_LEASE = timedelta(seconds=60)
+_ATTEMPTS = 5
+
+Outcome = Literal["paid", "refunded", "refund_pending", "declined", "pending", "ignored"]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What settling an intent amounted to; `message` is for the buyer."""
+
+    outcome: Outcome
+    order_id: str | None = None
+    charge: Charge | None = None
+    message: str | None = None
+    order_cancelled: bool = False
+    intent_status: str | None = None
+
+
+@dataclass
+class _Claim:
+    settlement: Settlement
+    refund_owner: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Changed(Exception):
+    """The row moved between our read and our conditional write: read again."""
+
+
+def record_charge_event(
+    db: Session, type: str, charge: Charge, order: Order, now: datetime, **extra: Any
+) -> None:
+    outbox.record(
+        db,
+        type=type,
+        aggregate_type="charge",
+        aggregate_id=charge.id,
+        aggregate_version=charge.version,
+        payload={**charge_view(charge), "userId": order.user_id, **extra},
+        now=now,
+    )
+
+
+def settle_payment(db: Session, *, payment_intent_id: str, now: datetime) -> Settlement:
+    """Retrieve the PaymentIntent from Stripe and apply its outcome (idempotent)."""
+    return settle_intent(db, intent=gateway.retrieve_intent(payment_intent_id), now=now)
+
+
+def settle_intent(db: Session, *, intent: gateway.Intent, now: datetime) -> Settlement:
+    """Apply an intent that was just read FROM STRIPE (never one described by a browser)."""
+    if not intent.order_id or not is_uuid(intent.order_id):
+        return Settlement("ignored", intent_status=intent.status)
+    if intent.status == "succeeded":
+        return _settle_success(db, intent, now)
+    if intent.declined:
+        return _settle_decline(db, intent, now)
+    if intent.status == "canceled":
+        return Settlement("ignored", intent.order_id, intent_status=intent.status)
+    return Settlement("pending", intent.order_id, intent_status=intent.status)
+
+
+def _retrying(db: Session, step: Any, *args: Any) -> Any:
+    for _ in range(_ATTEMPTS):
+        try:
+            with db.begin():
+                return step(db, *args)
+        except (_Changed, IntegrityError):
+            continue
+    raise ServiceUnavailable("The payment could not be recorded. Try again shortly.")
+
+
+def _settled_charge(db: Session, intent_id: str) -> Charge | None:
+    return db.exec(
+        select(Charge)
+        .where(Charge.stripe_id == intent_id, Charge.status.in_(("succeeded", "refunded")))
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _refund_message(order: Order, intent: gateway.Intent) -> str:
+    return AMOUNT_MISMATCH_MESSAGE if intent.amount != order.price_cents else REFUNDED_MESSAGE
+
+
+def _settle_success(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
+    claim: _Claim = _retrying(db, _success_txn, intent, now)
+    if not claim.refund_owner:
+        return claim.settlement
+    return _refund(db, claim.settlement, intent, now)
+
+
+def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
+    order = db.get(Order, intent.order_id, populate_existing=True)
+    if order is None:
+        return _Claim(Settlement("ignored", intent_status=intent.status))
+    charge = _settled_charge(db, intent.id)
+    if charge is not None:
+        return _existing_success(db, order, charge, intent, now)
+    ticket = db.get(Ticket, order.ticket_id, populate_existing=True)
+    charge = Charge(
+        order_id=order.id,
+        status="succeeded",
+        amount_cents=intent.amount,
+        stripe_id=intent.id,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(charge)
+    db.flush()  # IntegrityError if a concurrent settle claimed this intent first
+    payable = (
+        order.status == "created"
+        and order.expires_at > now
+        and ticket is not None
+        and ticket.order_id == order.id
+        and ticket.status == "reserved"
+        and intent.amount == order.price_cents
+        and intent.currency == gateway.CURRENCY
+    )
+    if payable:
+        _complete(db, order, charge, intent, now)
+        return _Claim(Settlement("paid", order.id, charge, intent_status=intent.status))
+    if order.status == "created" and intent.amount == order.price_cents:
+        # Rule 5: past due (or lost its ticket) ends here, whether or not the timer has fired.
+        end_order(db, order, "expired" if order.expires_at <= now else "cancelled", now)
+    record_charge_event(db, "ChargeCreated", charge, order, now)
+    message = _refund_message(order, intent)
+    return _Claim(Settlement("refund_pending", order.id, charge, message), refund_owner=True)
+
+
+def _complete(
+    db: Session, order: Order, charge: Charge, intent: gateway.Intent, now: datetime
+) -> None:
+    changed = db.exec(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.status == "created")
+        .values(
+            status="complete",
+            payment_intent_id=intent.id,
+            version=Order.version + 1,
+            updated_at=now,
+        )
+    ).rowcount
+    if changed != 1:
+        raise _Changed
+    sold = db.exec(
+        sa.update(Ticket)
+        .where(
+            Ticket.id == order.ticket_id,
+            Ticket.order_id == order.id,
+            Ticket.status == "reserved",
+        )
+        .values(status="sold", order_id=None, version=Ticket.version + 1, updated_at=now)
+    ).rowcount
+    if sold != 1:
+        raise _Changed
+    order = db.get(Order, order.id, populate_existing=True)
+    ticket = db.get(Ticket, order.ticket_id, populate_existing=True)
+    assert order is not None and ticket is not None
+    record_charge_event(db, "ChargeCreated", charge, order, now)
+    record_order_event(db, "OrderCompleted", order, now, chargeId=charge.id)
+    record_ticket_event(db, "TicketUpdated", ticket, now)
+
+
+def _existing_success(
+    db: Session, order: Order, charge: Charge, intent: gateway.Intent, now: datetime
+) -> _Claim:
+    if charge.status == "refunded":
+        message = _refund_message(order, intent)
+        return _Claim(Settlement("refunded", order.id, charge, message, intent_status="succeeded"))
+    if order.status == "complete" and order.payment_intent_id == intent.id:
+        return _Claim(Settlement("paid", order.id, charge, intent_status="succeeded"))
+    pending = Settlement("refund_pending", order.id, charge, _refund_message(order, intent))
+    if charge.updated_at > now - REFUND_LEASE:
+        return _Claim(pending)  # someone is refunding it right now
+    # The refund claim went quiet (a crash between claim and refund): take it over.
+    taken = db.exec(
+        sa.update(Charge)
+        .where(
+            Charge.id == charge.id,
+            Charge.status == "succeeded",
+            Charge.updated_at == charge.updated_at,
+        )
+        .values(updated_at=now)
+    ).rowcount
+    if taken != 1:
+        raise _Changed
+    return _Claim(pending, refund_owner=True)
+
+
+def _refund(db: Session, claim: Settlement, intent: gateway.Intent, now: datetime) -> Settlement:
+    assert claim.charge is not None and claim.order_id is not None
+    refund_id = gateway.refund_intent(
+        intent.id,
+        idempotency_key=f"ticketing-refund-{claim.order_id}-{intent.id}",
+        order_id=claim.order_id,
+    )
+    with db.begin():
+        changed = db.exec(
+            sa.update(Charge)
+            .where(Charge.id == claim.charge.id, Charge.status == "succeeded")
+            .values(
+                status="refunded",
+                stripe_refund_id=refund_id,
+                version=Charge.version + 1,
+                updated_at=now,
+            )
+        ).rowcount
+        charge = db.get(Charge, claim.charge.id, populate_existing=True)
+        order = db.get(Order, claim.order_id, populate_existing=True)
+        assert charge is not None and order is not None
+        if changed == 1:
+            record_charge_event(db, "ChargeRefunded", charge, order, now, message=claim.message)
+    log.info("refunded %s for order %s (%s)", intent.id, order.id, refund_id)
+    return Settlement("refunded", order.id, charge, claim.message, intent_status=intent.status)
+
+
+def _settle_decline(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
+    result: Settlement = _retrying(db, _decline_txn, intent, now)
+    try:  # a declined intent is finished with: a stale client secret must not charge it later
+        gateway.cancel_intent(intent.id)
+    except gateway.GatewayError as exc:
+        log.info("could not cancel declined intent %s: %s", intent.id, exc)
+    return result
+
+
+def _decline_txn(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
+    message = intent.decline_message or "Your card was declined."
+    existing = db.exec(
+        select(Charge).where(Charge.stripe_id == intent.id, Charge.status == "failed")
+    ).first()
+    order = db.get(Order, intent.order_id, populate_existing=True)
+    if order is None:
+        return Settlement("ignored", intent_status=intent.status)
+    if existing is not None or order.status != "created" or order.payment_intent_id != intent.id:
+        # Already counted, or not the order's current attempt: nothing more to record.
+        cancelled = (
+            order.status == "cancelled" and order.failed_payment_attempts >= MAX_FAILED_ATTEMPTS
+        )
+        return Settlement("declined", order.id, existing, message, order_cancelled=cancelled)
+    attempts = order.failed_payment_attempts + 1
+    changed = db.exec(
+        sa.update(Order)
+        .where(
+            Order.id == order.id,
+            Order.status == "created",
+            Order.payment_intent_id == intent.id,
+        )
+        .values(failed_payment_attempts=attempts, payment_intent_id=None, updated_at=now)
+    ).rowcount
+    if changed != 1:
+        raise _Changed
+    charge = Charge(
+        order_id=order.id,
+        status="failed",
+        amount_cents=intent.amount,
+        stripe_id=intent.id,
+        failure_message=message[:1000],
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(charge)
+    db.flush()
+    record_charge_event(db, "ChargeCreated", charge, order, now, attempts=attempts)
+    cancelled = False
+    if attempts >= MAX_FAILED_ATTEMPTS:
+        cancelled = end_order(db, order, "cancelled", now, reason="payment_failed")
+    return Settlement("declined", order.id, charge, message, order_cancelled=cancelled)
