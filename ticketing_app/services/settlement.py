@@ -130,10 +130,12 @@ def _settle_success(db: Session, intent: gateway.Intent, now: datetime) -> Settl
 
 
 def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
+    # The charge first: if it is visible, so is everything its transaction changed (READ
+    # COMMITTED reads each statement's own snapshot).
+    charge = _settled_charge(db, intent.id)
     order = db.get(Order, intent.order_id, populate_existing=True)
     if order is None:
         return _Claim(Settlement("ignored", intent_status=intent.status))
-    charge = _settled_charge(db, intent.id)
     if charge is not None:
         return _existing_success(db, order, charge, intent, now)
     ticket = db.get(Ticket, order.ticket_id, populate_existing=True)

@@ -1,0 +1,191 @@
+"""The race SPEC rule 9 is about: a card succeeds at Stripe while the reservation ends."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from conftest import LocalStripe, World, event_payload, sign
+from sqlmodel import Session
+
+from ticketing_app.db import session_factory
+from ticketing_app.models import Order
+from ticketing_app.services import orders, payments
+from ticketing_app.services.settlement import REFUNDED_MESSAGE
+
+
+def started_and_paid_at_stripe(world: World, localstripe: LocalStripe) -> tuple[Order, str]:
+    order = world.order()
+    with world.new_session() as db:
+        started = payments.start_payment(
+            db, buyer_id=order.user_id, order_id=order.id, now=world.now
+        )
+    assert localstripe.pay_as_browser(started.payment_intent_id).status == "succeeded"
+    return order, started.payment_intent_id
+
+
+def assert_refunded_once(
+    world: World, localstripe: LocalStripe, order: Order, intent_id: str
+) -> None:
+    assert world.get_order(order.id).status == "expired"
+    ticket = world.get_ticket(order.ticket_id)
+    assert (ticket.status, ticket.order_id) == ("available", None)
+    [charge] = world.charges(order.id)
+    refunds = localstripe.refunds_of(intent_id)
+    assert len(refunds) == 1 and refunds[0].amount == order.price_cents
+    assert (charge.status, charge.stripe_refund_id) == ("refunded", refunds[0].id)
+    assert world.event_types(charge.id) == ["ChargeCreated", "ChargeRefunded"]
+
+
+def test_payment_succeeding_after_expiry_is_refunded_exactly_once(
+    world: World, localstripe: LocalStripe
+) -> None:
+    order, intent_id = started_and_paid_at_stripe(world, localstripe)
+    later = order.expires_at + timedelta(seconds=1)
+    with world.new_session() as db:
+        assert orders.expire_order(db, order_id=order.id, now=later)
+    for _ in range(3):  # API, webhook and page all settle the same intent
+        with world.new_session() as db:
+            result = payments.settle_payment(db, payment_intent_id=intent_id, now=later)
+        assert (result.outcome, result.message) == ("refunded", REFUNDED_MESSAGE)
+    assert_refunded_once(world, localstripe, order, intent_id)
+    assert "TicketUpdated" in world.event_types(order.ticket_id)
+    assert world.get_ticket(order.ticket_id).status != "sold"
+
+
+def test_settling_a_past_due_order_expires_it_first_then_refunds(
+    world: World, localstripe: LocalStripe
+) -> None:
+    order, intent_id = started_and_paid_at_stripe(world, localstripe)
+    later = order.expires_at  # due now; no timer has expired it yet
+    with world.new_session() as db:
+        result = payments.settle_payment(db, payment_intent_id=intent_id, now=later)
+    assert result.outcome == "refunded"
+    assert_refunded_once(world, localstripe, order, intent_id)
+    assert "OrderExpired" in world.event_types(order.id)
+
+
+def test_cancelling_an_order_cancels_its_open_intent(
+    world: World, localstripe: LocalStripe, db_url: str
+) -> None:
+    unsubscribe = payments.install_intent_canceller(db_url)
+    try:
+        order = world.order()
+        with world.new_session() as db:
+            started = payments.start_payment(
+                db, buyer_id=order.user_id, order_id=order.id, now=world.now
+            )
+        with world.new_session() as db:
+            orders.cancel_order(db, user_id=order.user_id, order_id=order.id, now=world.now)
+        payments.wait_for_cleanups()
+    finally:
+        unsubscribe()
+    assert localstripe.intent(started.payment_intent_id).status == "canceled"
+    assert world.charges(order.id) == []
+
+
+def test_clean_up_after_expiry_refunds_a_payment_that_slipped_through(
+    world: World, localstripe: LocalStripe, db_url: str
+) -> None:
+    """No webhook ever arrives: the expiry's clean-up finds the intent succeeded and refunds."""
+    order, intent_id = started_and_paid_at_stripe(world, localstripe)
+    with world.new_session() as db:
+        orders.expire_order(db, order_id=order.id, now=order.expires_at)
+    assert payments.cancel_open_intent(order.id, url=db_url) == "succeeded"
+    assert_refunded_once(world, localstripe, order, intent_id)
+
+
+def test_concurrent_settles_of_one_intent_record_one_charge(
+    world: World, localstripe: LocalStripe
+) -> None:
+    order, intent_id = started_and_paid_at_stripe(world, localstripe)
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def settle() -> None:
+        with world.new_session() as db:
+            barrier.wait()
+            outcomes.append(
+                payments.settle_payment(db, payment_intent_id=intent_id, now=world.now).outcome
+            )
+
+    threads = [threading.Thread(target=settle) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == ["paid"] * 6
+    [charge] = world.charges(order.id)
+    assert charge.status == "succeeded"
+    assert world.event_types(charge.id) == ["ChargeCreated"]
+    assert world.event_types(order.id).count("OrderCompleted") == 1
+    assert world.get_ticket(order.ticket_id).status == "sold"
+
+
+def race_webhook_against_expiry(
+    factory: Callable[[], Session], order: Order, payload: bytes, jitter: float
+) -> None:
+    """Two threads released together: the webhook 1 ms before the deadline, expiry at it."""
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def webhook() -> None:
+        try:
+            with factory() as db:
+                barrier.wait()
+                payments.handle_webhook(
+                    db,
+                    payload=payload,
+                    signature=sign(payload),
+                    now=order.expires_at - timedelta(milliseconds=1),
+                )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def expire() -> None:
+        try:
+            with factory() as db:
+                barrier.wait()
+                threading.Event().wait(jitter)
+                orders.expire_order(db, order_id=order.id, now=order.expires_at)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=webhook), threading.Thread(target=expire)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+@pytest.mark.slow
+def test_webhook_against_expiry_always_ends_paid_or_refunded(
+    world: World, localstripe: LocalStripe, db_url: str
+) -> None:
+    """50 rounds; each must end either paid (sold, no refund) or expired with one refund."""
+    factory = session_factory(db_url)
+    seen = {"paid": 0, "refunded": 0}
+    for round_no in range(50):
+        order, intent_id = started_and_paid_at_stripe(world, localstripe)
+        payload = event_payload(localstripe.intent(intent_id))
+        race_webhook_against_expiry(
+            factory, order, payload, random.Random(round_no).uniform(0, 0.02)
+        )
+        final = world.get_order(order.id)
+        ticket = world.get_ticket(order.ticket_id)
+        [charge] = world.charges(order.id)
+        refunds = localstripe.refunds_of(intent_id)
+        if final.status == "complete":
+            assert (ticket.status, charge.status, len(refunds)) == ("sold", "succeeded", 0)
+            seen["paid"] += 1
+        else:
+            assert final.status == "expired", final.status
+            assert (ticket.status, charge.status, len(refunds)) == ("available", "refunded", 1)
+            assert charge.stripe_refund_id == refunds[0].id
+            seen["refunded"] += 1
+    assert sum(seen.values()) == 50
+    print(f"webhook vs expiry on {db_url.split(':')[0]}: {seen}")
