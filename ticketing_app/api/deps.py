@@ -87,8 +87,8 @@ def _has_bad_text(value: Any, depth: int = 0) -> bool:
     """NUL (PostgreSQL refuses it) or lone surrogates (not encodable) anywhere in a value."""
     if isinstance(value, str):
         return _BAD_TEXT.search(value) is not None
-    if depth > 32:
-        return True
+    if depth > 32:  # no field of ours is that deep; the services reject it as the wrong type
+        return False
     if isinstance(value, dict):
         return any(
             _has_bad_text(k, depth + 1) or _has_bad_text(v, depth + 1) for k, v in value.items()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
+from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -37,7 +39,7 @@ def _db_ok() -> bool:
 async def _redis_ok(url: str) -> bool:
     from redis.asyncio import Redis
 
-    client = Redis.from_url(
+    client = Redis.from_url(  # no retries: a health check must answer quickly
         url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
     )
     try:
@@ -50,17 +52,29 @@ async def _redis_ok(url: str) -> bool:
 
 
 async def _nats_ok(url: str) -> bool:
-    import nats
-
+    """A NATS server greets every new connection with an `INFO {...}` line; wait for it.
+    (Cheaper and more predictable than a full client connect, which retries on its own.)"""
+    first = urlparse(url.split(",")[0].strip())
+    writer = None
     try:
-        nc = await nats.connect(
-            url, connect_timeout=TIMEOUT_SECONDS, allow_reconnect=False, max_reconnect_attempts=0
+        reader, writer = await asyncio.open_connection(
+            first.hostname or "127.0.0.1", first.port or 4222
         )
+        line = await reader.readline()
+        return line.startswith(b"INFO")
     except Exception as exc:
         log.warning("health: nats check failed: %s", exc)
         return False
-    await nc.close()
-    return True
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _bounded(check: Awaitable[bool]) -> bool:
+    try:
+        return await asyncio.wait_for(check, TIMEOUT_SECONDS + 1)
+    except TimeoutError:
+        return False
 
 
 @router.get(
@@ -73,9 +87,9 @@ async def health() -> JSONResponse:
     settings = get_settings()
     checks: dict[str, Any] = {"db": asyncio.ensure_future(run_in_threadpool(_db_ok))}
     if settings.redis_url:
-        checks["redis"] = asyncio.ensure_future(_redis_ok(settings.redis_url))
+        checks["redis"] = asyncio.ensure_future(_bounded(_redis_ok(settings.redis_url)))
     if settings.nats_url:
-        checks["nats"] = asyncio.ensure_future(_nats_ok(settings.nats_url))
+        checks["nats"] = asyncio.ensure_future(_bounded(_nats_ok(settings.nats_url)))
     results = {name: await task for name, task in checks.items()}
     if all(results.values()):
         return JSONResponse({"status": "ok", **results})
