@@ -4,15 +4,16 @@ import reflex as rx
 
 from ticketing_app import jobs
 from ticketing_app.api import build_api
-
-
-def index() -> rx.Component:
-    return rx.text("Ticketing")
-
+from ticketing_app.pages import auth as auth_pages
+from ticketing_app.pages import listings as listings_pages
+from ticketing_app.pages import market as market_pages
+from ticketing_app.pages import orders as orders_pages
+from ticketing_app.pages import tickets as tickets_pages
 
 app = rx.App(
     theme=rx.theme(appearance="light", accent_color="indigo", radius="large"),
     api_transformer=build_api(),
 )
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
-app.add_page(index)
+for _pages in (market_pages, auth_pages, tickets_pages, orders_pages, listings_pages):
+    _pages.add_pages(app)

@@ -1,0 +1,1 @@
+"""Shared page pieces: layout shell, navbar, countdown, status badges."""

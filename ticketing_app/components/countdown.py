@@ -1,0 +1,26 @@
+"""`countdown(expires_at, server_now)`: mm:ss ticking in the browser (assets/countdown.jsx)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+class Countdown(rx.Component):
+    """React component from assets/countdown.jsx; offsets the client clock to the server's."""
+
+    library = "$/public/countdown.jsx"
+    tag = "Countdown"
+
+    expires_at: rx.Var[str]
+    server_now: rx.Var[str]
+    expired_text: rx.Var[str]
+
+
+def countdown(expires_at: rx.Var | str, server_now: rx.Var | str, **props: object) -> rx.Component:
+    props.setdefault("expired_text", "Expired")
+    return Countdown.create(
+        expires_at=expires_at,
+        server_now=server_now,
+        style={"fontVariantNumeric": "tabular-nums", "fontWeight": "600"},
+        **props,
+    )

@@ -1,0 +1,1 @@
+"""One module per area; each registers its routes with `add_pages(app)`."""

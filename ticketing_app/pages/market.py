@@ -1,0 +1,174 @@
+"""`/`: tickets for sale, newest first, with search, sort, pagination; live."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ticketing_app.components.badges import status_badge
+from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.state.market import MarketState
+from ticketing_app.state.nav import NavState
+
+
+def _ticket_card(ticket: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    status_badge(ticket["status"], "For sale"),
+                    rx.spacer(),
+                    rx.text(ticket["listedAt"], size="1", color_scheme="gray"),
+                    width="100%",
+                    align="center",
+                ),
+                rx.heading(ticket["title"], size="4", weight="medium", trim="both"),
+                rx.text(ticket["priceText"], size="6", weight="bold", color="var(--accent-11)"),
+                spacing="3",
+                align="start",
+            ),
+            size="2",
+            width="100%",
+            height="100%",
+            class_name="ticket-card",
+        ),
+        href="/tickets/" + ticket["id"].to(str),
+        underline="none",
+        high_contrast=True,
+        data_testid="ticket-card",
+    )
+
+
+def _toolbar() -> rx.Component:
+    return rx.flex(
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    rx.input.slot(rx.icon("search", size=16)),
+                    name="q",
+                    placeholder="Search by title",
+                    aria_label="Search by title",
+                    default_value=MarketState.query,
+                    size="3",
+                    width="100%",
+                    type="search",
+                ),
+                rx.button("Search", type="submit", size="3", variant="soft"),
+                width="100%",
+            ),
+            on_submit=MarketState.search,
+            reset_on_submit=False,
+            flex="1",
+            min_width="240px",
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Sort by", placeholder="Sort"),
+            rx.select.content(
+                rx.select.item("Newest first", value="newest"),
+                rx.select.item("Price: low to high", value="price_asc"),
+                rx.select.item("Price: high to low", value="price_desc"),
+            ),
+            value=MarketState.sort,
+            on_change=MarketState.set_sort,
+            size="3",
+        ),
+        gap="3",
+        wrap="wrap",
+        width="100%",
+        margin_bottom="1.25rem",
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.cond(
+        MarketState.page_count > 1,
+        rx.hstack(
+            rx.button(
+                rx.icon("chevron-left", size=16),
+                "Previous",
+                on_click=MarketState.prev_page,
+                disabled=~MarketState.has_prev,
+                variant="soft",
+            ),
+            rx.text(
+                "Page ",
+                MarketState.page + 1,
+                " of ",
+                MarketState.page_count,
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.button(
+                "Next",
+                rx.icon("chevron-right", size=16),
+                on_click=MarketState.next_page,
+                disabled=~MarketState.has_next,
+                variant="soft",
+            ),
+            justify="center",
+            align="center",
+            spacing="4",
+            margin_top="1.5rem",
+            width="100%",
+        ),
+    )
+
+
+def _results() -> rx.Component:
+    return rx.cond(
+        MarketState.loading,
+        loading_block(),
+        rx.cond(
+            MarketState.tickets.length() > 0,
+            rx.grid(
+                rx.foreach(MarketState.tickets, _ticket_card),
+                columns=rx.breakpoints(initial="1", sm="2", md="3"),
+                spacing="4",
+                width="100%",
+            ),
+            rx.cond(
+                MarketState.query != "",
+                empty_block(
+                    "search-x",
+                    "No tickets match your search.",
+                    rx.button("Clear search", on_click=MarketState.clear_search, variant="soft"),
+                ),
+                empty_block(
+                    "ticket",
+                    "No tickets for sale right now.",
+                    rx.link(rx.button("List a ticket", tab_index=-1), href="/tickets/new"),
+                ),
+            ),
+        ),
+    )
+
+
+def index() -> rx.Component:
+    return page(
+        rx.vstack(
+            rx.heading("Tickets for sale", size="7"),
+            rx.text(
+                MarketState.total,
+                rx.cond(MarketState.total == 1, " ticket available", " tickets available"),
+                color_scheme="gray",
+                size="2",
+            ),
+            spacing="1",
+            margin_bottom="1.25rem",
+        ),
+        rx.cond(
+            MarketState.error != "",
+            rx.callout(MarketState.error, color_scheme="red", margin_bottom="1rem"),
+        ),
+        _toolbar(),
+        _results(),
+        _pager(),
+    )
+
+
+def add_pages(app: rx.App) -> None:
+    app.add_page(
+        index,
+        route="/",
+        title="Ticketing · Tickets for sale",
+        on_load=[NavState.load, MarketState.load],
+    )

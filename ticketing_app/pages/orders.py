@@ -1,0 +1,188 @@
+"""`/orders` (my orders) and `/orders/[order_id]` (countdown, Pay, Cancel order)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ticketing_app.components.badges import status_badge
+from ticketing_app.components.countdown import countdown
+from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.state.nav import NavState
+from ticketing_app.state.orders import OrdersState, OrderState
+
+OS = OrderState
+
+
+def _order_row(order: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.card(
+            rx.flex(
+                rx.vstack(
+                    rx.text(order["ticketTitle"], weight="medium", size="3"),
+                    rx.text("Ordered ", order["orderedAt"], size="1", color_scheme="gray"),
+                    spacing="1",
+                ),
+                rx.spacer(),
+                rx.hstack(
+                    rx.text(order["priceText"], weight="bold"),
+                    status_badge(order["status"], order["statusText"]),
+                    rx.cond(
+                        order["active"],
+                        rx.hstack(
+                            rx.icon("timer", size=16),
+                            countdown(order["expiresAt"].to(str), OrdersState.server_now),
+                            spacing="1",
+                            align="center",
+                        ),
+                    ),
+                    spacing="3",
+                    align="center",
+                ),
+                align="center",
+                wrap="wrap",
+                gap="3",
+            ),
+            width="100%",
+        ),
+        href="/orders/" + order["id"].to(str),
+        underline="none",
+        high_contrast=True,
+        data_testid="order-row",
+    )
+
+
+def orders_list() -> rx.Component:
+    return page(
+        rx.cond(
+            OrdersState.loading,
+            loading_block(),
+            rx.cond(
+                OrdersState.orders.length() > 0,
+                rx.vstack(rx.foreach(OrdersState.orders, _order_row), spacing="3", width="100%"),
+                empty_block(
+                    "shopping-bag",
+                    "You have no orders yet.",
+                    rx.link(rx.button("Browse tickets", tab_index=-1), href="/"),
+                ),
+            ),
+        ),
+        title="My orders",
+    )
+
+
+def _active_panel() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.icon("timer", size=22),
+            rx.text("Reserved for you for", size="3"),
+            countdown(
+                OS.order["expiresAt"].to(str),
+                OS.server_now,
+                font_size="1.6rem",
+                id="order-countdown",
+            ),
+            align="center",
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.text(
+            "Pay before the timer runs out, or the ticket goes back on sale.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.box(
+            rx.button("Pay", size="3", disabled=True, width="100%"),
+            rx.text(
+                "Card payments arrive in the payments issue; paying is not available yet.",
+                size="1",
+                color_scheme="gray",
+                margin_top="0.4rem",
+            ),
+            width="100%",
+        ),
+        rx.button(
+            "Cancel order",
+            on_click=OS.cancel,
+            color_scheme="red",
+            variant="soft",
+            size="3",
+            loading=OS.busy,
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _ended_panel() -> rx.Component:
+    return rx.callout(
+        rx.match(
+            OS.order["status"],
+            ("complete", "Paid. The ticket is yours."),
+            (
+                "expired",
+                "Expired: the reservation ran out before payment. The ticket is back on sale.",
+            ),
+            ("cancelled", "Cancelled. The ticket is back on sale."),
+            "This order is closed.",
+        ),
+        icon=rx.match(OS.order["status"], ("complete", "circle-check"), "info"),
+        color_scheme=rx.match(OS.order["status"], ("complete", "green"), "gray"),
+        data_testid="order-outcome",
+    )
+
+
+def order_detail() -> rx.Component:
+    found = rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text("Order", size="2", color_scheme="gray"),
+                status_badge(OS.order["status"], OS.order["statusText"]),
+                align="center",
+                spacing="2",
+            ),
+            rx.heading(OS.order["ticketTitle"], size="7"),
+            rx.text(OS.order["priceText"], size="7", weight="bold", color="var(--accent-11)"),
+            rx.link("View ticket", href="/tickets/" + OS.order["ticketId"].to(str), size="2"),
+            rx.cond(
+                OS.error != "",
+                rx.callout(OS.error, color_scheme="red", icon="triangle-alert", role="alert"),
+            ),
+            rx.divider(),
+            rx.cond(OS.order["active"], _active_panel(), _ended_panel()),
+            spacing="4",
+            width="100%",
+        ),
+        size="4",
+        max_width="560px",
+        width="100%",
+    )
+    return page(
+        rx.link(
+            "← My orders", href="/orders", size="2", margin_bottom="1rem", display="inline-block"
+        ),
+        rx.cond(
+            OS.loading,
+            loading_block(),
+            rx.cond(
+                OS.not_found != "",
+                rx.callout(OS.not_found, icon="circle-x", color_scheme="gray"),
+                found,
+            ),
+        ),
+    )
+
+
+def add_pages(app: rx.App) -> None:
+    app.add_page(
+        orders_list,
+        route="/orders",
+        title="My orders · Ticketing",
+        on_load=[NavState.load, OrdersState.load],
+    )
+    app.add_page(
+        order_detail,
+        route="/orders/[order_id]",
+        title="Order · Ticketing",
+        on_load=[NavState.load, OrderState.load],
+    )

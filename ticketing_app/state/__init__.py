@@ -1,0 +1,1 @@
+"""Thin Reflex states, one per area: read input, call one service, map the result to vars."""

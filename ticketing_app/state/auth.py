@@ -1,0 +1,71 @@
+"""Sign-up and sign-in forms. Credentials go to the auth service; the new session token is
+handed to the browser only through the cookie bridge (`/api/auth/session`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app.db import write_session
+from ticketing_app.errors import DomainError
+from ticketing_app.models import utcnow
+from ticketing_app.services import auth
+from ticketing_app.state.common import post_form_script, safe_next_path, signed_in_user
+
+
+class AuthState(rx.State):
+    email_error: str = ""
+    password_error: str = ""
+    form_error: str = ""
+    busy: bool = False
+
+    @rx.var
+    def next_path(self) -> str:
+        return safe_next_path(self.router.url.query_parameters.get("next"))
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        """Clear old errors; a signed-in visitor goes straight on."""
+        self.email_error = self.password_error = self.form_error = ""
+        self.busy = False
+        if signed_in_user(self) is not None:
+            return rx.redirect(self.next_path)
+        return None
+
+    def _submit(
+        self, form: dict[str, Any], service: Callable[..., Any]
+    ) -> Iterator[rx.event.EventSpec | None]:
+        self.email_error = self.password_error = self.form_error = ""
+        self.busy = True
+        yield
+        try:
+            with write_session() as db:
+                _user, token = service(
+                    db,
+                    email=str(form.get("email") or ""),
+                    password=str(form.get("password") or ""),
+                    now=utcnow(),
+                )
+        except DomainError as exc:
+            self.busy = False
+            if exc.field == "email":
+                self.email_error = exc.message
+            elif exc.field == "password":
+                self.password_error = exc.message
+            else:
+                self.form_error = exc.message
+            return
+        # Stay busy: the browser is about to navigate away with the new cookie.
+        yield rx.call_script(
+            post_form_script("/api/auth/session", {"token": token}, self.next_path)
+        )
+
+    @rx.event
+    def signup(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
+        yield from self._submit(form, auth.signup)
+
+    @rx.event
+    def signin(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
+        yield from self._submit(form, auth.signin)

@@ -1,0 +1,110 @@
+"""What every page state needs: who is signed in (from the cookie), sign-in redirects, the
+cookie bridge script, and display helpers. Identity never comes from event arguments."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import reflex as rx
+from reflex_base.config import get_config
+
+from ticketing_app.db import write_session
+from ticketing_app.models import utcnow
+from ticketing_app.services import auth
+from ticketing_app.services.views import iso
+from ticketing_app.web_session import token_from_cookie_header
+
+STATUS_LABELS = {
+    "available": "Available",
+    "reserved": "Reserved",
+    "sold": "Sold",
+    "cancelled": "Cancelled",
+    "created": "Awaiting payment",
+    "expired": "Expired",
+    "complete": "Paid",
+}
+
+
+def session_token(state: rx.State) -> str | None:
+    """The session token the WebSocket handshake carried (HttpOnly cookie)."""
+    return token_from_cookie_header(state.router.headers.cookie)
+
+
+def signed_in_user(state: rx.State) -> dict[str, str] | None:
+    """`{id, email}` of the user whose session cookie this client sent, re-checked in the DB."""
+    token = session_token(state)
+    if not token:
+        return None
+    with write_session() as db:
+        user = auth.current_user(db, token=token, now=utcnow())
+    return auth.user_view(user) if user is not None else None
+
+
+def current_path(state: rx.State) -> str:
+    url = state.router.url
+    return url.path + (f"?{url.query}" if url.query else "")
+
+
+def signin_redirect(state: rx.State) -> rx.event.EventSpec:
+    return rx.redirect(f"/signin?next={quote(current_path(state), safe='/')}")
+
+
+def safe_next_path(value: str | None) -> str:
+    """Only same-site paths: `/orders`, never `//evil` or `https://…`."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def server_now() -> str:
+    return iso(utcnow()) or ""
+
+
+def money(price: float | int | str) -> str:
+    return f"${float(price):,.2f}"
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.capitalize())
+
+
+def display_time(value: datetime | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.strftime("%d %b %Y, %H:%M UTC")
+
+
+def _backend_origin_js() -> str:
+    """JS expression for the backend origin, the way Reflex's own `getBackendURL` finds it:
+    a loopback/any-address api_url means "the host this page came from"."""
+    api_url = json.dumps(get_config().api_url)
+    return (
+        f"(() => {{ const u = new URL({api_url});"
+        " if (['localhost', '0.0.0.0', '127.0.0.1', '::', '[::]'].includes(u.hostname)) {"
+        " u.hostname = window.location.hostname;"
+        " if (window.location.protocol === 'https:') { u.protocol = 'https:'; u.port = ''; } }"
+        " return u.origin; })()"
+    )
+
+
+def post_form_script(path: str, fields: dict[str, Any], next_path: str) -> str:
+    """JS that POSTs a hidden form to the backend (a full navigation, so the cookie the
+    response sets reaches the WebSocket that the next page opens). Values are JSON-escaped."""
+    data = json.dumps({**fields, "__next": safe_next_path(next_path)})
+    return (
+        "(() => {"
+        f" const data = {data};"
+        " const form = document.createElement('form');"
+        " form.method = 'POST';"
+        f" form.action = {_backend_origin_js()} + {json.dumps(path)};"
+        " data.next = window.location.origin + data.__next; delete data.__next;"
+        " for (const [k, v] of Object.entries(data)) {"
+        " const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v;"
+        " form.appendChild(i); }"
+        " document.body.appendChild(form); form.submit(); })()"
+    )

@@ -1,0 +1,41 @@
+"""The navbar: who is signed in, sign-out, and the test-mode banner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import reflex as rx
+
+from ticketing_app.db import write_session
+from ticketing_app.models import utcnow
+from ticketing_app.services import auth
+from ticketing_app.settings import get_settings
+from ticketing_app.state.common import post_form_script, session_token, signed_in_user
+
+
+class NavState(rx.State):
+    user_email: str = ""
+    signed_in: bool = False
+    test_mode: bool = False
+    loaded: bool = False
+    signing_out: bool = False
+
+    @rx.event
+    def load(self) -> None:
+        """on_load of every page: re-read the user from the session cookie."""
+        user = signed_in_user(self)
+        self.signed_in = user is not None
+        self.user_email = user["email"] if user else ""
+        self.test_mode = get_settings().stripe_test_mode
+        self.loaded = True
+
+    @rx.event
+    def sign_out(self) -> Iterator[rx.event.EventSpec | None]:
+        """Revoke the DB session, then let the backend expire the HttpOnly cookie."""
+        self.signing_out = True
+        yield
+        with write_session() as db:
+            auth.signout(db, token=session_token(self), now=utcnow())
+        self.signed_in = False
+        self.user_email = ""
+        yield rx.call_script(post_form_script("/api/auth/clear", {}, "/"))

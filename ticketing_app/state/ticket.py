@@ -1,0 +1,195 @@
+"""One ticket (`/tickets/[ticket_id]`) and the new-listing form (`/tickets/new`).
+
+Every handler re-reads the user from the cookie and leaves the rules to the services: the
+page hides "Buy" from the seller, and `reserve_ticket` refuses it anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app import live
+from ticketing_app.db import read_session, write_session
+from ticketing_app.errors import DomainError, NotFound
+from ticketing_app.models import utcnow
+from ticketing_app.services import orders, tickets
+from ticketing_app.state.common import signed_in_user, signin_redirect
+from ticketing_app.state.market import ticket_card
+
+WHY_NOT_EDITABLE = {
+    "reserved": "Cannot edit a reserved ticket: a buyer is holding it. "
+    "If their reservation ends without payment it becomes editable again.",
+    "sold": "Cannot edit a sold ticket: it has been paid for.",
+    "cancelled": "This listing was cancelled and can no longer be edited.",
+}
+
+
+def _ticket_id_from_path(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class TicketState(rx.State):
+    ticket: dict[str, Any] = {}
+    not_found: bool = False
+    loading: bool = True
+    signed_in: bool = False
+    is_seller: bool = False
+    error: str = ""
+    title_error: str = ""
+    price_error: str = ""
+    saved: bool = False
+    busy: str = ""  # "buy" | "save" | "cancel" while that request runs
+
+    @rx.var
+    def why_not_editable(self) -> str:
+        return WHY_NOT_EDITABLE.get(str(self.ticket.get("status", "")), "")
+
+    def _reload_live(self) -> None:
+        ticket_id = _ticket_id_from_path(self.router.url.path)
+        user = signed_in_user(self)
+        self.signed_in = user is not None
+        try:
+            with read_session() as db:
+                ticket = tickets.get_ticket(db, ticket_id)
+        except NotFound:
+            self.not_found, self.ticket, self.loading = True, {}, False
+            return
+        self.not_found = False
+        self.ticket = ticket_card(ticket)
+        self.is_seller = user is not None and user["id"] == ticket.user_id
+        self.loading = False
+
+    @rx.event
+    def load(self) -> Iterator[None]:
+        self.loading = True
+        self.error = self.title_error = self.price_error = self.busy = ""
+        self.saved = False
+        yield
+        ticket_id = _ticket_id_from_path(self.router.url.path)
+        live.watch(self.router.session.client_token, TicketState, [live.ticket_topic(ticket_id)])
+        self._reload_live()
+
+    @rx.event
+    def buy(self) -> Iterator[rx.event.EventSpec | None]:
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        self.busy, self.error = "buy", ""
+        yield
+        try:
+            with write_session() as db:
+                result = orders.reserve_ticket(
+                    db, buyer_id=user["id"], ticket_id=self.ticket.get("id"), now=utcnow()
+                )
+        except DomainError as exc:
+            self.error = exc.message
+            self.busy = ""
+            self._reload_live()
+            return
+        self.busy = ""
+        yield rx.redirect(f"/orders/{result.order.id}")
+
+    @rx.event
+    def save(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        self.busy, self.error, self.title_error, self.price_error = "save", "", "", ""
+        self.saved = False
+        yield
+        try:
+            with write_session() as db:
+                tickets.update_ticket(
+                    db,
+                    user_id=user["id"],
+                    ticket_id=self.ticket.get("id"),
+                    title=form.get("title"),
+                    price=form.get("price"),
+                    now=utcnow(),
+                )
+        except DomainError as exc:
+            self._show_error(exc)
+        else:
+            self.saved = True
+            yield rx.toast.success("Listing saved")
+        self.busy = ""
+        self._reload_live()
+
+    @rx.event
+    def cancel_listing(self) -> Iterator[rx.event.EventSpec | None]:
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        self.busy, self.error = "cancel", ""
+        yield
+        try:
+            with write_session() as db:
+                tickets.cancel_ticket(
+                    db, user_id=user["id"], ticket_id=self.ticket.get("id"), now=utcnow()
+                )
+        except DomainError as exc:
+            self._show_error(exc)
+        else:
+            yield rx.toast.info("Listing cancelled")
+        self.busy = ""
+        self._reload_live()
+
+    def _show_error(self, exc: DomainError) -> None:
+        if exc.field == "title":
+            self.title_error = exc.message
+        elif exc.field == "price":
+            self.price_error = exc.message
+        else:
+            self.error = exc.message
+
+
+class NewTicketState(rx.State):
+    title_error: str = ""
+    price_error: str = ""
+    error: str = ""
+    busy: bool = False
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        self.title_error = self.price_error = self.error = ""
+        self.busy = False
+        if signed_in_user(self) is None:
+            return signin_redirect(self)
+        return None
+
+    @rx.event
+    def create(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        self.title_error = self.price_error = self.error = ""
+        self.busy = True
+        yield
+        try:
+            with write_session() as db:
+                ticket = tickets.create_ticket(
+                    db,
+                    seller_id=user["id"],
+                    title=form.get("title"),
+                    price=form.get("price"),
+                    now=utcnow(),
+                )
+        except DomainError as exc:
+            self.busy = False
+            if exc.field == "title":
+                self.title_error = exc.message
+            elif exc.field == "price":
+                self.price_error = exc.message
+            else:
+                self.error = exc.message
+            return
+        self.busy = False
+        yield rx.toast.success("Ticket listed")
+        yield rx.redirect(f"/tickets/{ticket.id}")
