@@ -1,0 +1,253 @@
+"""POST /api/payments and POST /api/webhooks/stripe over real HTTP, on a real server process
+(granian serving `build_api()`), with localstripe as Stripe and delivering its own webhooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from conftest import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, event_payload, free_port, sign
+from sqlalchemy.engine import make_url
+
+from ticketing_app.db import dispose_engines, normalize_url, session_factory
+from ticketing_app.models import utcnow
+from ticketing_app.services import payments
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+PG_DATABASE = "ticketing_payments_api"
+
+
+def migrate(url: str) -> None:
+    from alembic.config import Config
+
+    from alembic import command
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+@dataclass
+class Server:
+    base_url: str
+    db_url: str
+
+
+def _postgres_url() -> str:
+    assert TEST_DATABASE_URL
+    admin_url = make_url(normalize_url(TEST_DATABASE_URL))
+    admin = sa.create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {PG_DATABASE}"))
+    admin.dispose()
+    url = admin_url.set(database=PG_DATABASE).render_as_string(hide_password=False)
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest,
+    localstripe: LocalStripe,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp(f"payments-api-{request.param}")
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{directory / 'api.db'}"
+        migrate(db_url)
+    else:
+        if not TEST_DATABASE_URL:
+            pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
+        db_url = _postgres_url()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "STRIPE_API_BASE": localstripe.base_url,
+        "STRIPE_SECRET_KEY": SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    for name in ("REDIS_URL", "NATS_URL"):
+        env.pop(name, None)
+    log_path = directory / "server.log"
+    cmd = [
+        str(Path(sys.executable).parent / "granian"),
+        "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--no-access-log", "ticketing_app.api:build_api",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/api/openapi.json", timeout=1)
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(log_path.read_text()[-3000:]) from None
+            time.sleep(0.2)
+    yield Server(base_url=base, db_url=db_url)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    dispose_engines()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator:
+    opened: list[httpx.Client] = []
+
+    def make(signed_in: bool = True) -> httpx.Client:
+        http = httpx.Client(base_url=server.base_url, timeout=30)
+        opened.append(http)
+        if signed_in:
+            email = f"pay-{uuid.uuid4().hex[:10]}@example.com"
+            r = http.post("/api/users/signup", json={"email": email, "password": "correct horse"})
+            assert r.status_code == 201, r.text
+            http.headers["X-User-Id"] = r.json()["id"]  # for the test's own bookkeeping
+        return http
+
+    yield make
+    for http in opened:
+        http.close()
+
+
+def new_order(client, price: float = 25.5) -> tuple[httpx.Client, dict]:
+    seller, buyer = client(), client()
+    ticket = seller.post("/api/tickets", json={"title": "Opera", "price": price})
+    assert ticket.status_code == 201, ticket.text
+    order = buyer.post("/api/orders", json={"ticketId": ticket.json()["id"]})
+    assert order.status_code == 201, order.text
+    return buyer, order.json()
+
+
+def assert_error(response: httpx.Response, status: int, message: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    [error] = response.json()["errors"]
+    assert set(error) == {"message", "field"}
+    if message is not None:
+        assert error["message"] == message
+    return error
+
+
+def test_paying_an_order_returns_the_charge_and_sells_the_ticket(
+    client, localstripe: LocalStripe
+) -> None:
+    buyer, order = new_order(client, price=25.5)
+    r = buyer.post("/api/payments", json={"token": "pm_card_visa", "orderId": order["id"]})
+    assert r.status_code == 201, r.text
+    charge = r.json()
+    assert set(charge) == {"id", "orderId", "status", "amount", "stripeId", "stripeRefundId"}
+    assert (charge["orderId"], charge["status"], charge["amount"]) == (
+        order["id"],
+        "succeeded",
+        25.5,
+    )
+    assert charge["stripeRefundId"] is None
+    intent = localstripe.intent(charge["stripeId"])
+    assert (intent.amount, intent.currency, intent.status) == (2550, "usd", "succeeded")
+    assert buyer.get(f"/api/orders/{order['id']}").json()["status"] == "complete"
+    assert buyer.get(f"/api/tickets/{order['ticket']['id']}").json()["status"] == "sold"
+    again = buyer.post("/api/payments", json={"token": "pm_card_visa", "orderId": order["id"]})
+    assert_error(again, 400, "This order has already been paid")
+
+
+def test_declined_card_is_402_with_stripes_message_then_retry_succeeds(client) -> None:
+    buyer, order = new_order(client)
+    body = {"token": "pm_card_chargeCustomerFail", "orderId": order["id"]}
+    assert_error(buyer.post("/api/payments", json=body), 402, "Your card was declined.")
+    assert buyer.get(f"/api/orders/{order['id']}").json()["status"] == "created"
+    r = buyer.post("/api/payments", json={"token": "pm_card_visa", "orderId": order["id"]})
+    assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
+
+
+def test_who_may_pay_and_for_what(client, server: Server) -> None:
+    buyer, order = new_order(client)
+    body = {"token": "pm_card_visa", "orderId": order["id"]}
+    assert_error(client(signed_in=False).post("/api/payments", json=body), 401)
+    assert_error(client().post("/api/payments", json=body), 403)
+    missing = {"token": "pm_card_visa", "orderId": str(uuid.uuid4())}
+    assert_error(buyer.post("/api/payments", json=missing), 404, "Order not found")
+    assert_error(buyer.post("/api/payments", json={"token": "pm_card_visa", "orderId": "x"}), 404)
+    no_token = assert_error(buyer.post("/api/payments", json={"orderId": order["id"]}), 400)
+    assert no_token["field"] == "token"
+    no_order = assert_error(buyer.post("/api/payments", json={"token": "pm_card_visa"}), 400)
+    assert no_order["field"] == "orderId"
+    assert_error(buyer.post("/api/payments", content=b"not json"), 400)
+
+    buyer2, cancelled = new_order(client)
+    assert buyer2.delete(f"/api/orders/{cancelled['id']}").status_code == 204
+    body2 = {"token": "pm_card_visa", "orderId": cancelled["id"]}
+    assert_error(buyer2.post("/api/payments", json=body2), 400, "This order was cancelled")
+
+    buyer3, past_due = new_order(client)
+    engine = sa.create_engine(server.db_url)
+    with engine.begin() as conn:  # the clock has moved past the reservation window
+        conn.execute(
+            sa.text("UPDATE orders SET expires_at = :t WHERE id = :id"),
+            {"t": (utcnow() - timedelta(seconds=1)).replace(tzinfo=None), "id": past_due["id"]},
+        )
+    engine.dispose()
+    body3 = {"token": "pm_card_visa", "orderId": past_due["id"]}
+    assert_error(buyer3.post("/api/payments", json=body3), 400, "This order has expired")
+
+
+def test_webhook_rejects_bad_signatures_over_http(client, localstripe: LocalStripe) -> None:
+    http = client(signed_in=False)
+    payload = event_payload({"id": "pi_x", "object": "payment_intent"})
+    r = http.post(
+        "/api/webhooks/stripe", content=payload, headers={"Stripe-Signature": "t=1,v1=00"}
+    )
+    assert_error(r, 400)
+    r = http.post("/api/webhooks/stripe", content=payload)
+    assert_error(r, 400, "Missing Stripe signature")
+    ok = http.post(
+        "/api/webhooks/stripe", content=payload, headers={"Stripe-Signature": sign(payload)}
+    )
+    assert ok.status_code == 200 and ok.json() == {"received": True, "outcome": "ignored"}
+
+
+def test_localstripe_webhook_settles_a_browser_payment(
+    client, server: Server, localstripe: LocalStripe
+) -> None:
+    """The order page's flow: an intent for Stripe.js, the card confirmed in the browser, and
+    Stripe's own webhook (not the browser) completing the order."""
+    buyer, order = new_order(client)
+    buyer_id = buyer.headers["X-User-Id"]
+    with session_factory(server.db_url)() as db:
+        started = payments.start_payment(db, buyer_id=buyer_id, order_id=order["id"], now=utcnow())
+    hook = f"payments-{uuid.uuid4().hex[:8]}"
+    localstripe.configure_webhook(
+        hook, f"{server.base_url}/api/webhooks/stripe", ["payment_intent.succeeded"]
+    )
+    try:
+        localstripe.pay_as_browser(started.payment_intent_id)
+        deadline = time.monotonic() + 15
+        status = None
+        while time.monotonic() < deadline:
+            status = buyer.get(f"/api/orders/{order['id']}").json()["status"]
+            if status == "complete":
+                break
+            time.sleep(0.2)
+        assert status == "complete"
+    finally:  # stop sending this session's later events to this server
+        localstripe.configure_webhook(hook, "http://127.0.0.1:9/", ["none"])
+    assert buyer.get(f"/api/tickets/{order['ticket']['id']}").json()["status"] == "sold"
