@@ -100,6 +100,15 @@ def end_order(db: Session, order: Order, status: str, now: datetime, **extra: An
     return True
 
 
+def _refusal(ticket: Ticket) -> RuleViolation:
+    """Why a ticket cannot be reserved, from its current status."""
+    if ticket.status == "sold":
+        return RuleViolation("Ticket has already been sold")
+    if ticket.status == "cancelled":
+        return RuleViolation("Ticket is no longer for sale")
+    return RuleViolation(ALREADY_RESERVED)
+
+
 def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime) -> OrderWithTicket:
     """Create an order and lock the ticket in one transaction; of concurrent buyers one wins."""
     try:
@@ -107,18 +116,16 @@ def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime)
             ticket = load_ticket(db, ticket_id)
             if ticket.user_id == buyer_id:
                 raise RuleViolation("You cannot buy your own ticket")
-            if ticket.status == "sold":
-                raise RuleViolation("Ticket has already been sold")
-            if ticket.status == "cancelled":
-                raise RuleViolation("Ticket is no longer for sale")
             if ticket.status == "reserved" and ticket.order_id:
                 holding = db.get(Order, ticket.order_id)
                 # Rule 5: a hold past due is expired here, whether or not a timer fired.
                 if holding is not None and holding.status == ACTIVE and holding.expires_at <= now:
                     end_order(db, holding, "expired", now)
-                    ticket = load_ticket(db, ticket.id, refresh=True)
+                # Re-read either way: on PostgreSQL the hold may have ended (a sweep, a cancel)
+                # and committed after our first read, leaving that read stale.
+                ticket = load_ticket(db, ticket.id, refresh=True)
             if ticket.status != "available":
-                raise RuleViolation(ALREADY_RESERVED)
+                raise _refusal(ticket)
             order = Order(
                 user_id=buyer_id,
                 ticket_id=ticket.id,
@@ -137,8 +144,8 @@ def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime)
                     updated_at=now,
                 )
             ).rowcount
-            if changed != 1:
-                raise RuleViolation(ALREADY_RESERVED)
+            if changed != 1:  # changed and committed since our read (PostgreSQL)
+                raise _refusal(load_ticket(db, ticket.id, refresh=True))
             db.add(order)
             db.flush()
             ticket = load_ticket(db, ticket.id, refresh=True)

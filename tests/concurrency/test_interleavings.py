@@ -1,0 +1,122 @@
+"""Exact interleavings on PostgreSQL (READ COMMITTED): another transaction commits at a chosen
+point inside a service call, by a hook on the statement the call just ran.
+
+SQLite cannot interleave this way: `BEGIN IMMEDIATE` serialises writers, which the races in
+the other modules of this folder exercise instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from concurrency_helpers import NOW, WINDOW, make_ticket, make_user, reserve, ticket_row
+from sqlalchemy import event
+
+from ticketing_app.db import get_engine, read_session, write_session
+from ticketing_app.errors import RuleViolation
+from ticketing_app.models import Order
+from ticketing_app.services import orders, tickets
+
+
+@pytest.fixture
+def after_statement(postgres_url: str) -> Iterator[Callable[[str, Callable[[], None]], None]]:
+    """`after_statement(prefix, action)`: run `action` once, right after this thread's next
+    statement starting with `prefix` (another session, so it commits on its own connection)."""
+    engine = get_engine(postgres_url)
+    armed: list[tuple[str, Callable[[], None], int]] = []
+
+    def hook(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if armed and armed[0][2] == threading.get_ident() and statement.startswith(armed[0][0]):
+            _, action, _ = armed.pop()
+            action()
+
+    event.listen(engine, "after_cursor_execute", hook)
+
+    def arm(prefix: str, action: Callable[[], None]) -> None:
+        armed.append((prefix, action, threading.get_ident()))
+
+    yield arm
+    event.remove(engine, "after_cursor_execute", hook)
+    assert not armed, "the hooked statement never ran"
+
+
+def test_reserve_succeeds_when_the_hold_expires_between_its_reads(postgres_url, after_statement):
+    """A reserver reads the ticket (held, past due); the sweep expires that hold and commits;
+    the reserver then finds the hold already expired. The ticket is available: it must win,
+    not answer "Ticket is already reserved" from its stale read of the ticket."""
+    url = postgres_url
+    seller, first, second = make_user(url), make_user(url), make_user(url)
+    ticket_id = make_ticket(url, seller)
+    old = reserve(url, first, ticket_id)[1]
+    later = NOW + WINDOW + timedelta(seconds=1)
+
+    def sweep() -> None:
+        with write_session(url) as db:
+            assert orders.expire_order(db, order_id=old, now=later)
+
+    after_statement("SELECT tickets.", sweep)
+    result = reserve(url, second, ticket_id, now=later)
+    assert result[0] == "ok", result
+    ticket = ticket_row(url, ticket_id)
+    assert (ticket.status, ticket.order_id) == ("reserved", result[1])
+
+
+def test_reserve_after_concurrent_price_edit_snapshots_new_price(postgres_url, after_statement):
+    """The seller's edit commits after the reserver read the old price: the order must carry
+    the price the ticket has when it is locked."""
+    url = postgres_url
+    seller, buyer = make_user(url), make_user(url)
+    ticket_id = make_ticket(url, seller, price=20)
+
+    def edit() -> None:
+        with write_session(url) as db:
+            tickets.update_ticket(
+                db, user_id=seller, ticket_id=ticket_id, title="Hot ticket", price=35, now=NOW
+            )
+
+    after_statement("SELECT tickets.", edit)
+    status, order_id = reserve(url, buyer, ticket_id)
+    assert status == "ok", order_id
+    with read_session(url) as db:
+        assert db.get(Order, order_id).price_cents == 3500
+    assert ticket_row(url, ticket_id).price_cents == 3500
+
+
+def test_edit_refused_when_reserve_commits_after_its_read(postgres_url, after_statement):
+    """The seller's edit read the ticket as available; a buyer reserves and commits before the
+    edit writes. The edit must be refused, and the order keeps the price it was reserved at."""
+    url = postgres_url
+    seller, buyer = make_user(url), make_user(url)
+    ticket_id = make_ticket(url, seller, price=20)
+    reserved: list[tuple] = []
+    after_statement("SELECT tickets.", lambda: reserved.append(reserve(url, buyer, ticket_id)))
+    with write_session(url) as db, pytest.raises(RuleViolation) as err:
+        tickets.update_ticket(
+            db, user_id=seller, ticket_id=ticket_id, title="Hot ticket", price=35, now=NOW
+        )
+    assert err.value.message == "Cannot edit a reserved ticket"
+    assert reserved[0][0] == "ok"
+    with read_session(url) as db:
+        assert db.get(Order, reserved[0][1]).price_cents == 2000
+    assert ticket_row(url, ticket_id).price_cents == 2000
+
+
+def test_reserve_refused_with_the_real_reason_when_listing_cancelled_after_its_read(
+    postgres_url, after_statement
+):
+    """The seller cancels the listing after the reserver read it as available: the buyer is told
+    the ticket is no longer for sale (it used to say "Ticket is already reserved")."""
+    url = postgres_url
+    seller, buyer = make_user(url), make_user(url)
+    ticket_id = make_ticket(url, seller)
+
+    def cancel_listing() -> None:
+        with write_session(url) as db:
+            tickets.cancel_ticket(db, user_id=seller, ticket_id=ticket_id, now=NOW)
+
+    after_statement("SELECT tickets.", cancel_listing)
+    assert reserve(url, buyer, ticket_id) == ("refused", "Ticket is no longer for sale")
+    assert ticket_row(url, ticket_id).status == "cancelled"
