@@ -119,7 +119,6 @@ async def replay(args: argparse.Namespace) -> int:
             await js.publish_async(
                 subject(args.prefix, row.aggregate_type, row.type),
                 encode(row),
-                wait_stall=10,
                 headers={
                     MSG_ID: f"{row.id}:replay:{stamp}",
                     EVENT_TYPE_HEADER: row.type,

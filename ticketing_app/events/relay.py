@@ -102,7 +102,6 @@ class Relay:
                 await js.publish_async(
                     subject_for(self.subject_prefix, row.aggregate_type, row.type),
                     encode(row),
-                    wait_stall=self.ack_timeout,
                     headers={MSG_ID: row.id, EVENT_TYPE_HEADER: row.type},
                 )
             )
