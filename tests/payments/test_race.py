@@ -12,9 +12,14 @@ from conftest import LocalStripe, World, event_payload, sign
 from sqlmodel import Session
 
 from ticketing_app.db import session_factory
+from ticketing_app.errors import DomainError, ServiceUnavailable
 from ticketing_app.models import Order
-from ticketing_app.services import orders, payments
-from ticketing_app.services.settlement import REFUNDED_MESSAGE
+from ticketing_app.services import orders, payments, stripe_gateway
+from ticketing_app.services.settlement import (
+    REFUND_LEASE,
+    REFUND_PENDING_MESSAGE,
+    REFUNDED_MESSAGE,
+)
 
 
 def started_and_paid_at_stripe(world: World, localstripe: LocalStripe) -> tuple[Order, str]:
@@ -189,3 +194,100 @@ def test_webhook_against_expiry_always_ends_paid_or_refunded(
             seen["refunded"] += 1
     assert sum(seen.values()) == 50
     print(f"webhook vs expiry on {db_url.split(':')[0]}: {seen}")
+
+
+def test_refund_deferred_while_stripe_is_down_is_retried_once_by_the_sweep(
+    world: World, localstripe: LocalStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stripe refuses the refund (outage): the buyer is told it is coming, the webhook asks
+    Stripe to redeliver (503), and the sweep refunds exactly once after the claim's lease."""
+    order, intent_id = started_and_paid_at_stripe(world, localstripe)
+    later = order.expires_at + timedelta(seconds=1)
+
+    def stripe_down(*args: object, **kwargs: object) -> str:
+        raise stripe_gateway.GatewayUnavailable("The payment service is unavailable.")
+
+    monkeypatch.setattr(stripe_gateway, "refund_intent", stripe_down)
+    with world.new_session() as db:
+        result = payments.settle_payment(db, payment_intent_id=intent_id, now=later)
+    assert (result.outcome, result.message) == ("refund_pending", REFUND_PENDING_MESSAGE)
+    payload = event_payload(localstripe.intent(intent_id))
+    with world.new_session() as db, pytest.raises(ServiceUnavailable):
+        payments.handle_webhook(db, payload=payload, signature=sign(payload), now=later)
+    monkeypatch.undo()
+
+    with world.new_session() as db:  # the claim is fresh: nobody else refunds yet
+        assert payments.retry_pending_refunds(db, now=later) == 0
+    assert localstripe.refunds_of(intent_id) == []
+    after_lease = later + REFUND_LEASE
+    with world.new_session() as db:
+        assert payments.retry_pending_refunds(db, now=after_lease) == 1
+    with world.new_session() as db:
+        assert payments.retry_pending_refunds(db, now=after_lease) == 0
+    assert_refunded_once(world, localstripe, order, intent_id)
+    with world.new_session() as db:  # Stripe's redelivery is now acknowledged
+        assert payments.handle_webhook(db, payload=payload, signature=sign(payload), now=later) == (
+            "refunded"
+        )
+
+
+def test_a_second_successful_intent_for_a_paid_order_is_refunded(
+    world: World, localstripe: LocalStripe
+) -> None:
+    """Two card payments for one order (e.g. two tabs): one sale, the other is refunded."""
+    order, first = started_and_paid_at_stripe(world, localstripe)
+    second = stripe_gateway.create_intent(
+        amount_cents=order.price_cents,
+        order_id=order.id,
+        attempt=0,
+        idempotency_key=f"second-tab-{order.id}",
+    )
+    localstripe.pay_as_browser(second.id)
+    with world.new_session() as db:
+        assert payments.settle_payment(db, payment_intent_id=first, now=world.now).outcome == "paid"
+    with world.new_session() as db:
+        again = payments.settle_payment(db, payment_intent_id=second.id, now=world.now)
+    assert again.outcome == "refunded"
+    assert world.get_order(order.id).status == "complete"
+    assert world.get_ticket(order.ticket_id).status == "sold"
+    statuses = sorted((c.stripe_id, c.status) for c in world.charges(order.id))
+    assert statuses == sorted([(first, "succeeded"), (second.id, "refunded")])
+    assert localstripe.refunds_of(first) == [] and len(localstripe.refunds_of(second.id)) == 1
+
+
+def test_concurrent_api_payments_for_one_order_charge_once(
+    world: World, localstripe: LocalStripe
+) -> None:
+    order = world.order()
+    barrier = threading.Barrier(3)
+    results: list[object] = []
+
+    def pay() -> None:
+        with world.new_session() as db:
+            barrier.wait()
+            try:
+                results.append(
+                    payments.pay_order(
+                        db,
+                        buyer_id=order.user_id,
+                        order_id=order.id,
+                        payment_method="pm_card_visa",
+                        now=world.now,
+                    ).status
+                )
+            except DomainError as exc:
+                results.append(exc.message)
+
+    threads = [threading.Thread(target=pay) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert "succeeded" in results, results
+    assert world.get_order(order.id).status == "complete"
+    settled = [c for c in world.charges(order.id) if c.status in ("succeeded", "refunded")]
+    succeeded = [c for c in settled if c.status == "succeeded"]
+    assert len(succeeded) == 1
+    for charge in settled:  # a second intent that slipped through is refunded, never kept
+        if charge.status == "refunded":
+            assert len(localstripe.refunds_of(charge.stripe_id)) == 1

@@ -5,8 +5,8 @@ Who calls what:
   `confirm_from_browser` once Stripe.js answers — it re-reads the intent from Stripe;
 - `POST /api/payments`: `pay_order` (confirms server-side with a PaymentMethod id);
 - `POST /api/webhooks/stripe`: `handle_webhook`;
-- after an order expires or is cancelled: `cancel_open_intent` (installed as an outbox
-  subscriber by `install_intent_canceller`, run on a background thread, best effort).
+- after an order expires or is cancelled: `cancel_open_intent`, and the refund retry sweep
+  `retry_pending_refunds` (both in `payment_upkeep.py`, re-exported here).
 All of them end in `settlement.settle_payment`, the one idempotent settle. No DB transaction is
 ever open while Stripe is called.
 """
@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,10 +33,15 @@ from ticketing_app.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from ticketing_app.models import Charge, Order, StripeEvent, utcnow
-from ticketing_app.services import outbox
+from ticketing_app.models import Charge, Order, StripeEvent
 from ticketing_app.services import stripe_gateway as gateway
 from ticketing_app.services.orders import load_order
+from ticketing_app.services.payment_upkeep import (
+    cancel_open_intent,
+    install_intent_canceller,
+    retry_pending_refunds,
+    wait_for_cleanups,
+)
 from ticketing_app.services.settlement import (
     CANCELLED_AFTER_DECLINES,
     MAX_FAILED_ATTEMPTS,
@@ -58,8 +61,10 @@ __all__ = [
     "handle_webhook",
     "install_intent_canceller",
     "pay_order",
+    "retry_pending_refunds",
     "settle_payment",
     "start_payment",
+    "wait_for_cleanups",
 ]
 
 log = logging.getLogger(__name__)
@@ -280,59 +285,3 @@ def handle_webhook(db: Session, *, payload: bytes, signature: str | None, now: d
     except IntegrityError:
         pass  # a concurrent delivery of the same event recorded it first
     return outcome
-
-
-def cancel_open_intent(order_id: str, *, url: str | None = None) -> str | None:
-    """Best effort, after an order ended: cancel its open PaymentIntent at Stripe.
-
-    If the intent succeeded in the meantime (the race), settle it — which refunds it.
-    Returns the intent's final status, or None when there was nothing to do.
-    """
-    from ticketing_app.db import read_session, write_session
-
-    with read_session(url) as db:
-        order = db.get(Order, order_id)
-        intent_id = order.payment_intent_id if order else None
-        if order is None or order.status in ("created", "complete") or not intent_id:
-            return None
-    try:
-        intent = gateway.cancel_intent(intent_id)
-        if intent.status == "succeeded":
-            with write_session(url) as db:
-                settle_intent(db, intent=intent, now=utcnow())
-    except (gateway.GatewayError, ServiceUnavailable) as exc:
-        log.warning("could not clean up PaymentIntent %s of order %s: %s", intent_id, order_id, exc)
-        return None
-    return intent.status
-
-
-_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stripe-cleanup")
-_pending: set[Future[str | None]] = set()
-_pending_lock = threading.Lock()
-
-
-def install_intent_canceller(url: str | None = None) -> Callable[[], None]:
-    """Subscribe `cancel_open_intent` to OrderExpired/OrderCancelled; returns the unsubscribe."""
-
-    def on_event(event: outbox.Event) -> None:
-        if event.type not in ("OrderExpired", "OrderCancelled"):
-            return
-        future = _executor.submit(cancel_open_intent, event.aggregate_id, url=url)
-        with _pending_lock:
-            _pending.add(future)
-        future.add_done_callback(_forget)
-
-    return outbox.subscribe(on_event)
-
-
-def _forget(future: Future[str | None]) -> None:
-    with _pending_lock:
-        _pending.discard(future)
-
-
-def wait_for_cleanups(timeout: float = 30.0) -> None:
-    """Block until background intent clean-ups finish (tests, shutdown)."""
-    with _pending_lock:
-        futures = list(_pending)
-    for future in futures:
-        future.result(timeout=timeout)

@@ -36,6 +36,7 @@ from ticketing_app.services.views import charge_view
 log = logging.getLogger(__name__)
 
 REFUNDED_MESSAGE = "Your payment was refunded because the reservation had ended"
+REFUND_PENDING_MESSAGE = "Your payment is being refunded because the reservation had ended"
 AMOUNT_MISMATCH_MESSAGE = "Your payment was refunded because its amount did not match the order"
 CANCELLED_AFTER_DECLINES = "The order was cancelled after {n} declined payments."
 MAX_FAILED_ATTEMPTS = 3
@@ -126,7 +127,11 @@ def _settle_success(db: Session, intent: gateway.Intent, now: datetime) -> Settl
     claim: _Claim = _retrying(db, _success_txn, intent, now)
     if not claim.refund_owner:
         return claim.settlement
-    return _refund(db, claim.settlement, intent, now)
+    try:
+        return _refund(db, claim.settlement, intent, now)
+    except gateway.GatewayUnavailable as exc:  # retried by the webhook or the sweep below
+        log.warning("refund of %s deferred: %s", intent.id, exc)
+        return claim.settlement
 
 
 def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
@@ -165,8 +170,9 @@ def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
         # Rule 5: past due (or lost its ticket) ends here, whether or not the timer has fired.
         end_order(db, order, "expired" if order.expires_at <= now else "cancelled", now)
     record_charge_event(db, "ChargeCreated", charge, order, now)
-    message = _refund_message(order, intent)
-    return _Claim(Settlement("refund_pending", order.id, charge, message), refund_owner=True)
+    return _Claim(
+        Settlement("refund_pending", order.id, charge, REFUND_PENDING_MESSAGE), refund_owner=True
+    )
 
 
 def _complete(
@@ -211,7 +217,7 @@ def _existing_success(
         return _Claim(Settlement("refunded", order.id, charge, message, intent_status="succeeded"))
     if order.status == "complete" and order.payment_intent_id == intent.id:
         return _Claim(Settlement("paid", order.id, charge, intent_status="succeeded"))
-    pending = Settlement("refund_pending", order.id, charge, _refund_message(order, intent))
+    pending = Settlement("refund_pending", order.id, charge, REFUND_PENDING_MESSAGE)
     if charge.updated_at > now - REFUND_LEASE:
         return _Claim(pending)  # someone is refunding it right now
     # The refund claim went quiet (a crash between claim and refund): take it over.
@@ -250,10 +256,11 @@ def _refund(db: Session, claim: Settlement, intent: gateway.Intent, now: datetim
         charge = db.get(Charge, claim.charge.id, populate_existing=True)
         order = db.get(Order, claim.order_id, populate_existing=True)
         assert charge is not None and order is not None
+        message = _refund_message(order, intent)
         if changed == 1:
-            record_charge_event(db, "ChargeRefunded", charge, order, now, message=claim.message)
+            record_charge_event(db, "ChargeRefunded", charge, order, now, message=message)
     log.info("refunded %s for order %s (%s)", intent.id, order.id, refund_id)
-    return Settlement("refunded", order.id, charge, claim.message, intent_status=intent.status)
+    return Settlement("refunded", order.id, charge, message, intent_status=intent.status)
 
 
 def _settle_decline(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:

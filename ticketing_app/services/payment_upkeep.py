@@ -1,0 +1,120 @@
+"""Payment upkeep that runs beside requests: clean up after ended orders, retry refunds.
+
+- `cancel_open_intent`: after an order expires or is cancelled, cancel its open PaymentIntent
+  at Stripe so the page's stale client secret cannot charge it; if it succeeded in the
+  meantime (the race), settle it, which refunds it. `install_intent_canceller` subscribes it to
+  OrderExpired/OrderCancelled (after commit, on a small thread pool: never in the transaction,
+  never blocking the caller). The app installs it once per process (`ticketing_app.py`).
+- `retry_pending_refunds`: a sweep for refunds that Stripe refused or a crash interrupted;
+  safe to run anywhere, any number of times (the scheduler or an operator can call it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from ticketing_app.db import read_session, write_session
+from ticketing_app.errors import ServiceUnavailable
+from ticketing_app.models import Charge, Order, utcnow
+from ticketing_app.services import outbox
+from ticketing_app.services import stripe_gateway as gateway
+from ticketing_app.services.settlement import REFUND_LEASE, settle_intent, settle_payment
+
+log = logging.getLogger(__name__)
+
+
+def retry_pending_refunds(db: Session, *, now: datetime, limit: int = 100) -> int:
+    """The safety net for refunds whose claim went quiet (Stripe down, a crash): settle again.
+
+    Safe to run from any number of workers at once; returns how many intents it settled.
+    """
+    with db.begin():
+        intent_ids = list(
+            db.exec(
+                select(Charge.stripe_id)
+                .join(Order, Order.id == Charge.order_id)
+                .where(
+                    Charge.status == "succeeded",
+                    Charge.updated_at <= now - REFUND_LEASE,
+                    sa.or_(
+                        Order.status != "complete",
+                        Order.payment_intent_id.is_(None),
+                        Order.payment_intent_id != Charge.stripe_id,
+                    ),
+                )
+                .order_by(Charge.updated_at)
+                .limit(limit)
+            )
+        )
+    settled = 0
+    for intent_id in intent_ids:
+        try:
+            if (
+                intent_id
+                and settle_payment(db, payment_intent_id=intent_id, now=now).outcome == "refunded"
+            ):
+                settled += 1
+        except (gateway.GatewayError, ServiceUnavailable) as exc:
+            log.warning("refund retry of %s failed: %s", intent_id, exc)
+    return settled
+
+
+def cancel_open_intent(order_id: str, *, url: str | None = None) -> str | None:
+    """Best effort, after an order ended: cancel its open PaymentIntent at Stripe.
+
+    If the intent succeeded in the meantime (the race), settle it — which refunds it.
+    Returns the intent's final status, or None when there was nothing to do.
+    """
+    with read_session(url) as db:
+        order = db.get(Order, order_id)
+        intent_id = order.payment_intent_id if order else None
+        if order is None or order.status in ("created", "complete") or not intent_id:
+            return None
+    try:
+        intent = gateway.cancel_intent(intent_id)
+        if intent.status == "succeeded":
+            with write_session(url) as db:
+                settle_intent(db, intent=intent, now=utcnow())
+    except (gateway.GatewayError, ServiceUnavailable) as exc:
+        log.warning("could not clean up PaymentIntent %s of order %s: %s", intent_id, order_id, exc)
+        return None
+    return intent.status
+
+
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stripe-cleanup")
+_pending: set[Future[str | None]] = set()
+_pending_lock = threading.Lock()
+
+
+def install_intent_canceller(url: str | None = None) -> Callable[[], None]:
+    """Subscribe `cancel_open_intent` to OrderExpired/OrderCancelled; returns the unsubscribe."""
+
+    def on_event(event: outbox.Event) -> None:
+        if event.type not in ("OrderExpired", "OrderCancelled"):
+            return
+        future = _executor.submit(cancel_open_intent, event.aggregate_id, url=url)
+        with _pending_lock:
+            _pending.add(future)
+        future.add_done_callback(_forget)
+
+    return outbox.subscribe(on_event)
+
+
+def _forget(future: Future[str | None]) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def wait_for_cleanups(timeout: float = 30.0) -> None:
+    """Block until background intent clean-ups finish (tests, shutdown)."""
+    with _pending_lock:
+        futures = list(_pending)
+    for future in futures:
+        future.result(timeout=timeout)
