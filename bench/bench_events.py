@@ -134,12 +134,13 @@ def main() -> None:
         or os.environ.get("TEST_NATS_URL")
         or "nats://127.0.0.1:4222",
     )
-    parser.add_argument("--database-url", help="an empty migrated database (default: SQLite)")
+    parser.add_argument(
+        "--database-url", help="a scratch database it may fill (default: a temporary SQLite file)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        if not args.database_url:
-            migrate(url)
+        migrate(url)
         write_burst(url, args.events)
         raw = asyncio.run(baseline(args.nats_url, url, args.events))
         rel = asyncio.run(relayed(args.nats_url, url, args.events))
