@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from conftest import LocalStripe, World
 
@@ -202,3 +203,43 @@ def test_browser_confirmation_is_checked_at_stripe(world: World, localstripe) ->
             payment_intent_id=started.payment_intent_id,
             now=world.now,
         )
+
+
+def test_card_needing_3d_secure_is_finished_in_the_browser(
+    world: World, localstripe: LocalStripe
+) -> None:
+    """submit_payment leaves a 3-D Secure card `requires_action`; the page completes it with
+    Stripe.js and the server settles from Stripe's answer. The API refuses it with a 402."""
+    card = {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    pm = localstripe.client.v1.payment_methods.create(params={"type": "card", "card": card})
+    order = world.order()
+    with world.new_session() as db:
+        result, started = payments.submit_payment(
+            db, buyer_id=order.user_id, order_id=order.id, payment_method=pm.id, now=world.now
+        )
+    assert (result.outcome, result.intent_status) == ("pending", "requires_action")
+    with pytest.raises(PaymentDeclined, match="authentication"):
+        payments.charge_or_raise(result)
+
+    # What localstripe's Stripe.js `confirmCardPayment(client_secret)` does after the 3DS modal.
+    r = httpx.post(
+        f"{localstripe.base_url}/v1/payment_intents/{started.payment_intent_id}/_authenticate",
+        params={"success": "true"},
+        json={"key": "pk_test_local", "client_secret": started.client_secret},
+    )
+    assert r.status_code == 200, r.text
+    with world.new_session() as db:
+        done = payments.confirm_from_browser(
+            db,
+            buyer_id=order.user_id,
+            order_id=order.id,
+            payment_intent_id=started.payment_intent_id,
+            now=world.now,
+        )
+    assert done.outcome == "paid"
+    assert world.get_order(order.id).status == "complete"
+
+
+def test_stripe_js_comes_from_localstripe_when_it_stands_in(localstripe: LocalStripe) -> None:
+    assert payments.stripe_js_url() == f"{localstripe.base_url}/js.stripe.com/v3/"
+    assert httpx.get(payments.stripe_js_url()).status_code == 200

@@ -64,6 +64,8 @@ __all__ = [
     "retry_pending_refunds",
     "settle_payment",
     "start_payment",
+    "stripe_js_url",
+    "submit_payment",
     "wait_for_cleanups",
 ]
 
@@ -200,13 +202,14 @@ def _parse_token(token: Any) -> str:
     return token
 
 
-def pay_order(
+def submit_payment(
     db: Session, *, buyer_id: str, order_id: Any, payment_method: Any, now: datetime
-) -> Charge:
-    """Charge the order with a PaymentMethod id, server-side; the settled Charge, or an error.
+) -> tuple[Settlement, PaymentStart]:
+    """Confirm the order's intent server-side with a PaymentMethod id, then settle.
 
-    402 with Stripe's message on a decline; 400 when the order cannot be paid, including the
-    race where the reservation ended while the card was being charged (then it is refunded).
+    For the order page: the Settlement says what happened without raising for a decline; when
+    it is `pending` with intent_status `requires_action` (3-D Secure), the page runs Stripe.js
+    `confirmCardPayment(started.client_secret)` and then `confirm_from_browser`.
     """
     token = _parse_token(payment_method)
     started = start_payment(db, buyer_id=buyer_id, order_id=order_id, now=now)
@@ -219,8 +222,31 @@ def pay_order(
             raise ValidationError(exc.message, "token") from None
         except gateway.IntentStateError as exc:
             log.info("confirm of %s refused: %s", started.payment_intent_id, exc)
-        result = settle_payment(db, payment_intent_id=started.payment_intent_id, now=now)
+        return settle_payment(db, payment_intent_id=started.payment_intent_id, now=now), started
+
+
+def pay_order(
+    db: Session, *, buyer_id: str, order_id: Any, payment_method: Any, now: datetime
+) -> Charge:
+    """`POST /api/payments`: the settled Charge, or the error telling the buyer why not.
+
+    402 with Stripe's message on a decline; 400 when the order cannot be paid, including the
+    race where the reservation ended while the card was being charged (then it is refunded).
+    """
+    result, _ = submit_payment(
+        db, buyer_id=buyer_id, order_id=order_id, payment_method=payment_method, now=now
+    )
     return charge_or_raise(result)
+
+
+def stripe_js_url() -> str:
+    """Where the order page loads Stripe.js: localstripe's stand-in when STRIPE_API_BASE is set."""
+    settings = get_settings()
+    if settings.stripe_js_url:
+        return settings.stripe_js_url
+    if settings.stripe_api_base:
+        return settings.stripe_api_base.rstrip("/") + "/js.stripe.com/v3/"
+    return "https://js.stripe.com/v3/"
 
 
 def charge_or_raise(result: Settlement) -> Charge:
