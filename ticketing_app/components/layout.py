@@ -36,6 +36,7 @@ def navbar() -> rx.Component:
         align="center",
         wrap="wrap",
         justify="end",
+        data_testid="nav-signed-in",
     )
     signed_out = rx.hstack(
         _nav_link("Sell a ticket", "/tickets/new"),
@@ -43,13 +44,14 @@ def navbar() -> rx.Component:
         _nav_link("Sign up", "/signup"),
         spacing="4",
         align="center",
+        data_testid="nav-signed-out",
     )
     return rx.box(
         rx.flex(
             rx.link(
                 rx.hstack(
                     rx.icon("ticket", size=24),
-                    rx.heading("Ticketing", size="5", weight="bold"),
+                    rx.text("Ticketing", size="5", weight="bold"),
                     align="center",
                     spacing="2",
                 ),

@@ -45,7 +45,8 @@ def signed_in_user(state: rx.State) -> dict[str, str] | None:
 
 def current_path(state: rx.State) -> str:
     url = state.router.url
-    return url.path + (f"?{url.query}" if url.query else "")
+    path = url.path.rstrip("/") or "/"  # the static build serves `/orders/` for `/orders`
+    return path + (f"?{url.query}" if url.query else "")
 
 
 def signin_redirect(state: rx.State) -> rx.event.EventSpec:
