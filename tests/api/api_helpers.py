@@ -182,3 +182,28 @@ def cookie_header_parts(response: httpx.Response) -> dict[str, str]:
         name, _, value = piece.strip().partition("=")
         parts["session" if i == 0 else name.lower()] = value
     return parts
+
+
+# localstripe pickles its store to /tmp after every write (slow, shared machine-wide): off.
+LOCALSTRIPE_LAUNCHER = """
+import sys
+import localstripe.resources as resources
+resources.Store.dump_to_disk = lambda self: None
+from localstripe.server import start
+sys.argv = ["localstripe", "--port", sys.argv[1], "--from-scratch"]
+start()
+"""
+
+
+def start_localstripe(log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """A real (fake) Stripe API server, so payment routes do real work while fuzzed."""
+    port = free_port()
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOCALSTRIPE_LAUNCHER, str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/js.stripe.com/v3/", proc, log_path, timeout=30)
+    return base, proc

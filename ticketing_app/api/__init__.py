@@ -26,6 +26,12 @@ def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+                if "security" in operation:  # FastAPI appends openapi_extra's; drop repeats
+                    unique: list[dict[str, Any]] = []
+                    for requirement in operation["security"]:
+                        if requirement not in unique:
+                            unique.append(requirement)
+                    operation["security"] = sorted(unique, key=len)
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         api.openapi_schema = schema

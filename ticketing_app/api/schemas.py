@@ -98,6 +98,10 @@ class HealthOut(BaseModel):
     errors: list[ErrorItem] | None = Field(default=None, description="Present when not ok")
 
 
+# For routes that work with or without the cookie (OpenAPI: `{}` = no credentials needed).
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}, {"APIKeyCookie": []}]}
+
+
 def json_body_doc(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     """`openapi_extra` for a route that reads its JSON body itself."""
     return {
