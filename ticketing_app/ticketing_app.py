@@ -9,13 +9,13 @@ from ticketing_app.pages import listings as listings_pages
 from ticketing_app.pages import market as market_pages
 from ticketing_app.pages import orders as orders_pages
 from ticketing_app.pages import tickets as tickets_pages
-from ticketing_app.services.payments import install_intent_canceller
+from ticketing_app.services.payments import install_payment_upkeep
 
 app = rx.App(
     theme=rx.theme(appearance="light", accent_color="indigo", radius="large"),
     api_transformer=build_api(),
 )
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
-install_intent_canceller()  # an ended order's open PaymentIntent is cancelled (docs/payments.md)
+install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)
 for _pages in (market_pages, auth_pages, tickets_pages, orders_pages, listings_pages):
     _pages.add_pages(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from sqlmodel import Session
 from ticketing_app.db import session_factory
 from ticketing_app.errors import DomainError, ServiceUnavailable
 from ticketing_app.models import Order
-from ticketing_app.services import orders, payments, stripe_gateway
+from ticketing_app.services import orders, payment_upkeep, payments, stripe_gateway
 from ticketing_app.services.settlement import (
     REFUND_LEASE,
     REFUND_PENDING_MESSAGE,
@@ -291,3 +292,40 @@ def test_concurrent_api_payments_for_one_order_charge_once(
     for charge in settled:  # a second intent that slipped through is refunded, never kept
         if charge.status == "refunded":
             assert len(localstripe.refunds_of(charge.stripe_id)) == 1
+
+
+def test_the_app_upkeep_sweeps_a_deferred_refund_by_itself(
+    world: World, localstripe: LocalStripe, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`install_payment_upkeep` (what the app runs): after a refund was deferred, its
+    background sweep refunds it once the claim's lease has passed, with nobody calling."""
+    order, intent_id = started_and_paid_at_stripe(world, localstripe)
+
+    def stripe_down(*args: object, **kwargs: object) -> str:
+        raise stripe_gateway.GatewayUnavailable("The payment service is unavailable.")
+
+    monkeypatch.setattr(stripe_gateway, "refund_intent", stripe_down)
+    with world.new_session() as db:  # world.now is well before the wall clock: lease over
+        outcome = payments.settle_payment(
+            db, payment_intent_id=intent_id, now=order.expires_at
+        ).outcome
+    assert outcome == "refund_pending"
+    monkeypatch.undo()
+    monkeypatch.setattr(payment_upkeep, "start_refund_sweeper", fast_sweeper)
+    uninstall = payments.install_payment_upkeep(db_url)
+    try:
+        world.order()  # any committed event starts the sweep in this process
+        deadline = time.monotonic() + 20
+        while world.charges(order.id)[0].status != "refunded" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        uninstall()
+        payments.wait_for_cleanups()
+    assert_refunded_once(world, localstripe, order, intent_id)
+
+
+REAL_SWEEPER = payment_upkeep.start_refund_sweeper
+
+
+def fast_sweeper(url: str | None = None, interval: float = 60.0):
+    return REAL_SWEEPER(url, interval=0.1)

@@ -4,9 +4,10 @@
   at Stripe so the page's stale client secret cannot charge it; if it succeeded in the
   meantime (the race), settle it, which refunds it. `install_intent_canceller` subscribes it to
   OrderExpired/OrderCancelled (after commit, on a small thread pool: never in the transaction,
-  never blocking the caller). The app installs it once per process (`ticketing_app.py`).
+  never blocking the caller).
 - `retry_pending_refunds`: a sweep for refunds that Stripe refused or a crash interrupted;
-  safe to run anywhere, any number of times (the scheduler or an operator can call it).
+  safe to run anywhere, any number of times; `start_refund_sweeper` runs it every minute.
+`install_payment_upkeep()` starts both, once per app process (`ticketing_app.py`).
 """
 
 from __future__ import annotations
@@ -118,3 +119,49 @@ def wait_for_cleanups(timeout: float = 30.0) -> None:
         futures = list(_pending)
     for future in futures:
         future.result(timeout=timeout)
+
+
+def start_refund_sweeper(url: str | None = None, interval: float = 60.0) -> Callable[[], None]:
+    """Run `retry_pending_refunds` every `interval` seconds on a daemon thread; returns stop.
+
+    Every worker may run one: a refund is only ever taken over by compare-and-set.
+    """
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                with write_session(url) as db:
+                    retry_pending_refunds(db, now=utcnow())
+            except Exception:  # keep sweeping; the next round retries
+                log.exception("refund sweep failed")
+
+    threading.Thread(target=loop, name="stripe-refund-sweep", daemon=True).start()
+    return stop.set
+
+
+def install_payment_upkeep(url: str | None = None) -> Callable[[], None]:
+    """What the app process runs beside requests: the intent canceller, and the refund sweep.
+
+    The sweep starts with the first domain event this process commits, so processes that only
+    import the app (the Reflex compile step) never start it. Returns an uninstall function.
+    """
+    unsubscribe_canceller = install_intent_canceller(url)
+    stops: list[Callable[[], None]] = []
+    lock = threading.Lock()
+
+    def start_on_first_event(_event: outbox.Event) -> None:
+        with lock:
+            if not stops:
+                stops.append(start_refund_sweeper(url))
+
+    unsubscribe_starter = outbox.subscribe(start_on_first_event)
+
+    def uninstall() -> None:
+        unsubscribe_canceller()
+        unsubscribe_starter()
+        with lock:
+            for stop in stops:
+                stop()
+
+    return uninstall

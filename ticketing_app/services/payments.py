@@ -39,6 +39,7 @@ from ticketing_app.services.orders import load_order
 from ticketing_app.services.payment_upkeep import (
     cancel_open_intent,
     install_intent_canceller,
+    install_payment_upkeep,
     retry_pending_refunds,
     wait_for_cleanups,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "confirm_from_browser",
     "handle_webhook",
     "install_intent_canceller",
+    "install_payment_upkeep",
     "pay_order",
     "retry_pending_refunds",
     "settle_payment",

@@ -16,7 +16,7 @@ behind by a crash is taken over after REFUND_LEASE by whoever settles the intent
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -62,7 +62,6 @@ class Settlement:
 class _Claim:
     settlement: Settlement
     refund_owner: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Changed(Exception):
@@ -129,7 +128,7 @@ def _settle_success(db: Session, intent: gateway.Intent, now: datetime) -> Settl
         return claim.settlement
     try:
         return _refund(db, claim.settlement, intent, now)
-    except gateway.GatewayUnavailable as exc:  # retried by the webhook or the sweep below
+    except gateway.GatewayUnavailable as exc:  # retried: webhook redelivery, upkeep sweep
         log.warning("refund of %s deferred: %s", intent.id, exc)
         return claim.settlement
 
