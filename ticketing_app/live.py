@@ -188,7 +188,8 @@ class LivePusher:
         self._inflight.pop(key, None)
         if key in self._again:
             self._again.discard(key)
-            current = _watchers.get(key[0], {}).get(key[1])
+            with _lock:
+                current = _watchers.get(key[0], {}).get(key[1])
             if current is not None:
                 self._request(key[0], current)
 

@@ -130,6 +130,12 @@ def _card(page: Any, title: str) -> Any:
     return page.get_by_test_id("ticket-card").filter(has_text=title)
 
 
+def _status(page: Any, test_id: str, title: str) -> str | None:
+    """The status badge of the row/card for `title` (None while it is not on the page)."""
+    badge = page.get_by_test_id(test_id).filter(has_text=title).locator("[data-status]")
+    return badge.first.get_attribute("data-status") if badge.count() else None
+
+
 def _within(what: str, predicate: Callable[[], bool], seconds: float) -> float:
     """Poll `predicate` until true; fail if it takes longer than `seconds`. Returns the time."""
     start = time.monotonic()
@@ -137,7 +143,9 @@ def _within(what: str, predicate: Callable[[], bool], seconds: float) -> float:
         if time.monotonic() - start > seconds:
             raise AssertionError(f"{what}: not seen within {seconds:.1f} s")
         time.sleep(0.02)
-    return time.monotonic() - start
+    took = time.monotonic() - start
+    print(f"live: {what}: {took * 1000:.0f} ms")
+    return took
 
 
 def _api_price(context: Any, ticket_id: str) -> float:
@@ -197,10 +205,16 @@ def test_changes_reach_the_other_browser_within_a_second(
         expect(page.get_by_role("button", name="Buy")).to_be_enabled(timeout=30_000)
 
     watcher = _open(seller, "/", market_ready)  # A: the seller, on the marketplace
+    listings = _open(  # A's second tab: "My listings"
+        seller, "/listings", lambda p: expect(p.get_by_test_id("listing-row")).to_have_count(1)
+    )
     if redis_client is not None:
         shop = _on_other_worker(buyer, f"/tickets/{ticket_id}", ticket_ready, watcher, redis_client)
     else:
         shop = _open(buyer, f"/tickets/{ticket_id}", ticket_ready)
+    my_orders = _open(
+        buyer, "/orders", lambda p: expect(p.get_by_text("You have no orders yet.")).to_be_visible()
+    )
 
     # 1. B reserves -> the ticket leaves A's marketplace.
     shop.get_by_role("button", name="Buy").click()
@@ -227,6 +241,16 @@ def test_changes_reach_the_other_browser_within_a_second(
         LIVE,
     )
     _within("ticket back on A's marketplace", lambda: _card(watcher, title).count() == 1, LIVE)
+    _within(
+        "A's listings say available",
+        lambda: _status(listings, "listing-row", title) == "available",
+        LIVE,
+    )
+    _within(
+        "B's order list says expired",
+        lambda: _status(my_orders, "order-row", title) == "expired",
+        LIVE,
+    )
 
     # 3. The seller edits the price on the ticket page -> B's marketplace shows it.
     shop.goto("/")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ticketing_app.jobs.bus import EventBus
@@ -54,6 +55,21 @@ async def run_scheduler(
             await asyncio.to_thread(lease.release)
 
 
+async def _supervise(name: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Keep a background loop alive: a crash is logged and the loop restarted with backoff."""
+    delay = 0.5
+    while True:
+        try:
+            await start()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s crashed; restarting in %.1f s", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 async def run_background(app: Any) -> None:
     """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
     from ticketing_app.live import LivePusher
@@ -63,11 +79,12 @@ async def run_background(app: Any) -> None:
     scheduler = ExpiryScheduler()
     bus.add_listener(pusher.on_event)
     bus.add_listener(scheduler.on_event)
-    tasks = [
-        asyncio.create_task(bus.run(), name="ticketing-event-bus"),
-        asyncio.create_task(pusher.prune_forever(), name="ticketing-live-prune"),
-        asyncio.create_task(run_scheduler(scheduler), name="ticketing-expiry"),
-    ]
+    loops: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+        "ticketing-event-bus": bus.run,
+        "ticketing-live-prune": pusher.prune_forever,
+        "ticketing-expiry": lambda: run_scheduler(scheduler),
+    }
+    tasks = [asyncio.create_task(_supervise(n, f), name=n) for n, f in loops.items()]
     try:
         await asyncio.gather(*tasks)
     finally:
