@@ -121,7 +121,7 @@ def signin(db: Session, *, email: str, password: str, now: datetime) -> tuple[Us
 
 
 def signout(db: Session, *, token: str | None, now: datetime) -> None:
-    if not token:
+    if not isinstance(token, str) or not token:
         return
     with db.begin():
         db.exec(
@@ -133,7 +133,7 @@ def signout(db: Session, *, token: str | None, now: datetime) -> None:
 
 def current_user(db: Session, *, token: str | None, now: datetime) -> User | None:
     """The user a session token belongs to, or None; slides the expiry forward."""
-    if not token or len(token) > 256:
+    if not isinstance(token, str) or not token or len(token) > 256:
         return None
     with db.begin():
         row = db.exec(

@@ -182,8 +182,10 @@ def cancel_order(db: Session, *, user_id: str, order_id: Any, now: datetime) -> 
 
 def expire_order(db: Session, *, order_id: str, now: datetime) -> bool:
     """Expire one order if it is still active and due. Idempotent; True if it changed."""
+    if not is_uuid(order_id):
+        return False
     with db.begin():
-        order = db.get(Order, order_id)
+        order = db.get(Order, order_id.lower())
         if order is None or order.status != ACTIVE or order.expires_at > now:
             return False
         return end_order(db, order, "expired", now)
