@@ -1,7 +1,9 @@
 // A countdown that ticks in the browser (no per-second server events).
 // offset = serverNow - Date.now(), measured when the server's clock reading arrives, so a
 // client clock that is minutes off still shows the server's remaining time.
-import { useEffect, useMemo, useState } from "react";
+// At 00:00 it shows "Expired" and, a second later, calls onExpire once so the page can ask
+// the server (which stays authoritative) for the final status.
+import { useEffect, useMemo, useRef, useState } from "react";
 
 function format(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
@@ -10,7 +12,7 @@ function format(ms) {
   return `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
 }
 
-export function Countdown({ expiresAt, serverNow, expiredText = "Expired", ...rest }) {
+export function Countdown({ expiresAt, serverNow, expiredText = "Expired", onExpire, ...rest }) {
   const offset = useMemo(() => {
     const server = Date.parse(serverNow || "");
     return Number.isNaN(server) ? 0 : server - Date.now();
@@ -21,18 +23,27 @@ export function Countdown({ expiresAt, serverNow, expiredText = "Expired", ...re
     return () => clearInterval(id);
   }, []);
   const deadline = Date.parse(expiresAt || "");
-  if (Number.isNaN(deadline)) {
+  const known = !Number.isNaN(deadline);
+  const left = known ? deadline - (now + offset) : 0;
+  const expired = known && left <= 0;
+
+  const onExpireRef = useRef(onExpire);
+  onExpireRef.current = onExpire;
+  const firedFor = useRef(null);
+  useEffect(() => {
+    if (!expired || firedFor.current === expiresAt) return undefined;
+    const id = setTimeout(() => {
+      firedFor.current = expiresAt;
+      onExpireRef.current?.();
+    }, 1000);
+    return () => clearTimeout(id);
+  }, [expired, expiresAt]);
+
+  if (!known) {
     return <span {...rest}>--:--</span>;
   }
-  const left = deadline - (now + offset);
-  const expired = left <= 0;
   return (
-    <span
-      role="timer"
-      data-expired={expired ? "true" : "false"}
-      data-testid="countdown"
-      {...rest}
-    >
+    <span role="timer" data-expired={expired ? "true" : "false"} {...rest}>
       {expired ? expiredText : format(left)}
     </span>
   );

@@ -33,6 +33,7 @@ def test_list_buy_countdown_cancel_and_edit(
     base = app_server.url
     tag = uuid.uuid4().hex[:6]
     seller = new_context().new_page()
+    seller_forger = EventForger(seller)
     buyer = new_context().new_page()
 
     # A signs up and lists tickets.
@@ -81,6 +82,13 @@ def test_list_buy_countdown_cancel_and_edit(
     expect(seller.get_by_text("Cannot edit a reserved ticket")).to_be_visible()
     expect(seller.get_by_role("button", name="Save", exact=True)).to_have_count(0)
     expect(seller.get_by_role("button", name="Cancel listing", exact=True)).to_have_count(0)
+    # ...and the handler refuses too, when a hostile page sends the edit anyway.
+    seller_forger.send(
+        f"{TicketState.get_full_name()}.save", {"form": {"title": "Hijacked", "price": "1"}}
+    )
+    expect(seller.get_by_role("alert")).to_contain_text("Cannot edit a reserved ticket")
+    seller.reload()
+    expect(seller.get_by_role("heading", name=title)).to_be_visible()
 
     # B's orders list shows the active order with its countdown.
     buyer.goto(base + "/orders")

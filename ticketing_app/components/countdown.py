@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.event import EventHandler, no_args_event_spec
 
 
 class Countdown(rx.Component):
@@ -14,6 +15,9 @@ class Countdown(rx.Component):
     expires_at: rx.Var[str]
     server_now: rx.Var[str]
     expired_text: rx.Var[str]
+
+    # Fired once, a second after the timer reaches 00:00: re-read the (authoritative) status.
+    on_expire: EventHandler[no_args_event_spec]
 
 
 def countdown(expires_at: rx.Var | str, server_now: rx.Var | str, **props: object) -> rx.Component:

@@ -28,7 +28,11 @@ def _row(item: rx.Var) -> rx.Component:
                         (item["status"] == "reserved") & (item["holdExpiresAt"] != ""),
                         rx.hstack(
                             rx.text("held for", size="2", color_scheme="gray"),
-                            countdown(item["holdExpiresAt"].to(str), ListingsState.server_now),
+                            countdown(
+                                item["holdExpiresAt"].to(str),
+                                ListingsState.server_now,
+                                on_expire=ListingsState.timer_ended,
+                            ),
                             spacing="1",
                             align="center",
                         ),

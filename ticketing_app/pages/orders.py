@@ -30,7 +30,11 @@ def _order_row(order: rx.Var) -> rx.Component:
                         order["active"],
                         rx.hstack(
                             rx.icon("timer", size=16),
-                            countdown(order["expiresAt"].to(str), OrdersState.server_now),
+                            countdown(
+                                order["expiresAt"].to(str),
+                                OrdersState.server_now,
+                                on_expire=OrdersState.timer_ended,
+                            ),
                             spacing="1",
                             align="center",
                         ),
@@ -80,6 +84,7 @@ def _active_panel() -> rx.Component:
                 OS.server_now,
                 font_size="1.6rem",
                 id="order-countdown",
+                on_expire=OS.timer_ended,
             ),
             align="center",
             spacing="2",

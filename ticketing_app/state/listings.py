@@ -13,6 +13,7 @@ from ticketing_app.services import listings
 from ticketing_app.services.views import iso
 from ticketing_app.state.common import server_now, signed_in_user, signin_redirect, status_label
 from ticketing_app.state.market import ticket_card
+from ticketing_app.state.orders import expire_if_due
 
 
 class ListingsState(rx.State):
@@ -47,4 +48,15 @@ class ListingsState(rx.State):
             yield signin_redirect(self)
             return
         live.watch(self.router.session.client_token, ListingsState, [live.seller_topic(user["id"])])
+        self._reload_live()
+
+    @rx.event
+    def timer_ended(self) -> None:
+        """A hold's countdown reached zero: settle due holds on this seller's tickets, reload."""
+        user = signed_in_user(self)
+        if user is None:
+            return
+        for item in self.listings:
+            if item.get("status") == "reserved" and item.get("orderId"):
+                expire_if_due(str(item["orderId"]))
         self._reload_live()

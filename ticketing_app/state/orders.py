@@ -68,6 +68,24 @@ class OrdersState(rx.State):
         live.watch(self.router.session.client_token, OrdersState, [live.buyer_topic(user["id"])])
         self._reload_live()
 
+    @rx.event
+    def timer_ended(self) -> None:
+        """A countdown in the list reached zero: settle due orders of this user and reload."""
+        user = signed_in_user(self)
+        if user is None:
+            return
+        for order in self.orders:
+            if order.get("active") and order.get("userId") == user["id"]:
+                expire_if_due(str(order["id"]))
+        self._reload_live()
+
+
+def expire_if_due(order_id: str) -> None:
+    """The timer reached zero in a browser: make the server's answer final now, whether or not
+    the scheduler has run yet (idempotent; does nothing unless the order is really due)."""
+    with write_session() as db:
+        orders.expire_order(db, order_id=order_id, now=utcnow())
+
 
 class OrderState(rx.State):
     order: dict[str, Any] = {}
@@ -125,4 +143,12 @@ class OrderState(rx.State):
         else:
             yield rx.toast.info("Order cancelled; the ticket is back on sale")
         self.busy = False
+        self._reload_live()
+
+    @rx.event
+    def timer_ended(self) -> None:
+        """The countdown reached zero: expire the order if it is due, then show the outcome."""
+        if signed_in_user(self) is None:
+            return
+        expire_if_due(self._order_id())
         self._reload_live()

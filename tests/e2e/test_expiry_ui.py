@@ -1,0 +1,49 @@
+"""A reservation running out in the browser: 00:00, "Expired", and the ticket back on sale."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+import pytest
+from e2e.app_server import AppServer
+from e2e.helpers import list_ticket, sign_up, unique_email
+from playwright.sync_api import BrowserContext, expect
+
+pytestmark = pytest.mark.e2e
+LOCK_SECONDS = 8
+
+
+@pytest.fixture(scope="module")
+def short_lock_app(app_factory: Callable[..., AppServer]) -> AppServer:
+    return app_factory({"TICKETING_LOCK_SECONDS": str(LOCK_SECONDS)})
+
+
+def test_countdown_reaches_expired_and_ticket_returns_to_sale(
+    short_lock_app: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    base = short_lock_app.url
+    seller = new_context().new_page()
+    buyer = new_context().new_page()
+    sign_up(seller, base, unique_email("seller"))
+    title = f"Late show {uuid.uuid4().hex[:6]}"
+    ticket_id = list_ticket(seller, base, title, "15")
+    sign_up(buyer, base, unique_email("buyer"))
+    buyer.goto(base + f"/tickets/{ticket_id}")
+    buyer.get_by_role("button", name="Buy", exact=True).click()
+    expect(buyer).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+
+    countdown = buyer.locator("#order-countdown")
+    expect(countdown).to_have_text(re.compile(r"^00:0\d$"))
+    # The timer runs out; the page then shows the server's final word.
+    expect(buyer.get_by_test_id("order-outcome")).to_contain_text(
+        "Expired", timeout=(LOCK_SECONDS + 10) * 1000
+    )
+    expect(buyer.get_by_role("button", name="Cancel order", exact=True)).to_have_count(0)
+
+    buyer.goto(base + f"/tickets/{ticket_id}")
+    expect(buyer.get_by_role("button", name="Buy", exact=True)).to_be_enabled()
+    seller.goto(base + "/listings")
+    row = seller.get_by_test_id("listing-row").filter(has_text=title)
+    expect(row).to_contain_text("Available")
