@@ -74,6 +74,14 @@ def test_every_event_reaches_jetstream_once_in_order(db_url, market, nats_url, s
     assert reserve["occurredAt"].endswith("Z") and reserve["version"] == 1
 
 
+def test_small_batches_keep_outbox_order(sqlite_url, sqlite_market, nats_url, stream, reader):
+    expected = sqlite_market.busy_day() + sqlite_market.busy_day()
+    relay = make_relay(sqlite_url, nats_url, stream, batch_size=3)
+    drain(relay, sqlite_url)
+    assert relay.published == expected
+    assert [m["id"] for m in reader(stream, expect=expected)] == outbox_ids(sqlite_url)
+
+
 def test_relay_wakes_on_commit_without_waiting_for_the_poll(
     sqlite_url, sqlite_market, nats_url, stream
 ):

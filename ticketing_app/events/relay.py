@@ -86,15 +86,16 @@ class Relay:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     # -- one pass ----------------------------------------------------------------------------
-    async def publish_batch(self) -> list[int]:
-        """Publish up to `batch_size` unpublished rows and wait for their acks; returns the
-        seqs JetStream acknowledged (not yet stamped). Raises if NATS is unavailable."""
+    async def publish_batch(self, after_seq: int = 0) -> tuple[int, list[int]]:
+        """Publish up to `batch_size` unpublished rows after `after_seq` and wait for their
+        acks; returns (rows read, seqs JetStream acknowledged — not yet stamped).
+        Raises if NATS acknowledged none of them (unavailable)."""
         assert self._nc is not None
         rows = await asyncio.to_thread(
-            store.fetch_unpublished, self.database_url, limit=self.batch_size
+            store.fetch_unpublished, self.database_url, limit=self.batch_size, after_seq=after_seq
         )
         if not rows:
-            return []
+            return 0, []
         js = self._nc.jetstream()
         futures = []
         for row in rows:
@@ -118,22 +119,34 @@ class Relay:
                 failure = failure or future.exception()
         if not acked:
             raise failure or TimeoutError(f"no JetStream ack within {self.ack_timeout}s")
-        return acked
+        return len(rows), acked
 
-    async def mark_published(self, seqs: list[int]) -> None:
+    async def mark_published(self, seqs: list[int]) -> int:
         now = datetime.now(UTC)
         await asyncio.to_thread(store.mark_published, self.database_url, seqs, now=now)
         self.published += len(seqs)
+        return len(seqs)
 
     async def publish_pending(self) -> int:
-        """Publish and stamp everything unpublished right now; returns how many were stamped."""
-        total = 0
-        while True:
-            acked = await self.publish_batch()
-            await self.mark_published(acked)
-            total += len(acked)
-            if len(acked) < self.batch_size:
-                return total
+        """Publish and stamp everything unpublished right now; returns how many were stamped.
+        Stamping a batch overlaps with reading and publishing the next one."""
+        total, after = 0, 0
+        marking: asyncio.Task[int] | None = None
+        try:
+            while True:
+                fetched, acked = await self.publish_batch(after)
+                if marking is not None:
+                    total += await marking
+                    marking = None
+                if acked:
+                    marking = asyncio.create_task(self.mark_published(acked))
+                if fetched < self.batch_size or len(acked) < fetched:
+                    break  # caught up, or some were not acked: retry them next pass
+                after = acked[-1]
+        finally:
+            if marking is not None:
+                total += await marking
+        return total
 
     # -- the loop ----------------------------------------------------------------------------
     async def _serve(self) -> None:

@@ -25,10 +25,13 @@ def _rows(url: str, query: sa.Select[Any]) -> list[OutboxRow]:
         return list(conn.execute(query))
 
 
-def fetch_unpublished(url: str, *, limit: int) -> list[OutboxRow]:
-    """The oldest unpublished events, in outbox order (`seq`)."""
+def fetch_unpublished(url: str, *, limit: int, after_seq: int = 0) -> list[OutboxRow]:
+    """The oldest unpublished events after `after_seq`, in outbox order (`seq`)."""
     query = (
-        sa.select(_table).where(_columns.published_at.is_(None)).order_by(_columns.seq).limit(limit)
+        sa.select(_table)
+        .where(_columns.published_at.is_(None), _columns.seq > after_seq)
+        .order_by(_columns.seq)
+        .limit(limit)
     )
     return _rows(url, query)
 
