@@ -133,3 +133,10 @@ def test_events_we_do_not_handle_are_acknowledged(world: World) -> None:
     assert deliver(world, payload, sign(payload)) == "ignored"
     foreign = event_payload({"id": "pi_foreign", "object": "payment_intent"})
     assert deliver(world, foreign, sign(foreign)) == "ignored"  # unknown at Stripe
+
+
+def test_signed_body_that_is_not_an_event_is_a_400(world: World) -> None:
+    for payload in (b"[]", b'{"id": 1}', b'{"id": "evt_1", "type": "x"}', b"not json"):
+        with pytest.raises(ValidationError, match="not a Stripe event"):
+            deliver(world, payload, sign(payload))
+    assert stored_event_ids(world) == []

@@ -263,13 +263,24 @@ def parse_webhook(payload: bytes, signature: str | None) -> WebhookEvent:
         )
     except stripe.SignatureVerificationError as exc:
         raise InvalidSignature("Invalid or expired Stripe signature") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, AttributeError, TypeError) as exc:
         raise InvalidSignature("Webhook body is not a Stripe event") from exc
-    obj = (event.to_dict().get("data") or {}).get("object") or {}
+    body = event.to_dict()
+    event_id, event_type = body.get("id"), body.get("type")
+    data = body.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if (
+        not isinstance(event_id, str)
+        or not isinstance(event_type, str)
+        or not isinstance(obj, dict)
+    ):
+        raise InvalidSignature("Webhook body is not a Stripe event")
     if obj.get("object") == "payment_intent":
         intent_id = obj.get("id")
     else:  # charges and refunds name their PaymentIntent
         intent_id = obj.get("payment_intent")
-    if intent_id is not None and not isinstance(intent_id, str):
+    if isinstance(intent_id, dict):  # expanded
         intent_id = intent_id.get("id")
-    return WebhookEvent(id=str(event.id), type=str(event.type), payment_intent_id=intent_id)
+    if not isinstance(intent_id, str) or not intent_id.startswith("pi_"):
+        intent_id = None
+    return WebhookEvent(id=event_id, type=event_type, payment_intent_id=intent_id)
