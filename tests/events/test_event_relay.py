@@ -97,7 +97,7 @@ def test_relay_wakes_on_commit_without_waiting_for_the_poll(
         finally:
             await stop(task)
 
-    assert asyncio.run(go()) < 1.0
+    assert asyncio.run(go()) < 2.0  # the poll would have taken 30 s
 
 
 def test_backlog_published_in_order_when_nats_comes_back(
@@ -203,6 +203,34 @@ def test_stream_is_created_with_a_long_duplicate_window(nats_url, stream):
     window, subjects = asyncio.run(go())
     assert window >= DUPLICATE_WINDOW_SECONDS
     assert subjects == [f"{stream.prefix}.>"]
+
+
+def test_run_relay_uses_the_settings(
+    sqlite_url, sqlite_market, nats_url, stream, reader, monkeypatch
+):
+    for name, value in {
+        "DATABASE_URL": sqlite_url,
+        "NATS_URL": nats_url,
+        "NATS_STREAM": stream.name,
+        "NATS_SUBJECT_PREFIX": stream.prefix,
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+
+    async def go() -> None:
+        task = asyncio.create_task(run_relay())
+        try:
+            await asyncio.to_thread(sqlite_market.signup)
+            await wait_for(lambda: store.count_unpublished(sqlite_url) == 0, what="published")
+        finally:
+            await stop(task)
+
+    try:
+        asyncio.run(go())
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert [m["type"] for m in reader(stream, expect=1)] == ["UserCreated"]
 
 
 def test_run_relay_is_a_no_op_without_nats_url(monkeypatch):

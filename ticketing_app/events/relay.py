@@ -175,6 +175,13 @@ class Relay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.close(), timeout=2)
 
+    async def _try_lease(self) -> bool:
+        try:
+            return await asyncio.to_thread(self.lease.try_acquire)
+        except Exception:  # a broken lease backend must not kill the relay; retry later
+            log.warning("outbox relay: lease %s unavailable", self.lease.name, exc_info=True)
+            return False
+
     async def run(self) -> None:
         """Run until cancelled: stand by for the lease, then relay; retry after failures."""
         self._loop = asyncio.get_running_loop()
@@ -183,7 +190,7 @@ class Relay:
         backoff = 0.2
         try:
             while True:
-                if not await asyncio.to_thread(self.lease.try_acquire):
+                if not await self._try_lease():
                     await asyncio.sleep(self.lease.renew_interval)
                     continue
                 try:
