@@ -10,7 +10,6 @@ from __future__ import annotations
 import multiprocessing
 from collections import Counter
 
-import pytest
 from concurrency_helpers import (
     ALREADY_RESERVED_OUTCOME,
     make_ticket,
@@ -49,12 +48,11 @@ def test_fifty_threads_one_winner_postgres(postgres_url: str) -> None:
         assert_one_winner(url, ticket_id, list(zip(buyers, outcomes, strict=True)))
 
 
-@pytest.mark.parametrize("start_method", ["spawn"])
-def test_eight_processes_one_winner_sqlite(sqlite_url: str, start_method: str) -> None:
+def test_eight_processes_one_winner_sqlite(sqlite_url: str) -> None:
     url = sqlite_url
     seller = make_user(url)
     buyers = [make_user(url) for _ in range(8)]
-    ctx = multiprocessing.get_context(start_method)
+    ctx = multiprocessing.get_context("spawn")  # fresh interpreters, like separate workers
     barrier = ctx.Barrier(len(buyers))
     tasks, results_q = ctx.Queue(), ctx.Queue()
     workers = [
