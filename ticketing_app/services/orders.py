@@ -214,9 +214,7 @@ def expire_due_orders(db: Session, *, now: datetime, limit: int = 500) -> list[s
 
 def next_expiry(db: Session) -> datetime | None:
     with db.begin():
-        return db.exec(
-            select(sa.func.min(Order.expires_at)).where(Order.status == ACTIVE)
-        ).one()
+        return db.exec(select(sa.func.min(Order.expires_at)).where(Order.status == ACTIVE)).one()
 
 
 def get_order(db: Session, *, user_id: str, order_id: Any) -> OrderWithTicket:
