@@ -243,3 +243,18 @@ def test_card_needing_3d_secure_is_finished_in_the_browser(
 def test_stripe_js_comes_from_localstripe_when_it_stands_in(localstripe: LocalStripe) -> None:
     assert payments.stripe_js_url() == f"{localstripe.base_url}/js.stripe.com/v3/"
     assert httpx.get(payments.stripe_js_url()).status_code == 200
+
+
+def test_an_intent_cancelled_at_stripe_is_replaced(world: World, localstripe: LocalStripe) -> None:
+    order = world.order()
+    with world.new_session() as db:
+        first = payments.start_payment(db, buyer_id=order.user_id, order_id=order.id, now=world.now)
+    localstripe.client.v1.payment_intents.cancel(first.payment_intent_id)  # e.g. in the dashboard
+    with world.new_session() as db:
+        second = payments.start_payment(
+            db, buyer_id=order.user_id, order_id=order.id, now=world.now
+        )
+    assert second.payment_intent_id != first.payment_intent_id
+    assert localstripe.intent(second.payment_intent_id).status == "requires_payment_method"
+    assert world.get_order(order.id).payment_intent_id == second.payment_intent_id
+    assert pay(world, order.id, order.user_id).stripe_id == second.payment_intent_id

@@ -159,11 +159,14 @@ def start_payment(db: Session, *, buyer_id: str, order_id: Any, now: datetime) -
                 if intent is not None and intent.status == "processing":
                     return _started(order, intent)
             attempt = order.failed_payment_attempts
+            key = f"ticketing-order-{order.id}-attempt-{attempt}"
+            if current:  # replacing a dead intent (cancelled at Stripe): a key of its own
+                key = f"{key}-after-{current}"
             intent = gateway.create_intent(
                 amount_cents=order.price_cents,
                 order_id=order.id,
                 attempt=attempt,
-                idempotency_key=f"ticketing-order-{order.id}-attempt-{attempt}",
+                idempotency_key=key,
             )
             with db.begin():
                 stored = db.exec(
