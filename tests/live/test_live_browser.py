@@ -225,6 +225,16 @@ def test_changes_reach_the_other_browser_within_a_second(
         lambda: _card(watcher, title).count() == 0,
         LIVE,
     )
+    _within(
+        "A's listings say reserved",
+        lambda: _status(listings, "listing-row", title) == "reserved",
+        LIVE,
+    )
+    _within(
+        "the order in B's order list",
+        lambda: _status(my_orders, "order-row", title) == "created",
+        LIVE,
+    )
 
     # 2. The window runs out -> "Expired" for B, back on sale for A, no reload.
     order = buyer.request.get(f"/api/orders/{order_id}")
