@@ -50,6 +50,8 @@ def _row(item: rx.Var) -> rx.Component:
         underline="none",
         high_contrast=True,
         data_testid="listing-row",
+        width="100%",
+        display="block",
     )
 
 

@@ -35,6 +35,8 @@ def _ticket_card(ticket: rx.Var) -> rx.Component:
         underline="none",
         high_contrast=True,
         data_testid="ticket-card",
+        width="100%",
+        display="block",
     )
 
 

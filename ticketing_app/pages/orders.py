@@ -52,6 +52,8 @@ def _order_row(order: rx.Var) -> rx.Component:
         underline="none",
         high_contrast=True,
         data_testid="order-row",
+        width="100%",
+        display="block",
     )
 
 

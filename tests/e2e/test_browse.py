@@ -1,0 +1,77 @@
+"""Browsing the marketplace: search, sort by price, pagination and the empty state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from e2e.app_server import AppServer
+from e2e.helpers import sign_up, unique_email, wait_ready
+from playwright.sync_api import BrowserContext, expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_search_sort_and_pages(
+    app_server: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    base = app_server.url
+    tag = uuid.uuid4().hex[:6]
+    page = new_context().new_page()
+    sign_up(page, base, unique_email("lister"))
+    # 13 listings through the REST API (same session cookie), one more than a page holds.
+    prices = [17, 5, 30, 12, 8, 25, 3, 14, 9, 21, 11, 6, 40]
+    for n, price in enumerate(prices):
+        response = page.request.post(
+            base + "/api/tickets", data={"title": f"Gig {tag} no {n}", "price": price}
+        )
+        assert response.status == 201, response.text()
+
+    page.goto(base + "/")
+    wait_ready(page)
+    page.get_by_label("Search by title").fill(tag)
+    page.get_by_role("button", name="Search", exact=True).click()
+    cards = page.get_by_test_id("ticket-card")
+    expect(cards).to_have_count(12)
+    expect(cards.first).to_contain_text(f"Gig {tag} no 12")  # newest first
+    expect(page.get_by_text("Page 1 of 2")).to_be_visible()
+
+    page.get_by_role("combobox", name="Sort by").click()
+    page.get_by_role("option", name="Price: low to high").click()
+    expect(cards.first).to_contain_text("$3.00")
+    expect(cards.nth(1)).to_contain_text("$5.00")
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("$40.00")
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+
+    page.get_by_role("combobox", name="Sort by").click()
+    page.get_by_role("option", name="Price: high to low").click()
+    expect(cards.first).to_contain_text("$40.00")
+    expect(page.get_by_text("Page 1 of 2")).to_be_visible()
+
+    page.get_by_label("Search by title").fill(f"nothing-like-{tag}")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_text("No tickets match your search.")).to_be_visible()
+    page.get_by_role("button", name="Clear search").click()
+    expect(cards.first).to_be_visible()
+
+
+def test_listing_form_shows_field_errors(
+    app_server: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    base = app_server.url
+    page = new_context().new_page()
+    sign_up(page, base, unique_email("sloppy"))
+    page.goto(base + "/tickets/new")
+    wait_ready(page)
+    page.get_by_label("Title").fill("Front row")
+    page.get_by_label("Price").fill("-5")
+    page.get_by_role("button", name="List ticket", exact=True).click()
+    expect(page.get_by_text("Price must be greater than 0")).to_be_visible()
+    page.get_by_label("Title").fill("   ")
+    page.get_by_label("Price").fill("10")
+    page.get_by_role("button", name="List ticket", exact=True).click()
+    expect(page.get_by_text("Title is required")).to_be_visible()
