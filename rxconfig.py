@@ -1,5 +1,3 @@
-import os
-
 import reflex as rx
 
 from ticketing_app.settings import get_settings
@@ -13,6 +11,6 @@ config = rx.Config(
     db_url=_settings.database_url,
     redis_url=_settings.redis_url,
     plugins=[rx.plugins.SitemapPlugin(), rx.plugins.RadixThemesPlugin()],
-    frontend_port=int(os.environ.get("FRONTEND_PORT", "3000")),
-    backend_port=int(os.environ.get("BACKEND_PORT", "8000")),
+    # No frontend_port/backend_port here: Reflex reads FRONTEND_PORT/BACKEND_PORT itself, and a
+    # configured frontend port makes `reflex run --backend-only` refuse to start.
 )
