@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from ticketing_app.api.errors import error_response
 
@@ -16,9 +16,12 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 def allowed_methods(request: Request) -> set[str]:
     """Methods some other route accepts at this path (FastAPI wraps included routers, so ask
-    every top-level route whether it fully matches the path with each method)."""
+    every top-level route whether it fully matches the path with each method). Mounts are
+    skipped: Reflex's app, mounted at the root, matches every path with every method."""
     routes = [
-        r for r in request.app.router.routes if getattr(r, "original_router", None) is not router
+        r
+        for r in request.app.router.routes
+        if not isinstance(r, Mount) and getattr(r, "original_router", None) is not router
     ]
     allowed: set[str] = set()
     for method in METHODS:
