@@ -4,15 +4,19 @@ whatever happens to NATS or to the relay itself."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 import nats
+import pytest
+import redis
 
 from ticketing_app.events import Relay, run_relay, store
 from ticketing_app.events.stream import DUPLICATE_WINDOW_SECONDS, ensure_stream
+from ticketing_app.lease import RedisLease
 from ticketing_app.settings import reset_settings
 
 
@@ -240,3 +244,31 @@ def test_run_relay_is_a_no_op_without_nats_url(monkeypatch):
         asyncio.run(asyncio.wait_for(run_relay(), timeout=5))
     finally:
         reset_settings()
+
+
+def test_relay_that_loses_its_lease_stands_by(sqlite_url, sqlite_market, nats_url, stream, reader):
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("TEST_REDIS_URL not set (CI sets it)")
+    lease = RedisLease(f"test-relay-{stream.name}", 1.0, redis_url)
+    relay = make_relay(sqlite_url, nats_url, stream, lease=lease)
+    thief = redis.Redis.from_url(redis_url)
+
+    async def go() -> None:
+        task = asyncio.create_task(relay.run())
+        try:
+            await wait_for(lambda: relay.active, what="active")
+            thief.set(lease.key, "someone-else", px=60_000)  # e.g. our key expired during a pause
+            await wait_for(lambda: not relay.active, timeout=5, what="standing by")
+            await asyncio.to_thread(sqlite_market.signup)
+            await asyncio.sleep(1.5)
+            assert store.count_unpublished(sqlite_url) == 1  # not ours to publish any more
+            thief.delete(lease.key)  # the other holder goes away
+            await wait_for(lambda: store.count_unpublished(sqlite_url) == 0, what="took it back")
+        finally:
+            await stop(task)
+            thief.delete(lease.key)
+            thief.close()
+
+    asyncio.run(go())
+    assert [m["type"] for m in reader(stream, expect=1)] == ["UserCreated"]

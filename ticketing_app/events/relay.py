@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "outbox-relay"
 
 
+class LeaseLost(Exception):
+    """Another relay holds the lease now: stop publishing and stand by."""
+
+
 class Relay:
     """Publishes the outbox of `database_url` to stream `stream` on `nats_url`."""
 
@@ -71,6 +75,7 @@ class Relay:
         self._nc: Client | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._renewed = 0.0
 
     # -- wake-up after commits -------------------------------------------------------------
     def _on_commit(self, _event: outbox.Event) -> None:
@@ -143,6 +148,8 @@ class Relay:
                 if fetched < self.batch_size or len(acked) < fetched:
                     break  # caught up, or some were not acked: retry them next pass
                 after = acked[-1]
+                if not await self._keep_lease():  # a long backlog must not outlive the lease
+                    raise LeaseLost
         finally:
             if marking is not None:
                 total += await marking
@@ -155,18 +162,28 @@ class Relay:
         await ensure_stream(self._nc.jetstream(), self.stream, self.subject_prefix)
         self.active = True
         log.info("outbox relay active: %s -> %s", self.database_url.split("@")[-1], self.stream)
-        renewed = time.monotonic()
+        self._renewed = time.monotonic()
         while True:
             assert self._wake is not None
             self._wake.clear()
-            await self.publish_pending()
-            if time.monotonic() - renewed >= self.lease.renew_interval:
-                if not await asyncio.to_thread(self.lease.renew):
-                    log.warning("outbox relay lost its lease; standing by")
-                    return
-                renewed = time.monotonic()
+            try:
+                await self.publish_pending()
+                if not await self._keep_lease():
+                    raise LeaseLost
+            except LeaseLost:
+                log.warning("outbox relay lost its lease; standing by")
+                return
             wait = min(self.poll_interval, self.lease.renew_interval)
             await self._sleep_or_wake(wait)
+
+    async def _keep_lease(self) -> bool:
+        """Renew the lease when a renewal is due; False if it was lost."""
+        if time.monotonic() - self._renewed < self.lease.renew_interval:
+            return True
+        if not await asyncio.to_thread(self.lease.renew):
+            return False
+        self._renewed = time.monotonic()
+        return True
 
     async def _disconnect(self) -> None:
         self.active = False
@@ -206,7 +223,7 @@ class Relay:
                         backoff,
                     )
                     await self._disconnect()
-                    await self._sleep_or_wake(backoff)
+                    await asyncio.sleep(backoff)  # not woken by commits: no retry storm
                     backoff = min(backoff * 2, self.max_backoff)
                 finally:
                     await self._disconnect()
