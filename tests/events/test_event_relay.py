@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import nats
 import pytest
@@ -18,6 +19,8 @@ from ticketing_app.events import Relay, run_relay, store
 from ticketing_app.events.stream import DUPLICATE_WINDOW_SECONDS, ensure_stream
 from ticketing_app.lease import RedisLease
 from ticketing_app.settings import reset_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def outbox_ids(url: str) -> list[str]:
@@ -152,6 +155,7 @@ def test_relay_killed_between_publish_and_mark_delivers_no_duplicate(
     )
     proc = subprocess.run(
         [sys.executable, "-c", crash, db_url, nats_url, stream.name, stream.prefix],
+        cwd=ROOT,
         timeout=60,
         capture_output=True,
         text=True,

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -85,7 +86,10 @@ def test_dead_holder_is_taken_over_within_seconds(backend, lease_name, leases):
         "time.sleep(60)\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", holder, kind, url, lease_name], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", holder, kind, url, lease_name],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
