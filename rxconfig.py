@@ -1,8 +1,22 @@
+import os
+
 import reflex as rx
 
 from ticketing_app.settings import get_settings
 
 _settings = get_settings()
+# Plain FRONTEND_PORT / BACKEND_PORT / API_URL (Reflex itself only reads REFLEX_-prefixed
+# names), and only when set: a configured frontend port makes `reflex run --backend-only`
+# refuse to start. API_URL is where an exported static frontend finds the backend.
+_from_env = {
+    field: cast(os.environ[name])
+    for field, name, cast in (
+        ("frontend_port", "FRONTEND_PORT", int),
+        ("backend_port", "BACKEND_PORT", int),
+        ("api_url", "API_URL", str),
+    )
+    if os.environ.get(name)
+}
 
 config = rx.Config(
     app_name="ticketing_app",
@@ -11,6 +25,5 @@ config = rx.Config(
     db_url=_settings.database_url,
     redis_url=_settings.redis_url,
     plugins=[rx.plugins.SitemapPlugin(), rx.plugins.RadixThemesPlugin()],
-    # No frontend_port/backend_port here: Reflex reads FRONTEND_PORT/BACKEND_PORT itself, and a
-    # configured frontend port makes `reflex run --backend-only` refuse to start.
+    **_from_env,
 )
