@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -207,3 +208,69 @@ def start_localstripe(log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
     base = f"http://127.0.0.1:{port}"
     wait_until_up(f"{base}/js.stripe.com/v3/", proc, log_path, timeout=30)
     return base, proc
+
+
+LINKED = ("ticketing_app", "alembic", "alembic.ini", "assets", "rxconfig.py", "requirements.txt")
+VENV_BIN = Path(sys.executable).parent
+
+
+def reflex_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "REFLEX_USE_NPM": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name in ("FRONTEND_PORT", "BACKEND_PORT", "REDIS_URL", "NATS_URL", "API_URL"):
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ReflexBackend:
+    base_url: str
+    port: int
+    workdir: Path
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """The whole process group: reflex and its granian workers."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def start_reflex_backend(
+    workdir: Path, env: dict[str, str], port: int | None = None
+) -> ReflexBackend:
+    """`reflex run --env prod --backend-only --backend-port PORT` in `workdir`, which symlinks
+    the sources so Reflex writes `.states/` and `.web/backend/` there, not in the checkout."""
+    for name in LINKED:
+        if (ROOT / name).exists():
+            (workdir / name).symlink_to(ROOT / name)
+    db_url = env.get("DATABASE_URL") or f"sqlite:///{workdir / 'backend.db'}"
+    migrate(db_url)
+    port = port or free_port()
+    log_path = workdir / "reflex.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "reflex"), "run", "--env", "prod", "--backend-only",
+             "--backend-port", str(port)],
+            cwd=workdir, env=reflex_env({**env, "DATABASE_URL": db_url}), stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    backend = ReflexBackend(f"http://127.0.0.1:{port}", port, workdir, proc)
+    try:
+        wait_until_up(f"{backend.base_url}/api/health", proc, log_path, timeout=180)
+    except Exception:
+        backend.stop()
+        raise
+    return backend

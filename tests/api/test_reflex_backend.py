@@ -7,71 +7,29 @@ Runs in a throwaway directory that symlinks the sources, so Reflex writes its `.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
 from api_helpers import (
     PASSWORD,
-    ROOT,
     assert_error,
     cookie_header_parts,
-    free_port,
-    migrate,
+    start_reflex_backend,
     unique_email,
-    wait_until_up,
 )
-
-LINKED = ("ticketing_app", "alembic", "alembic.ini", "assets", "rxconfig.py", "requirements.txt")
 
 
 @pytest.fixture(scope="module")
-def reflex_backend() -> Iterator[str]:
-    workdir = Path(tempfile.mkdtemp(prefix="ticketing-backend-"))
-    for name in LINKED:
-        if (ROOT / name).exists():
-            (workdir / name).symlink_to(ROOT / name)
-    db_url = f"sqlite:///{workdir / 'backend.db'}"
-    migrate(db_url)
-    port = free_port()
-    venv_bin = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
-    env = {
-        **os.environ,
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-        "REFLEX_USE_NPM": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "DATABASE_URL": db_url,
-        "TICKETING_LOCK_SECONDS": "42",
-    }
-    for name in ("FRONTEND_PORT", "BACKEND_PORT", "REDIS_URL", "NATS_URL", "API_URL"):
-        env.pop(name, None)
-    log_path = workdir / "reflex.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(venv_bin / "reflex"), "run", "--env", "prod", "--backend-only",
-             "--backend-port", str(port)],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+def reflex_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    backend = start_reflex_backend(
+        tmp_path_factory.mktemp("reflex-backend"), {"TICKETING_LOCK_SECONDS": "42"}
+    )
     try:
-        wait_until_up(f"{base}/api/health", proc, log_path, timeout=180)
-        yield base
+        yield backend.base_url
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+        backend.stop()
 
 
 @pytest.mark.slow

@@ -1,0 +1,120 @@
+"""Static deploy (SPEC §8): `reflex export --frontend-only` with API_URL pointing at a backend
+started separately (`reflex run --env prod --backend-only`), the exported files served by a
+plain static server, and a real Chromium that signs in and sees a listed ticket.
+
+The export runs in a throwaway mirror of the project (tests/e2e/app_server.py) so it never
+touches the shared `.web/`. Sign-in goes through the page, the cookie bridge on the backend
+(a different port of the same host, so the same site for SameSite=Lax), and back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_helpers import (
+    PASSWORD,
+    VENV_BIN,
+    ReflexBackend,
+    free_port,
+    reflex_env,
+    start_reflex_backend,
+    stop,
+    unique_email,
+    wait_until_up,
+)
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReflexBackend]:
+    srv = start_reflex_backend(tmp_path_factory.mktemp("static-backend"), {})
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def static_site(backend: ReflexBackend) -> Iterator[str]:
+    """Export the frontend for `backend` and serve it with `python -m http.server`."""
+    from e2e.app_server import _mirror_project
+
+    workdir = Path(tempfile.mkdtemp(prefix="ticketing-export-"))
+    try:
+        _mirror_project(workdir)
+        result = subprocess.run(
+            [str(VENV_BIN / "reflex"),
+             "export", "--frontend-only", "--no-zip", "--env", "prod"],
+            cwd=workdir, env=reflex_env({"API_URL": backend.base_url}),
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        client = workdir / ".web" / "build" / "client"
+        assert backend.base_url in (workdir / ".web" / "env.json").read_text()
+        port = free_port()
+        log_path = workdir / "static.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                 "--directory", str(client)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(f"{base}/index.html", server, log_path, timeout=30)
+            yield base
+        finally:
+            stop(server)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_exported_frontend_signs_in_and_lists_tickets(
+    backend: ReflexBackend, static_site: str
+) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from e2e.helpers import sign_in
+    from playwright.sync_api import expect, sync_playwright
+
+    title = f"Static gig {uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=backend.base_url, timeout=30) as seller:
+        seller.post("/api/users/signup", json={"email": unique_email(), "password": PASSWORD})
+        assert seller.post("/api/tickets", json={"title": title, "price": 12}).status_code == 201
+    email = unique_email("static")
+    with httpx.Client(base_url=backend.base_url, timeout=30) as api:
+        r = api.post("/api/users/signup", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 201
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            sign_in(page, static_site, email, PASSWORD)
+            expect(page.get_by_test_id("nav-user")).to_have_text(email, timeout=30_000)
+            assert page.url.startswith(static_site)  # back on the static site after the bridge
+            cookies = {c["name"]: c for c in page.context.cookies(backend.base_url)}
+            assert cookies["session"]["httpOnly"] and cookies["session"]["sameSite"] == "Lax"
+            page.goto(static_site + "/")
+            expect(page.get_by_text(title)).to_be_visible(timeout=30_000)
+        finally:
+            browser.close()
