@@ -125,3 +125,14 @@ def test_replay_resends_history_that_jetstream_keeps(
     assert later.returncode == 0 and "nothing to replay" in later.stdout
     bad = cli("replay", *where, "--since", "last week")
     assert bad.returncode == 2 and "--since must be an outbox seq" in bad.stderr
+
+
+def test_unreachable_nats_is_a_clear_error_not_a_hang():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = cli("tail", "--nats-url", f"nats://127.0.0.1:{port}", timeout=20)
+    assert out.returncode == 1
+    assert out.stderr.strip() == "error: NoServersError: nats: no servers available for connection"

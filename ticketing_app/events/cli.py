@@ -184,5 +184,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear one-line reason, not a traceback
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        reason = (str(exc).splitlines() or [""])[0]
+        print(f"error: {type(exc).__name__}: {reason}", file=sys.stderr)
         return 1

@@ -59,14 +59,18 @@ def encode(row: Any) -> bytes:
     return f'{head[:-1]},"data":{row.payload}}}'.encode()
 
 
-async def connect(url: str, *, name: str = "ticketing", connect_timeout: float = 2.0) -> Client:
-    """A connection that reconnects by itself after short outages; the first connect must work."""
+async def connect(
+    url: str, *, name: str = "ticketing", connect_timeout: float = 2.0, reconnect_attempts: int = 3
+) -> Client:
+    """A connection that rides out short outages by itself (`reconnect_attempts` tries, 0.5 s
+    apart) and otherwise fails, so callers retry on their own terms. The first connect fails
+    after the same tries (never hangs)."""
     return await nats.connect(
         url,
         name=name,
         connect_timeout=connect_timeout,
         allow_reconnect=True,
-        max_reconnect_attempts=-1,
+        max_reconnect_attempts=reconnect_attempts,
         reconnect_time_wait=0.5,
         # The caller logs failures; nats-py's default callbacks would print tracebacks each try.
         error_cb=_quiet,
