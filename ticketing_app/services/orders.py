@@ -121,7 +121,11 @@ def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime)
                 # Rule 5: a hold past due is expired here, whether or not a timer fired.
                 if holding is not None and holding.status == ACTIVE and holding.expires_at <= now:
                     end_order(db, holding, "expired", now)
-                # Re-read either way: on PostgreSQL the hold may have ended (a sweep, a cancel)
+                elif holding is not None and holding.status == ACTIVE:
+                    # Held, and still held when we read the order (after the ticket): refuse
+                    # without a third query (the common answer in a rush, bench/bench_reserve).
+                    raise RuleViolation(ALREADY_RESERVED)
+                # Otherwise re-read: on PostgreSQL the hold may have ended (a sweep, a cancel)
                 # and committed after our first read, leaving that read stale.
                 ticket = load_ticket(db, ticket.id, refresh=True)
             if ticket.status != "available":

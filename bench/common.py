@@ -1,0 +1,147 @@
+"""Shared pieces of the benchmarks: throwaway databases, seeding by plain SQL, timing, output.
+
+Every benchmark measures the thing under test *and* its baseline in the same run, alternating
+rounds, and reports the best round of each and their ratio: the machine is shared and noisy,
+so absolute numbers mean little and the ratio is the figure we publish.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# Benchmarks seed users by SQL; keep any argon2 hashing the app does cheap and stable.
+os.environ.setdefault("TICKETING_ARGON2_MEMORY_KIB", "1024")
+os.environ.setdefault("TICKETING_ARGON2_TIME_COST", "1")
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from ticketing_app.db import normalize_url  # noqa: E402
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BENCH_DB = "ticketing_bench"
+# A real argon2id hash of "correct horse battery" (m=1024, t=1): seeded users can sign in.
+PASSWORD = "correct horse battery"
+
+
+def migrate(url: str) -> None:
+    from alembic.config import Config
+
+    from alembic import command
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+def fresh_postgres(admin_url: str | None = None, name: str = BENCH_DB) -> str:
+    """Our own database `name` (never the shared `test`), emptied and migrated."""
+    admin = make_url(normalize_url(admin_url or os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)))
+    url = admin.set(database=name)
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        if not exists:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    rendered = url.render_as_string(hide_password=False)
+    migrate(rendered)
+    return rendered
+
+
+def fresh_sqlite(directory: Path | None = None) -> str:
+    directory = directory or Path(tempfile.mkdtemp(prefix="ticketing-bench-"))
+    url = f"sqlite:///{directory / 'bench.db'}"
+    migrate(url)
+    return url
+
+
+def drop_sqlite(url: str) -> None:
+    path = Path(make_url(url).database or "")
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def seed_users(engine: sa.Engine, n: int, prefix: str = "bench") -> list[str]:
+    """n users by plain INSERT (signup's argon2 would dominate a seeding of thousands)."""
+    from argon2 import PasswordHasher
+
+    password_hash = PasswordHasher(memory_cost=1024, time_cost=1).hash(PASSWORD)
+    ts = now()
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    rows = [
+        {"id": i, "email": f"{prefix}-{i[:12]}@example.com", "h": password_hash, "ts": ts}
+        for i in ids
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, password_hash, version, created_at, updated_at) "
+                "VALUES (:id, :email, :h, 1, :ts, :ts)"
+            ),
+            rows,
+        )
+    return ids
+
+
+def seed_tickets(
+    engine: sa.Engine, seller_id: str, n: int, title: str = "Bench ticket {i}"
+) -> list[str]:
+    ts = now()
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    rows = [
+        {"id": t, "title": title.format(i=i), "p": 1000 + i % 5000, "u": seller_id, "ts": ts}
+        for i, t in enumerate(ids)
+    ]
+    with engine.begin() as conn:
+        for start in range(0, n, 5000):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO tickets (id, title, price_cents, user_id, status, version, "
+                    "created_at, updated_at) VALUES (:id, :title, :p, :u, 'available', 1, :ts, :ts)"
+                ),
+                rows[start : start + 5000],
+            )
+    return ids
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def header(title: str) -> None:
+    print(f"# {title} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_commit()}")
