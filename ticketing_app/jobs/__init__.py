@@ -3,6 +3,8 @@
 `register(app)` adds one lifespan task that runs, on every worker:
 - the event bus (`bus.py`): committed domain events from this and every other worker;
 - the live pusher (`ticketing_app.live`): events -> `_reload_live` on this worker's watchers;
+- the outbox relay to NATS JetStream when NATS_URL is set (`ticketing_app.events.relay`,
+  leased likewise);
 - the expiry scheduler (`expiry.py`), active only on the worker holding the
   "expiry-scheduler" lease (`ticketing_app.lease`); the others poll and take over within
   seconds when the holder dies. The lease saves work; correctness comes from the
@@ -72,6 +74,7 @@ async def _supervise(name: str, start: Callable[[], Coroutine[Any, Any, None]]) 
 
 async def run_background(app: Any) -> None:
     """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
+    from ticketing_app.events.relay import run_relay
     from ticketing_app.live import LivePusher
 
     bus = EventBus(redis_url=get_settings().redis_url)
@@ -83,6 +86,7 @@ async def run_background(app: Any) -> None:
         "ticketing-event-bus": bus.run,
         "ticketing-live-prune": pusher.prune_forever,
         "ticketing-expiry": lambda: run_scheduler(scheduler),
+        "ticketing-outbox-relay": run_relay,  # no-op without NATS_URL (docs/events.md)
     }
     tasks = [asyncio.create_task(_supervise(n, f), name=n) for n, f in loops.items()]
     try:
