@@ -41,17 +41,6 @@ def server(
     stop(srv.proc)
 
 
-@pytest.fixture(scope="session")
-def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """SQLite only: for the slow fuzzing run, which need not repeat per backend."""
-    directory = tmp_path_factory.mktemp("api-fuzz")
-    db_url = f"sqlite:///{directory / 'api.db'}"
-    migrate(db_url)
-    srv = start_api_server(db_url, directory / "server.log")
-    yield srv
-    stop(srv.proc)
-
-
 @pytest.fixture
 def anon(server: Server) -> Iterator[Client]:
     with httpx.Client(base_url=server.base_url, timeout=30) as http:

@@ -117,3 +117,27 @@ def test_stale_cookie_is_cleared_by_currentuser(server) -> None:
         r = c.get("/api/users/currentuser")
         assert r.json() == {"currentUser": None}
         assert cookie_header_parts(r)["max-age"] == "0"
+
+
+def test_page_cookie_bridge_sets_cookie_only_for_a_live_token(make_user, server) -> None:
+    """`/api/auth/session` is how a Reflex page signs a browser in (docs/api.md)."""
+    user = make_user()
+    token = user.http.cookies["session"]
+    with httpx.Client(base_url=server.base_url) as browser:
+        r = browser.post("/api/auth/session", data={"token": token, "next": "/orders"})
+        assert r.status_code == 303 and r.headers["location"] == "/orders"
+        cookie = cookie_header_parts(r)
+        assert cookie["session"] == token and "httponly" in cookie
+        assert cookie["samesite"].lower() == "lax" and cookie["path"] == "/"
+        assert browser.get("/api/users/currentuser").json()["currentUser"]["id"] == user.id
+        r = browser.post("/api/auth/clear", data={"next": "/"})
+        assert r.status_code == 303 and cookie_header_parts(r)["max-age"] == "0"
+    with httpx.Client(base_url=server.base_url) as browser:
+        r = browser.post("/api/auth/session", data={"token": "forged", "next": "/"})
+        assert r.status_code == 303 and "set-cookie" not in r.headers
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/x", "javascript:x"])
+def test_page_cookie_bridge_never_redirects_off_site(anon, target) -> None:
+    r = anon.post("/api/auth/session", data={"token": "x", "next": target})
+    assert r.status_code == 303 and r.headers["location"] == "/"
