@@ -27,7 +27,11 @@ class ErrorBody(BaseModel):
 
 
 class Credentials(BaseModel):
-    email: str = Field(max_length=254, json_schema_extra={"format": "email"})
+    email: str = Field(
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="An email address (stored lower-case)",
+    )
     password: str = Field(min_length=8, max_length=128)
 
 
