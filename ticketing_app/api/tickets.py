@@ -28,7 +28,8 @@ STATUS_VALUES = ["available", "reserved", "sold", "cancelled", "all"]
             "description": "Tickets, newest first unless `sort` says otherwise",
             "headers": {
                 "X-Total-Count": {
-                    "description": "How many tickets match, ignoring limit/offset",
+                    "description": "How many tickets match, ignoring limit/offset; exact up "
+                    "to offset + limit + 1000 (+ 200 with q), beyond that this lower bound",
                     "schema": {"type": "integer"},
                 }
             },
