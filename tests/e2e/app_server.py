@@ -2,8 +2,9 @@
 
 Why a copy: Reflex compiles into `.web/` and bakes the backend port into the production
 bundle, so two servers built in one checkout (another engineer's run, a second test session)
-would overwrite each other's frontend. The copy symlinks the source and hard-links
-`node_modules`, so it is cheap, and each server gets its own `.web/` and build.
+would overwrite each other's frontend. The copy snapshots the app code, symlinks the rest
+and hard-links `node_modules`, so it is cheap, and each server gets its own `.web/` and build.
+`mode="dev"` runs it like `make run` (Vite dev server + backend on two ports).
 
 Usage (any test package can import it):
     server = start_app({"TICKETING_LOCK_SECONDS": "5"})   # SQLite DB made and migrated for you
@@ -24,13 +25,16 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import reflex_base
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
-LINKED = ("ticketing_app", "alembic", "alembic.ini", "assets", "rxconfig.py", "requirements.txt")
-COPIED = ("reflex.lock",)
+LINKED = ("alembic", "alembic.ini", "assets", "rxconfig.py", "requirements.txt")
+# Copied, not linked: the app code is a snapshot (a half-saved file elsewhere in the checkout
+# cannot break a running server, and dev mode's reloader does not restart on others' edits).
+COPIED = ("ticketing_app", "reflex.lock")
 WEB_SKIP = {"node_modules", "build", ".react-router", "public"}
 
 
@@ -42,10 +46,12 @@ def free_port() -> int:
 
 @dataclass
 class AppServer:
-    """A running app: `url` serves both the pages and the API (prod mode, one port)."""
+    """A running app. In prod mode `url` serves both the pages and the API on one port; in dev
+    mode `url` is the Vite frontend and `backend_url` the API/WebSocket server."""
 
     url: str
     port: int
+    backend_url: str
     database_url: str
     workdir: Path
     log_path: Path
@@ -80,7 +86,7 @@ def _mirror_project(workdir: Path) -> None:
     for name in COPIED:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, workdir / name)
+            shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
     web = workdir / ".web"
     web.mkdir()
     # Files that Reflex only writes on init (or that a removed plugin left modified) come
@@ -136,7 +142,7 @@ def migrate(database_url: str, env: dict[str, str]) -> None:
 
 def _wait_ready(server: AppServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    checks = [server.url + "/api/health", server.url + "/"]
+    checks = [server.backend_url + "/api/health", server.url + "/"]
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
             raise RuntimeError(f"app exited with {server.proc.returncode}:\n{server.log_tail()}")
@@ -155,6 +161,7 @@ def start_app(
     env: dict[str, str] | None = None,
     *,
     database_url: str | None = None,
+    mode: Literal["prod", "dev"] = "prod",
     timeout: float = 600,
 ) -> AppServer:
     """Build and start the app on a free port; returns once `/` and `/api/health` answer.
@@ -162,6 +169,7 @@ def start_app(
     `env` overrides anything (TICKETING_LOCK_SECONDS, REDIS_URL, STRIPE_API_BASE, ...).
     Without `database_url` (or DATABASE_URL in `env`) a fresh SQLite file is created and
     migrated; a given URL is migrated too (the caller owns emptying it).
+    `mode="dev"` runs the Vite dev server and the backend on two ports, like `make run`.
     """
     workdir = Path(tempfile.mkdtemp(prefix="ticketing-app-"))
     full_env = base_env(env)
@@ -170,6 +178,7 @@ def start_app(
     _mirror_project(workdir)
     migrate(database_url, full_env)
     port = free_port()
+    backend_port = port if mode == "prod" else free_port()
     log_path = workdir / "app.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -177,11 +186,11 @@ def start_app(
                 str(VENV_BIN / "reflex"),
                 "run",
                 "--env",
-                "prod",
+                mode,
                 "--frontend-port",
                 str(port),
                 "--backend-port",
-                str(port),
+                str(backend_port),
             ],
             cwd=workdir,
             env=full_env,
@@ -193,6 +202,7 @@ def start_app(
     server = AppServer(
         url=f"http://127.0.0.1:{port}",
         port=port,
+        backend_url=f"http://127.0.0.1:{backend_port}",
         database_url=database_url,
         workdir=workdir,
         log_path=log_path,

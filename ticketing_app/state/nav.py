@@ -36,6 +36,5 @@ class NavState(rx.State):
         yield
         with write_session() as db:
             auth.signout(db, token=session_token(self), now=utcnow())
-        self.signed_in = False
-        self.user_email = ""
+        # Keep showing the user (button loading) until the page reloads signed out.
         yield rx.call_script(post_form_script("/api/auth/clear", {}, "/"))
