@@ -90,6 +90,11 @@ def test_list_buy_countdown_cancel_and_edit(
     seller.reload()
     expect(seller.get_by_role("heading", name=title)).to_be_visible()
 
+    # Someone else's order is not shown to the seller (the server checks the buyer).
+    seller.goto(order_url)
+    expect(seller.get_by_text("This order belongs to someone else")).to_be_visible()
+    expect(seller.get_by_role("button", name="Cancel order", exact=True)).to_have_count(0)
+
     # B's orders list shows the active order with its countdown.
     buyer.goto(base + "/orders")
     order_row = buyer.get_by_test_id("order-row").filter(has_text=title)
