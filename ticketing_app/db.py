@@ -67,8 +67,13 @@ def get_engine(url: str | None = None) -> Engine:
                 )
                 _configure_sqlite(engine)
             else:
+                settings = get_settings()
                 engine = create_engine(
-                    url, pool_size=20, max_overflow=40, pool_pre_ping=True, pool_timeout=30
+                    url,
+                    pool_size=settings.ticketing_db_pool_size,
+                    max_overflow=settings.ticketing_db_max_overflow,
+                    pool_pre_ping=True,
+                    pool_timeout=30,
                 )
             _engines[url] = engine
         return engine

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_js_url: str | None = None
     ticketing_lock_seconds: int = Field(default=900, ge=1)
+    # PostgreSQL connections per process: pool_size kept open, up to + max_overflow under load.
+    ticketing_db_pool_size: int = Field(default=20, ge=1)
+    ticketing_db_max_overflow: int = Field(default=40, ge=0)
     ticketing_secure_cookies: bool = False
     # argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default.
     ticketing_argon2_memory_kib: int = 19456
