@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from e2e.app_server import AppServer
+from e2e.app_server import AppServer, start_app
 from e2e.helpers import list_ticket, sign_up, unique_email
 from playwright.sync_api import BrowserContext, expect
 
@@ -16,8 +17,10 @@ LOCK_SECONDS = 8
 
 
 @pytest.fixture(scope="module")
-def short_lock_app(app_factory: Callable[..., AppServer]) -> AppServer:
-    return app_factory({"TICKETING_LOCK_SECONDS": str(LOCK_SECONDS)})
+def short_lock_app() -> Iterator[AppServer]:
+    server = start_app({"TICKETING_LOCK_SECONDS": str(LOCK_SECONDS)})
+    yield server
+    server.stop()
 
 
 def test_countdown_reaches_expired_and_ticket_returns_to_sale(
@@ -26,6 +29,9 @@ def test_countdown_reaches_expired_and_ticket_returns_to_sale(
     base = short_lock_app.url
     seller = new_context().new_page()
     buyer = new_context().new_page()
+    # The buyer's computer clock is half an hour fast: the countdown must still count the
+    # server's time (offset = serverNow - Date.now()), not show "Expired" at once.
+    buyer.clock.install(time=datetime.now(UTC) + timedelta(minutes=30))
     sign_up(seller, base, unique_email("seller"))
     title = f"Late show {uuid.uuid4().hex[:6]}"
     ticket_id = list_ticket(seller, base, title, "15")
