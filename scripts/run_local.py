@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
+from urllib.request import Request, urlopen
 
 
 def _listening(host: str, port: int) -> bool:
@@ -24,7 +25,12 @@ def start_localstripe(base: str) -> subprocess.Popen[bytes] | None:
     if host not in ("127.0.0.1", "localhost") or _listening(host, port):
         return None
     proc = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "localstripe"), "--port", str(port)],
+        [
+            os.path.join(os.path.dirname(sys.executable), "localstripe"),
+            "--port",
+            str(port),
+            "--from-scratch",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -37,6 +43,21 @@ def start_localstripe(base: str) -> subprocess.Popen[bytes] | None:
     return proc
 
 
+def register_webhook(base: str, backend_port: str) -> None:
+    """Have localstripe deliver signed webhooks to this app, as Stripe would."""
+    from ticketing_app.settings import get_settings
+
+    body = urlencode(
+        {
+            "url": f"http://127.0.0.1:{backend_port}/api/webhooks/stripe",
+            "secret": get_settings().stripe_webhook_secret,
+        }
+    ).encode()
+    request = Request(f"{base.rstrip('/')}/_config/webhooks/ticketing", data=body, method="POST")
+    with urlopen(request, timeout=5):
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frontend-port", default="3000")
@@ -47,6 +68,8 @@ def main() -> None:
     base = os.environ.get("STRIPE_API_BASE")
     if base:
         stripe = start_localstripe(base)
+        if stripe is not None:
+            register_webhook(base, args.backend_port)
     cmd = [
         os.path.join(os.path.dirname(sys.executable), "reflex"),
         "run",
