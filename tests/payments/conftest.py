@@ -11,9 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,103 +18,36 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
-import stripe
 from sqlmodel import Session, select
+from stripe_server import (  # re-exported: the test modules import them from here
+    SECRET_KEY,  # noqa: F401
+    WEBHOOK_SECRET,
+    LocalStripe,
+    free_port,  # noqa: F401
+    start_localstripe,
+)
 
 from ticketing_app.models import Charge, DomainEvent, Order, Ticket, User
 from ticketing_app.services import auth, orders, tickets
 from ticketing_app.settings import reset_settings
 
-WEBHOOK_SECRET = "whsec_payments_tests"
-SECRET_KEY = "sk_test_payments_tests"
-
-# localstripe pickles its whole store to /tmp after every write (slow, and shared by every
-# localstripe on the machine); the tests need none of that, so the launcher turns it off.
-LAUNCHER = """
-import sys
-import localstripe.resources as resources
-resources.Store.dump_to_disk = lambda self: None
-from localstripe.server import start
-sys.argv = ["localstripe", "--port", sys.argv[1], "--from-scratch"]
-start()
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class LocalStripe:
-    base_url: str
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def client(self) -> stripe.StripeClient:
-        return stripe.StripeClient(SECRET_KEY, base_addresses={"api": self.base_url})
-
-    def configure_webhook(self, hook_id: str, url: str, events: list[str] | None = None) -> None:
-        body: dict[str, Any] = {"url": url, "secret": WEBHOOK_SECRET}
-        if events is not None:
-            body["events"] = events
-        r = httpx.post(f"{self.base_url}/_config/webhooks/{hook_id}", json=body, timeout=10)
-        r.raise_for_status()
-
-    def refunds_of(self, intent_id: str) -> list[Any]:
-        return list(self.client.v1.refunds.list(params={"payment_intent": intent_id}).data)
-
-    def intent(self, intent_id: str) -> Any:
-        return self.client.v1.payment_intents.retrieve(intent_id)
-
-    def pay_as_browser(self, intent_id: str, payment_method: str = "pm_card_visa") -> Any:
-        """What Stripe.js `confirmCardPayment` does for the buyer (attach the card, confirm)."""
-        intents = self.client.v1.payment_intents
-        intents.update(intent_id, params={"payment_method": payment_method})
-        try:
-            return intents.confirm(intent_id)
-        except stripe.CardError:
-            return intents.retrieve(intent_id)
-
 
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("localstripe") / "localstripe.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{base}/js.stripe.com/v3/", timeout=1)
-            break
-        except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("localstripe did not start") from None
-            time.sleep(0.2)
-    saved = {
-        k: os.environ.get(k)
-        for k in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
-    }
-    os.environ.update(
-        STRIPE_API_BASE=base, STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET
-    )
+    server = start_localstripe(tmp_path_factory.mktemp("localstripe"))
+    settings = server.env()
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
     reset_settings()
-    yield LocalStripe(base_url=base, proc=proc)
+    yield server
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
     reset_settings()
-    proc.terminate()
-    proc.wait(timeout=10)
+    server.stop()
 
 
 def sign(payload: bytes, *, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:

@@ -1,10 +1,11 @@
-"""`/orders` (my orders) and `/orders/[order_id]` (countdown, Pay, Cancel order)."""
+"""`/orders` (my orders) and `/orders/[order_id]` (countdown, card form + Pay, Cancel order)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from ticketing_app.components.badges import status_badge
+from ticketing_app.components.card_form import card_form
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
 from ticketing_app.state.nav import NavState
@@ -98,12 +99,16 @@ def _active_panel() -> rx.Component:
             color_scheme="gray",
         ),
         rx.box(
-            rx.button("Pay", size="3", disabled=True, width="100%"),
-            rx.text(
-                "Card payments arrive in the payments issue; paying is not available yet.",
-                size="1",
-                color_scheme="gray",
-                margin_top="0.4rem",
+            rx.text("Card", size="2", weight="medium", as_="div", margin_bottom="0.4rem"),
+            card_form(
+                stripe_js_url=OS.stripe_js_url,
+                publishable_key=OS.publishable_key,
+                pay_seq=OS.pay_seq,
+                action_secret=OS.action_secret,
+                disabled=OS.busy,
+                on_payment_method=OS.pay_with,
+                on_authenticated=OS.authenticated,
+                id="card-form",
             ),
             width="100%",
         ),
@@ -114,6 +119,7 @@ def _active_panel() -> rx.Component:
             variant="soft",
             size="3",
             loading=OS.busy,
+            disabled=OS.paying,
             width="100%",
         ),
         spacing="3",
@@ -122,6 +128,19 @@ def _active_panel() -> rx.Component:
 
 
 def _ended_panel() -> rx.Component:
+    return rx.cond(OS.refund_message != "", _refunded_panel(), _outcome_panel())
+
+
+def _refunded_panel() -> rx.Component:
+    return rx.callout(
+        rx.text(rx.text.strong("Refunded. "), OS.refund_message, "."),
+        icon="undo-2",
+        color_scheme="amber",
+        data_testid="order-outcome",
+    )
+
+
+def _outcome_panel() -> rx.Component:
     return rx.callout(
         rx.match(
             OS.order["status"],
@@ -154,6 +173,16 @@ def order_detail() -> rx.Component:
             rx.cond(
                 OS.error != "",
                 rx.callout(OS.error, color_scheme="red", icon="triangle-alert", role="alert"),
+            ),
+            rx.cond(
+                OS.pay_error != "",
+                rx.callout(
+                    OS.pay_error,
+                    color_scheme="red",
+                    icon="credit-card",
+                    role="alert",
+                    data_testid="pay-error",
+                ),
             ),
             rx.divider(),
             rx.cond(OS.order["active"], _active_panel(), _ended_panel()),

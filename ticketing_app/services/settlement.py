@@ -313,3 +313,30 @@ def _decline_txn(db: Session, intent: gateway.Intent, now: datetime) -> Settleme
     if attempts >= MAX_FAILED_ATTEMPTS:
         cancelled = end_order(db, order, "cancelled", now, reason="payment_failed")
     return Settlement("declined", order.id, charge, message, order_cancelled=cancelled)
+
+
+def refund_notice(db: Session, *, order_id: str) -> str | None:
+    """What the order page tells the buyer about a payment returned to them, if any.
+
+    A settled charge on an order it did not complete is being (or has been) refunded.
+    """
+    with db.begin():
+        order = db.get(Order, order_id)
+        if order is None or order.status == "complete":
+            return None
+        charge = _settled_charge_of_order(db, order_id)
+    if charge is None:
+        return None
+    if charge.status == "succeeded":
+        return REFUND_PENDING_MESSAGE
+    if charge.amount_cents != order.price_cents:
+        return AMOUNT_MISMATCH_MESSAGE
+    return REFUNDED_MESSAGE
+
+
+def _settled_charge_of_order(db: Session, order_id: str) -> Charge | None:
+    return db.exec(
+        select(Charge)
+        .where(Charge.order_id == order_id, Charge.status.in_(("succeeded", "refunded")))
+        .order_by(Charge.created_at.desc())
+    ).first()

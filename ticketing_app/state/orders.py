@@ -2,11 +2,14 @@
 
 The countdown ticks in the browser; these states only hand it the server's `expiresAt` and
 the server's clock (`server_now`) so the page can correct for a skewed client clock.
+Paying: the card form (components/card_form.py) sends only a payment method id made by
+Stripe.js; `OrderState.pay_with` confirms server-side and settles from what Stripe says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import reflex as rx
@@ -15,8 +18,10 @@ from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
-from ticketing_app.services import orders
+from ticketing_app.services import orders, payments
+from ticketing_app.services.settlement import refund_notice
 from ticketing_app.services.views import order_view
+from ticketing_app.settings import get_settings
 from ticketing_app.state.common import (
     display_time,
     money,
@@ -80,11 +85,31 @@ class OrdersState(rx.State):
         self._reload_live()
 
 
+def _submit(buyer_id: str, order_id: str, payment_method: Any) -> PayResult:
+    with write_session() as db:
+        return payments.submit_payment(
+            db, buyer_id=buyer_id, order_id=order_id, payment_method=payment_method, now=utcnow()
+        )
+
+
+def _confirm(buyer_id: str, order_id: str, intent_id: str) -> tuple[payments.Settlement, None]:
+    with write_session() as db:
+        result = payments.confirm_from_browser(
+            db, buyer_id=buyer_id, order_id=order_id, payment_intent_id=intent_id, now=utcnow()
+        )
+    return result, None
+
+
 def expire_if_due(order_id: str) -> None:
     """The timer reached zero in a browser: make the server's answer final now, whether or not
     the scheduler has run yet (idempotent; does nothing unless the order is really due)."""
     with write_session() as db:
         orders.expire_order(db, order_id=order_id, now=utcnow())
+
+
+PayResult = tuple[payments.Settlement, payments.PaymentStart]
+DECLINED = "Your card was declined."
+STILL_PROCESSING = "The payment is still being processed. This page updates when it settles."
 
 
 class OrderState(rx.State):
@@ -94,6 +119,15 @@ class OrderState(rx.State):
     loading: bool = True
     error: str = ""
     busy: bool = False
+    # Paying (see `pay_with`): what the card form needs, and what the buyer is told.
+    stripe_js_url: str = ""
+    publishable_key: str = ""
+    paying: bool = False
+    pay_error: str = ""
+    pay_seq: int = 0
+    action_secret: str = ""
+    refund_message: str = ""
+    _action_intent: str = ""
 
     def _order_id(self) -> str:
         return self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
@@ -110,13 +144,21 @@ class OrderState(rx.State):
             self.order, self.not_found, self.loading = {}, exc.message, False
             return
         self.not_found = ""
-        self.order = order_card(result)
+        with read_session() as db:
+            self.refund_message = refund_notice(db, order_id=result.order.id) or ""
+        card = order_card(result)
+        if self.refund_message:
+            card["statusText"] = "Refunded"
+        self.order = card
         self.server_now = server_now()
         self.loading = False
 
     @rx.event
     def load(self) -> Iterator[rx.event.EventSpec | None]:
         self.loading, self.error, self.busy = True, "", False
+        self.paying, self.pay_error, self.action_secret, self._action_intent = False, "", "", ""
+        self.stripe_js_url = payments.stripe_js_url()
+        self.publishable_key = get_settings().stripe_publishable_key  # never the secret key
         yield
         user = signed_in_user(self)
         if user is None:
@@ -152,3 +194,64 @@ class OrderState(rx.State):
             return
         expire_if_due(self._order_id())
         self._reload_live()
+
+    def _show(self, result: payments.Settlement, started: payments.PaymentStart | None) -> None:
+        """Map a settlement to what the buyer sees; the order itself is re-read from the DB."""
+        self.action_secret, self._action_intent = "", ""
+        if result.outcome == "declined":
+            message = result.message or DECLINED
+            if result.order_cancelled:
+                message = f"{message} " + payments.CANCELLED_AFTER_DECLINES.format(
+                    n=payments.MAX_FAILED_ATTEMPTS
+                )
+            self.pay_error = message
+        elif result.outcome == "pending" and result.intent_status == "requires_action" and started:
+            self.action_secret, self._action_intent = (
+                started.client_secret,
+                started.payment_intent_id,
+            )
+        elif result.outcome == "pending":
+            self.pay_error = STILL_PROCESSING
+
+    async def _run(self, call: Any, *args: Any) -> AsyncIterator[rx.event.EventSpec | None]:
+        """Run a blocking payment call off the event loop; the Pay button waits for pay_seq."""
+        self.paying, self.pay_error = True, ""
+        yield
+        try:
+            result, started = await asyncio.to_thread(call, *args)
+        except DomainError as exc:
+            self.pay_error = exc.message
+        else:
+            self._show(result, started)
+            if result.outcome == "paid":
+                yield rx.toast.success("Paid. The ticket is yours.")
+        self.paying = False
+        self.pay_seq += 1
+        self._reload_live()
+
+    @rx.event
+    async def pay_with(self, payment_method: str) -> AsyncIterator[rx.event.EventSpec | None]:
+        """The card form made a payment method in the browser: confirm and settle here.
+
+        The buyer comes from the session cookie and `submit_payment` checks the order is theirs
+        and payable; the browser only contributes the (untrusted) payment method id.
+        """
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        async for update in self._run(_submit, user["id"], self._order_id(), payment_method):
+            yield update
+
+    @rx.event
+    async def authenticated(self) -> AsyncIterator[rx.event.EventSpec | None]:
+        """Stripe.js finished 3-D Secure: re-read the intent (the one WE started) from Stripe."""
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        intent_id = self._action_intent
+        if not intent_id:
+            return
+        async for update in self._run(_confirm, user["id"], self._order_id(), intent_id):
+            yield update

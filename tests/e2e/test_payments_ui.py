@@ -1,0 +1,137 @@
+"""Paying on the order page: Stripe.js's Card Element, a real (local) Stripe, the real app.
+
+The app gets STRIPE_API_BASE pointing at a localstripe started here, so the page loads
+localstripe's Stripe.js stand-in (its Card Element is plain inputs in the page, no iframe).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from e2e.app_server import AppServer, start_app
+from e2e.helpers import list_ticket, seconds_left, sign_up, unique_email
+from playwright.sync_api import BrowserContext, Page, expect
+from stripe_server import LocalStripe, start_localstripe
+
+pytestmark = pytest.mark.e2e
+
+VISA = "4242424242424242"
+DECLINED_AT_CHARGE = "4000000000000341"
+
+
+@pytest.fixture(scope="module")
+def local_stripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    server = start_localstripe(tmp_path_factory.mktemp("localstripe-e2e"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pay_app(local_stripe: LocalStripe) -> Iterator[AppServer]:
+    server = start_app({**local_stripe.env(), "TICKETING_LOCK_SECONDS": "300"})
+    yield server
+    server.stop()
+
+
+def reserve(
+    base: str, new_context: Callable[[], BrowserContext], price: str = "25"
+) -> tuple[Page, Page, str]:
+    """A seller lists a ticket and a buyer reserves it; returns (seller, buyer, title)."""
+    seller = new_context().new_page()
+    buyer = new_context().new_page()
+    sign_up(seller, base, unique_email("seller"))
+    title = f"Jazz night {uuid.uuid4().hex[:6]}"
+    ticket_id = list_ticket(seller, base, title, price)
+    sign_up(buyer, base, unique_email("buyer"))
+    buyer.goto(base + f"/tickets/{ticket_id}")
+    buyer.get_by_role("button", name="Buy", exact=True).click()
+    expect(buyer).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+    return seller, buyer, title
+
+
+def fill_card(page: Page, number: str) -> None:
+    """Type a card into the Card Element (localstripe's inputs, found by their placeholders)."""
+    card = page.get_by_test_id("card-element")
+    for placeholder, value in (
+        ("number", number),
+        ("exp_month", "12"),
+        ("exp_year", "30"),
+        ("cvc", "123"),
+        ("postal_code", "12345"),
+    ):
+        card.get_by_placeholder(placeholder, exact=True).fill(value)
+
+
+def pay_button(page: Page):  # noqa: ANN201 - a Playwright Locator
+    return page.get_by_role("button", name="Pay", exact=True)
+
+
+def test_pay_with_card_then_seller_sees_it_sold(
+    pay_app: AppServer,
+    local_stripe: LocalStripe,
+    new_context: Callable[[], BrowserContext],
+    screenshot_dir: Path,
+) -> None:
+    base = pay_app.url
+    seller, buyer, title = reserve(base, new_context)
+    # Stripe.js comes from the configured URL (localstripe here), and the page never sees the
+    # secret key.
+    expect(buyer.locator(f"script[src='{local_stripe.base_url}/js.stripe.com/v3/']")).to_have_count(
+        1
+    )
+    assert "sk_test" not in buyer.content()
+    expect(pay_button(buyer)).to_be_enabled()
+    fill_card(buyer, VISA)
+    buyer.screenshot(path=str(screenshot_dir / "order.png"))
+
+    pay_button(buyer).click()
+    outcome = buyer.get_by_test_id("order-outcome")
+    expect(outcome).to_contain_text("Paid. The ticket is yours.")
+    expect(buyer.get_by_text("Paid", exact=True).first).to_be_visible()
+    expect(buyer.locator("#order-countdown")).to_have_count(0)
+    buyer.reload()
+    expect(outcome).to_contain_text("Paid")  # the server's record, not the page's memory
+
+    seller.goto(base + "/listings")
+    expect(seller.get_by_test_id("listing-row").filter(has_text=title)).to_contain_text("Sold")
+
+
+def test_declined_card_keeps_countdown_running_then_retry_pays(
+    pay_app: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    _, buyer, _ = reserve(pay_app.url, new_context)
+    fill_card(buyer, DECLINED_AT_CHARGE)
+    pay_button(buyer).click()
+
+    error = buyer.get_by_test_id("pay-error")
+    expect(error).to_contain_text("declined")
+    expect(buyer.get_by_test_id("order-outcome")).to_have_count(0)
+    countdown = buyer.locator("#order-countdown")
+    before = seconds_left(countdown.inner_text())
+    time.sleep(2.2)
+    assert 0 < seconds_left(countdown.inner_text()) < before
+    expect(pay_button(buyer)).to_be_enabled()
+
+    fill_card(buyer, VISA)
+    pay_button(buyer).click()
+    expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Paid")
+    expect(error).to_have_count(0)
+
+
+def test_third_decline_cancels_the_order(
+    pay_app: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    _, buyer, _ = reserve(pay_app.url, new_context)
+    fill_card(buyer, DECLINED_AT_CHARGE)
+    for attempt in range(3):
+        expect(pay_button(buyer)).to_be_enabled()
+        pay_button(buyer).click()
+        if attempt < 2:
+            expect(buyer.get_by_test_id("pay-error")).to_contain_text("declined")
+    expect(buyer.get_by_test_id("pay-error")).to_contain_text("cancelled after 3")
+    expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Cancelled")
