@@ -13,7 +13,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install install-dev migrate run demo-data test lint format chromium clean
+.PHONY: install install-dev migrate run demo-data test lint format chromium clean bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ chromium:
 ## make test: installs test dependencies (and Chromium when root), then every test
 test: install-dev chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: every benchmark (docs/performance.md); needs PostgreSQL (TEST_DATABASE_URL)
+bench: install-dev
+	for b in bench_reserve bench_http_reserve bench_expiry bench_listing bench_events; do \
+	  $(PY) bench/$$b.py || exit 1; done
 
 lint: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
