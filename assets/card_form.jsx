@@ -14,6 +14,15 @@ import { useEffect, useRef, useState } from "react";
 import { Button, Text } from "@radix-ui/themes";
 
 const loading = {};
+// Real Stripe.js draws its own iframe; localstripe's stand-in adds bare <input>s, which the
+// theme's reset leaves borderless, so give those a visible box.
+const STAND_IN_CSS = `
+.card-element-mount input {
+  border: 1px solid var(--gray-a7); border-radius: var(--radius-2);
+  padding: 0.3rem 0.45rem; font: inherit; background: var(--color-background);
+}
+.card-element-mount span { color: var(--gray-11); font-size: 0.8rem; }
+`;
 
 function loadStripeJs(url) {
   if (!loading[url]) {
@@ -145,8 +154,10 @@ export function CardForm({
 
   return (
     <div {...rest}>
+      <style>{STAND_IN_CSS}</style>
       <div
         ref={mountRef}
+        className="card-element-mount"
         data-testid="card-element"
         style={{
           padding: "0.75rem",

@@ -135,3 +135,35 @@ def test_third_decline_cancels_the_order(
             expect(buyer.get_by_test_id("pay-error")).to_contain_text("declined")
     expect(buyer.get_by_test_id("pay-error")).to_contain_text("cancelled after 3")
     expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Cancelled")
+
+
+def test_payment_after_the_reservation_ended_shows_refunded_live(
+    pay_app: AppServer, local_stripe: LocalStripe, new_context: Callable[[], BrowserContext]
+) -> None:
+    """The buyer's card is charged (e.g. from another tab) after the order was cancelled: the
+    Stripe webhook settles it, the money goes back, and the open page flips to Refunded."""
+    local_stripe.configure_webhook("ticketing-e2e", pay_app.url + "/api/webhooks/stripe")
+    _, buyer, _ = reserve(pay_app.url, new_context)
+    order_id = buyer.url.rstrip("/").rsplit("/", 1)[-1]
+    buyer.get_by_role("button", name="Cancel order", exact=True).click()
+    outcome = buyer.get_by_test_id("order-outcome")
+    expect(outcome).to_contain_text("Cancelled")
+
+    intents = local_stripe.client.v1.payment_intents
+    intent = intents.create(
+        params={
+            "amount": 2500,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "metadata": {"order_id": order_id, "attempt": "0"},
+        }
+    )
+    paid = local_stripe.pay_as_browser(intent.id)
+    assert paid.status == "succeeded"
+
+    # No reload: the webhook's settlement is pushed to the open page.
+    expect(outcome).to_contain_text(
+        "Refunded. Your payment was refunded because the reservation had ended", timeout=20_000
+    )
+    expect(buyer.get_by_text("Refunded", exact=True).first).to_be_visible()
+    assert len(local_stripe.refunds_of(intent.id)) == 1
