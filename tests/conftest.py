@@ -80,7 +80,18 @@ def fresh_sqlite_url(template: Path, directory: Path) -> str:
 
 
 def truncate_postgres(url: str) -> None:
+    """Empty every table. Connections left over from an earlier test's background thread
+    (a scheduler, a relay, a payment clean-up) are cut first, so they cannot deadlock with
+    the TRUNCATE or write into the next test's database."""
+    dispose_engines()
     engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     engine.dispose()

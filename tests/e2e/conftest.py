@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_factory() -> Iterator[Callable[..., AppServer]]:
     """`app_factory(env) -> AppServer`; every server started is stopped at session end."""
     started: list[AppServer] = []
@@ -51,19 +51,19 @@ def app_factory() -> Iterator[Callable[..., AppServer]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_server(app_factory: Callable[..., AppServer]) -> AppServer:
     """The app with a 120 s reservation window on a fresh SQLite database."""
     return app_factory({"TICKETING_LOCK_SECONDS": "120"})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (set CHROMIUM_PATH)")
