@@ -11,12 +11,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from e2e.app_server import AppServer, start_app
-from e2e.helpers import list_ticket, seconds_left, sign_up, unique_email
+from e2e.helpers import EventForger, list_ticket, seconds_left, sign_up, unique_email
 from playwright.sync_api import BrowserContext, Page, expect
 from stripe_server import LocalStripe, start_localstripe
+
+from ticketing_app.state.orders import OrderState
 
 pytestmark = pytest.mark.e2e
 
@@ -167,3 +170,30 @@ def test_payment_after_the_reservation_ended_shows_refunded_live(
     )
     expect(buyer.get_by_text("Refunded", exact=True).first).to_be_visible()
     assert len(local_stripe.refunds_of(intent.id)) == 1
+
+
+def test_paying_someone_elses_order_by_calling_the_handler_is_refused(
+    pay_app: AppServer, local_stripe: LocalStripe, new_context: Callable[[], BrowserContext]
+) -> None:
+    base = pay_app.url
+    _, buyer, _ = reserve(base, new_context)
+    order_url = buyer.url
+    order_id = order_url.rstrip("/").rsplit("/", 1)[-1]
+    intruder = new_context().new_page()
+    forger = EventForger(intruder)
+    sign_up(intruder, base, unique_email("intruder"))
+    intruder.goto(order_url)
+    expect(intruder.get_by_text("This order belongs to someone else")).to_be_visible()
+    expect(pay_button(intruder)).to_have_count(0)
+
+    token: Any = local_stripe.client.v1.tokens.create(
+        params={"card": {"number": VISA, "exp_month": "12", "exp_year": "2030", "cvc": "123"}}
+    )
+    forger.send(f"{OrderState.get_full_name()}.pay_with", {"payment_method": token.card.id})
+    expect(intruder.get_by_test_id("pay-error")).to_have_text("This order belongs to someone else")
+
+    intents = local_stripe.client.v1.payment_intents.list(params={"limit": 100}).data
+    assert not [i for i in intents if i.to_dict().get("metadata", {}).get("order_id") == order_id]
+    buyer.reload()
+    expect(buyer.get_by_text("Awaiting payment")).to_be_visible()
+    expect(pay_button(buyer)).to_be_enabled()

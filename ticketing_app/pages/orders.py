@@ -158,6 +158,20 @@ def _outcome_panel() -> rx.Component:
     )
 
 
+def _pay_error() -> rx.Component:
+    """Why the last payment attempt failed (a decline, or the server's refusal)."""
+    return rx.cond(
+        OS.pay_error != "",
+        rx.callout(
+            OS.pay_error,
+            color_scheme="red",
+            icon="credit-card",
+            role="alert",
+            data_testid="pay-error",
+        ),
+    )
+
+
 def order_detail() -> rx.Component:
     found = rx.card(
         rx.vstack(
@@ -174,16 +188,7 @@ def order_detail() -> rx.Component:
                 OS.error != "",
                 rx.callout(OS.error, color_scheme="red", icon="triangle-alert", role="alert"),
             ),
-            rx.cond(
-                OS.pay_error != "",
-                rx.callout(
-                    OS.pay_error,
-                    color_scheme="red",
-                    icon="credit-card",
-                    role="alert",
-                    data_testid="pay-error",
-                ),
-            ),
+            _pay_error(),
             rx.divider(),
             rx.cond(OS.order["active"], _active_panel(), _ended_panel()),
             spacing="4",
@@ -202,7 +207,11 @@ def order_detail() -> rx.Component:
             loading_block(),
             rx.cond(
                 OS.not_found != "",
-                rx.callout(OS.not_found, icon="circle-x", color_scheme="gray"),
+                rx.vstack(
+                    rx.callout(OS.not_found, icon="circle-x", color_scheme="gray"),
+                    _pay_error(),  # a forged Pay on someone else's order is answered here
+                    spacing="3",
+                ),
                 found,
             ),
         ),
