@@ -25,6 +25,12 @@ pytestmark = pytest.mark.e2e
 
 VISA = "4242424242424242"
 DECLINED_AT_CHARGE = "4000000000000341"
+# Records whether the Pay button was ever disabled (it must be, from click to the answer).
+WATCH_DISABLED = """button => {
+  window.payWasDisabled = false;
+  new MutationObserver(() => { if (button.disabled) window.payWasDisabled = true; })
+    .observe(button, {attributes: true});
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +115,8 @@ def test_declined_card_keeps_countdown_running_then_retry_pays(
 ) -> None:
     _, buyer, _ = reserve(pay_app.url, new_context)
     fill_card(buyer, DECLINED_AT_CHARGE)
+    expect(pay_button(buyer)).to_be_enabled()
+    pay_button(buyer).element_handle().evaluate(WATCH_DISABLED)
     pay_button(buyer).click()
 
     error = buyer.get_by_test_id("pay-error")
@@ -119,6 +127,7 @@ def test_declined_card_keeps_countdown_running_then_retry_pays(
     time.sleep(2.2)
     assert 0 < seconds_left(countdown.inner_text()) < before
     expect(pay_button(buyer)).to_be_enabled()
+    assert buyer.evaluate("window.payWasDisabled") is True  # while the payment was in flight
 
     fill_card(buyer, VISA)
     pay_button(buyer).click()
