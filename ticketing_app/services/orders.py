@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation
 from ticketing_app.models import Order, Ticket
 from ticketing_app.services import outbox
-from ticketing_app.services.tickets import load_ticket, record_ticket_event
+from ticketing_app.services.tickets import TICKET_NOT_FOUND, load_ticket, record_ticket_event
 from ticketing_app.services.validation import is_uuid, price_number
 from ticketing_app.services.views import iso
 from ticketing_app.settings import get_settings
@@ -109,21 +109,35 @@ def _refusal(ticket: Ticket) -> RuleViolation:
     return RuleViolation(ALREADY_RESERVED)
 
 
+def _ticket_and_holding_order(db: Session, ticket_id: Any) -> tuple[Ticket, Order | None]:
+    """The ticket and the order holding it (if any) in one query: one round trip fewer for
+    every refusal, which is most answers when many buyers race."""
+    if not is_uuid(ticket_id):
+        raise NotFound(TICKET_NOT_FOUND)
+    row = db.exec(
+        select(Ticket, Order)
+        .outerjoin(Order, Order.id == Ticket.order_id)
+        .where(Ticket.id == ticket_id.lower())
+    ).first()
+    if row is None:
+        raise NotFound(TICKET_NOT_FOUND)
+    return row[0], row[1]
+
+
 def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime) -> OrderWithTicket:
     """Create an order and lock the ticket in one transaction; of concurrent buyers one wins."""
     try:
         with db.begin():
-            ticket = load_ticket(db, ticket_id)
+            ticket, holding = _ticket_and_holding_order(db, ticket_id)
             if ticket.user_id == buyer_id:
                 raise RuleViolation("You cannot buy your own ticket")
             if ticket.status == "reserved" and ticket.order_id:
-                holding = db.get(Order, ticket.order_id)
                 # Rule 5: a hold past due is expired here, whether or not a timer fired.
                 if holding is not None and holding.status == ACTIVE and holding.expires_at <= now:
                     end_order(db, holding, "expired", now)
                 elif holding is not None and holding.status == ACTIVE:
-                    # Held, and still held when we read the order (after the ticket): refuse
-                    # without a third query (the common answer in a rush, bench/bench_reserve).
+                    # Held, in the same snapshot as the ticket: refuse without another query
+                    # (the common answer in a rush, bench/bench_reserve).
                     raise RuleViolation(ALREADY_RESERVED)
                 # Otherwise re-read: on PostgreSQL the hold may have ended (a sweep, a cancel)
                 # and committed after our first read, leaving that read stale.
