@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 
 VISA = "4242424242424242"
 DECLINED_AT_CHARGE = "4000000000000341"
+THREE_D_SECURE = "4000002760003184"
 # Records whether the Pay button was ever disabled (it must be, from click to the answer).
 WATCH_DISABLED = """button => {
   window.payWasDisabled = false;
@@ -206,3 +207,20 @@ def test_paying_someone_elses_order_by_calling_the_handler_is_refused(
     buyer.reload()
     expect(buyer.get_by_text("Awaiting payment")).to_be_visible()
     expect(pay_button(buyer)).to_be_enabled()
+
+
+def test_card_needing_3d_secure_is_authenticated_in_the_browser(
+    pay_app: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    _, buyer, _ = reserve(pay_app.url, new_context)
+    fill_card(buyer, THREE_D_SECURE)
+    pay_button(buyer).click()
+    # The server's confirm answers "requires_action"; Stripe.js shows the bank's challenge.
+    buyer.get_by_role("button", name="Fail authentication").click()
+    expect(buyer.get_by_test_id("pay-error")).to_contain_text("failed authentication")
+    expect(buyer.get_by_test_id("order-outcome")).to_have_count(0)
+
+    expect(pay_button(buyer)).to_be_enabled()
+    pay_button(buyer).click()
+    buyer.get_by_role("button", name="Complete authentication").click()
+    expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Paid. The ticket is yours.")

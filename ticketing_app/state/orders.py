@@ -109,6 +109,7 @@ def expire_if_due(order_id: str) -> None:
 
 PayResult = tuple[payments.Settlement, payments.PaymentStart]
 DECLINED = "Your card was declined."
+NOT_AUTHENTICATED = "Your card was not authenticated. Try again or use another card."
 STILL_PROCESSING = "The payment is still being processed. This page updates when it settles."
 
 
@@ -210,6 +211,8 @@ class OrderState(rx.State):
                 started.client_secret,
                 started.payment_intent_id,
             )
+        elif result.outcome == "pending" and result.intent_status == "requires_payment_method":
+            self.pay_error = NOT_AUTHENTICATED  # 3-D Secure failed or was cancelled
         elif result.outcome == "pending":
             self.pay_error = STILL_PROCESSING
 
