@@ -85,6 +85,9 @@ class OrdersState(rx.State):
         self._reload_live()
 
 
+PayResult = tuple[payments.Settlement, payments.PaymentStart]
+
+
 def _submit(buyer_id: str, order_id: str, payment_method: Any) -> PayResult:
     with write_session() as db:
         return payments.submit_payment(
@@ -107,7 +110,6 @@ def expire_if_due(order_id: str) -> None:
         orders.expire_order(db, order_id=order_id, now=utcnow())
 
 
-PayResult = tuple[payments.Settlement, payments.PaymentStart]
 DECLINED = "Your card was declined."
 NOT_AUTHENTICATED = "Your card was not authenticated. Try again or use another card."
 STILL_PROCESSING = "The payment is still being processed. This page updates when it settles."
