@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -32,17 +33,28 @@ __all__ = ["Backend", "PgProxy", "RedisServer", "free_port", "start_localstripe"
 
 
 class RedisServer:
-    """A private redis-server (no persistence) we may stop and start again on its port."""
+    """A private redis-server (no persistence) we may stop and start again on its port; or,
+    given `external_url`, DB 7 of a server we must leave alone (never stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, external_url: str | None = None) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.external_url = external_url
+
+    @property
+    def stoppable(self) -> bool:
+        return self.external_url is None
 
     @property
     def url(self) -> str:
+        if self.external_url:
+            parts = urlsplit(self.external_url)
+            return urlunsplit((parts.scheme, parts.netloc, "/7", parts.query, ""))
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        if not self.stoppable:
+            return
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
@@ -61,6 +73,8 @@ class RedisServer:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        if not self.stoppable:
+            return
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
