@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
+from alembic import context
 from ticketing_app import models  # noqa: F401  (registers the tables)
 from ticketing_app.db import get_engine, normalize_url
 from ticketing_app.settings import get_settings

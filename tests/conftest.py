@@ -40,8 +40,9 @@ TABLES = (
 
 def migrate(url: str) -> None:
     """Apply the Alembic migrations to `url`."""
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "alembic"))

@@ -68,9 +68,7 @@ class AuthSession(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
-    token_hash: str = Field(
-        sa_column=sa.Column(sa.String(64), nullable=False, unique=True)
-    )
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     created_at: datetime = Field(sa_column=_ts())
     expires_at: datetime = Field(sa_column=_ts())
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

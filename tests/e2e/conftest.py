@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e.app_server import AppServer, start_app
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+
+from e2e.app_server import AppServer, start_app
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -37,7 +37,11 @@ def order_view(order: Order, ticket: Ticket) -> dict[str, Any]:
         "price": price_number(order.price_cents),
         "expiresAt": iso(order.expires_at),
         "createdAt": iso(order.created_at),
-        "ticket": {"id": ticket.id, "title": ticket.title, "price": price_number(order.price_cents)},
+        "ticket": {
+            "id": ticket.id,
+            "title": ticket.title,
+            "price": price_number(order.price_cents),
+        },
     }
 
 
