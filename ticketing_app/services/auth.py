@@ -131,13 +131,14 @@ def signout(db: Session, *, token: str | None, now: datetime) -> None:
         )
 
 
-def current_user(db: Session, *, token: str | None, now: datetime) -> User | None:
-    """The user a session token belongs to, or None; slides the expiry forward."""
+def lookup_session(db: Session, *, token: str | None, now: datetime) -> tuple[User, bool] | None:
+    """The user a live session token belongs to and whether its expiry is due to slide, or
+    None. One SELECT and no write, so it may run in a read session (no write lock on SQLite)."""
     if not isinstance(token, str) or not token or len(token) > 256:
         return None
     with db.begin():
         row = db.exec(
-            select(AuthSession, User)
+            select(AuthSession.expires_at, User)
             .join(User, User.id == AuthSession.user_id)
             .where(
                 AuthSession.token_hash == hash_token(token),
@@ -145,12 +146,42 @@ def current_user(db: Session, *, token: str | None, now: datetime) -> User | Non
                 AuthSession.expires_at > now,
             )
         ).first()
-        if row is None:
-            return None
-        auth, user = row
-        new_expiry = now + timedelta(days=get_settings().ticketing_session_days)
-        if new_expiry - auth.expires_at > _SLIDE_STEP:
-            auth.expires_at = new_expiry
+    if row is None:
+        return None
+    expires_at, user = row
+    return user, _slid_expiry(now) - expires_at > _SLIDE_STEP
+
+
+def _slid_expiry(now: datetime) -> datetime:
+    return now + timedelta(days=get_settings().ticketing_session_days)
+
+
+def slide_session(db: Session, *, token: str, now: datetime) -> None:
+    """Push a live session's expiry forward (at most once per _SLIDE_STEP; a no-op if it was
+    revoked, expired or already slid in the meantime)."""
+    new_expiry = _slid_expiry(now)
+    with db.begin():
+        db.exec(
+            sa.update(AuthSession)
+            .where(
+                AuthSession.token_hash == hash_token(token),
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+                AuthSession.expires_at < new_expiry - _SLIDE_STEP,
+            )
+            .values(expires_at=new_expiry)
+        )
+
+
+def current_user(db: Session, *, token: str | None, now: datetime) -> User | None:
+    """The user a session token belongs to, or None; slides the expiry forward when due."""
+    found = lookup_session(db, token=token, now=now)
+    if found is None:
+        return None
+    user, due = found
+    if due:
+        assert token is not None
+        slide_session(db, token=token, now=now)
     return user
 
 

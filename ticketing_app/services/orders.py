@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation
-from ticketing_app.models import Order, Ticket
+from ticketing_app.models import Order, Ticket, new_id
 from ticketing_app.services import outbox
 from ticketing_app.services.tickets import TICKET_NOT_FOUND, load_ticket, record_ticket_event
 from ticketing_app.services.validation import is_uuid, price_number
@@ -144,32 +144,39 @@ def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime)
                 ticket = load_ticket(db, ticket.id, refresh=True)
             if ticket.status != "available":
                 raise _refusal(ticket)
+            order_id = new_id()
+            # The conditional UPDATE decides (checked by row count) and, with RETURNING, gives
+            # the ticket's new version, price and title without a re-read.
+            locked = (
+                db.exec(
+                    sa.update(Ticket)
+                    .where(Ticket.id == ticket.id, Ticket.status == "available")
+                    .values(
+                        status="reserved",
+                        order_id=order_id,
+                        version=Ticket.version + 1,
+                        updated_at=now,
+                    )
+                    .returning(Ticket)
+                    .execution_options(synchronize_session=False, populate_existing=True)
+                )
+                .scalars()
+                .all()
+            )
+            if len(locked) != 1:  # changed and committed since our read (PostgreSQL)
+                raise _refusal(load_ticket(db, ticket.id, refresh=True))
+            ticket = locked[0]
             order = Order(
+                id=order_id,
                 user_id=buyer_id,
                 ticket_id=ticket.id,
-                price_cents=ticket.price_cents,
+                price_cents=ticket.price_cents,  # the locked row's price, even if repriced
                 expires_at=now + lock_window(),
                 created_at=now,
                 updated_at=now,
             )
-            changed = db.exec(
-                sa.update(Ticket)
-                .where(Ticket.id == ticket.id, Ticket.status == "available")
-                .values(
-                    status="reserved",
-                    order_id=order.id,
-                    version=Ticket.version + 1,
-                    updated_at=now,
-                )
-            ).rowcount
-            if changed != 1:  # changed and committed since our read (PostgreSQL)
-                raise _refusal(load_ticket(db, ticket.id, refresh=True))
             db.add(order)
-            db.flush()
-            ticket = load_ticket(db, ticket.id, refresh=True)
-            if ticket.price_cents != order.price_cents:  # repriced between read and lock
-                order.price_cents = ticket.price_cents
-                db.flush()
+            # Order and both outbox rows go in the one flush at commit.
             record_order_event(db, "OrderCreated", order, now, ticketTitle=ticket.title)
             record_ticket_event(db, "TicketUpdated", ticket, now)
     except IntegrityError:
