@@ -131,21 +131,25 @@ def signout(db: Session, *, token: str | None, now: datetime) -> None:
         )
 
 
+# Built once (bind parameters): it runs on every authenticated request.
+_LIVE_SESSION = (
+    select(AuthSession.expires_at, User)
+    .join(User, User.id == AuthSession.user_id)
+    .where(
+        AuthSession.token_hash == sa.bindparam("token_hash"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > sa.bindparam("now"),
+    )
+)
+
+
 def lookup_session(db: Session, *, token: str | None, now: datetime) -> tuple[User, bool] | None:
     """The user a live session token belongs to and whether its expiry is due to slide, or
     None. One SELECT and no write, so it may run in a read session (no write lock on SQLite)."""
     if not isinstance(token, str) or not token or len(token) > 256:
         return None
     with db.begin():
-        row = db.exec(
-            select(AuthSession.expires_at, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(
-                AuthSession.token_hash == hash_token(token),
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > now,
-            )
-        ).first()
+        row = db.exec(_LIVE_SESSION, params={"token_hash": hash_token(token), "now": now}).first()
     if row is None:
         return None
     expires_at, user = row
