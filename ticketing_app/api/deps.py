@@ -35,7 +35,9 @@ class BodyTooLarge(DomainError):
     status = 413
 
 
-def session_token(token: Annotated[str | None, Depends(session_cookie)]) -> str | None:
+# `async def` for the two trivial dependencies: FastAPI runs a plain `def` dependency in the
+# threadpool, a hop per request each that bought nothing (bench/bench_http_reserve).
+async def session_token(token: Annotated[str | None, Depends(session_cookie)]) -> str | None:
     return token or None
 
 
@@ -57,7 +59,7 @@ def optional_user(token: Annotated[str | None, Depends(session_token)]) -> User 
     return user
 
 
-def require_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def require_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     """401 unless signed in; checked on the server for every protected route."""
     if user is None:
         raise NotAuthenticated("You must be signed in")
