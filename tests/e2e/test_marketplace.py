@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import BrowserContext, expect
+
 from e2e.app_server import AppServer
 from e2e.helpers import (
     EventForger,
@@ -18,8 +20,6 @@ from e2e.helpers import (
     unique_email,
     wait_ready,
 )
-from playwright.sync_api import BrowserContext, expect
-
 from ticketing_app.state.ticket import TicketState
 
 pytestmark = pytest.mark.e2e
@@ -165,8 +165,12 @@ def test_protected_pages_send_anonymous_visitors_to_sign_in(
     page.get_by_role("link", name="Create an account").click()
     expect(page).to_have_url(re.compile(r"/signup\?next=/tickets/new$"))
     wait_ready(page)
+    # A client-side navigation: the sign-in form may still be on screen for a moment, and
+    # typing into it would be lost when the sign-up form replaces it.
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("correct-horse-1")
+    expect(page.get_by_label("Email")).to_have_value(email)
     page.get_by_role("button", name="Sign up", exact=True).click()
     expect(page).to_have_url(re.compile(r"/tickets/new/?$"))  # static server may add "/"
     expect(page.get_by_label("Title")).to_be_visible()
