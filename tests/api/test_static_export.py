@@ -93,8 +93,9 @@ def test_exported_frontend_signs_in_and_lists_tickets(
 ) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from e2e.helpers import sign_in
     from playwright.sync_api import expect, sync_playwright
+
+    from e2e.helpers import sign_in
 
     title = f"Static gig {uuid.uuid4().hex[:6]}"
     with httpx.Client(base_url=backend.base_url, timeout=30) as seller:

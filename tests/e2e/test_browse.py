@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import BrowserContext, expect
+
 from e2e.app_server import AppServer
 from e2e.helpers import sign_up, unique_email, wait_ready
-from playwright.sync_api import BrowserContext, expect
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from playwright.sync_api import BrowserContext, expect
+
 from e2e.app_server import AppServer, start_app
 from e2e.helpers import list_ticket, sign_up, unique_email
-from playwright.sync_api import BrowserContext, expect
 
 pytestmark = pytest.mark.e2e
 LOCK_SECONDS = 8
