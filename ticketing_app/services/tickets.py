@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 from sqlmodel import Session, select
 
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
@@ -162,14 +164,20 @@ def list_tickets(
     if offset > MAX_OFFSET:  # beyond any real page; also keeps the SQL integer in range
         raise ValidationError(f"Offset must be at most {MAX_OFFSET}", "offset")
     conditions: list[Any] = []
+    needle = q.replace("\x00", "").strip().lower()[:TITLE_SEARCH_MAX] if q and q.strip() else None
+    candidates = _sqlite_title_candidates(db, needle) if needle else None
+    # With candidates, SQLite is to fetch them by rowid; a unary + keeps it from walking the
+    # status or seller index instead (it would without ANALYZE statistics: every entry read).
+    column = _unindexed if candidates is not None else _as_is
     if status != "all":
-        conditions.append(Ticket.status == status)
+        conditions.append(column(Ticket.status) == status)
     if seller_id is not None:
-        conditions.append(Ticket.user_id == seller_id)
-    if q and q.strip():
-        needle = q.replace("\x00", "").strip().lower()[:TITLE_SEARCH_MAX]
+        conditions.append(column(Ticket.user_id) == seller_id)
+    if needle is not None:
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(sa.func.lower(Ticket.title).like(f"%{escaped}%", escape="\\"))
+    if candidates is not None:
+        conditions.append(candidates)
     order_by = {
         "newest": (Ticket.created_at.desc(), Ticket.id.desc()),
         "price_asc": (Ticket.price_cents.asc(), Ticket.created_at.desc(), Ticket.id.desc()),
@@ -185,3 +193,52 @@ def list_tickets(
 
 
 TITLE_SEARCH_MAX = 120
+
+# SQLite title search index (alembic/versions/0003_title_fts5_trigram.py): an FTS5 table with
+# the trigram tokenizer, kept in step with `tickets` by triggers, rowid = the ticket's rowid.
+TITLE_FTS_TABLE = "tickets_title_fts"
+TITLE_FTS_OBJECTS = (TITLE_FTS_TABLE, *(f"{TITLE_FTS_TABLE}_{t}" for t in ("ai", "au", "ad")))
+# A trigram index answers only strings of 3 characters or more.
+TITLE_FTS_MIN_CHARS = 3
+# Below this many titles containing the term, fetching them by rowid beats the LIKE scan along
+# the sort order; above it, that scan meets a page of matches soon enough (docs/performance.md).
+TITLE_FTS_SPARSE = 1000
+
+
+def _as_is(column: Any) -> Any:
+    return column
+
+
+def _unindexed(column: Any) -> Any:
+    """`+column`: the same value, but SQLite's planner no longer serves it from an index."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+_title_fts = sa.table(TITLE_FTS_TABLE, sa.column("rowid"))
+_title_fts_match = sa.literal_column(TITLE_FTS_TABLE).op("MATCH")
+
+
+def _sqlite_title_candidates(db: Session, needle: str) -> Any | None:
+    """On SQLite, `tickets.rowid IN (<rowids of titles containing needle>)` when the FTS index
+    exists and the term is rare enough for it to pay; None to leave the LIKE scan alone.
+
+    Only ever narrows: the caller keeps the LIKE, whose matches are all among these candidates
+    (the trigram index folds case for all of Unicode, SQLite's lower() and LIKE only for ASCII),
+    so results are the same either way."""
+    if len(needle) < TITLE_FTS_MIN_CHARS or db.get_bind().dialect.name != "sqlite":
+        return None
+    present = db.exec(
+        select(sa.func.count())
+        .select_from(sa.table("sqlite_master", sa.column("name")))
+        .where(sa.column("name").in_(TITLE_FTS_OBJECTS))
+    ).one()
+    if present != len(TITLE_FTS_OBJECTS):  # not migrated, or `tickets` was rebuilt since
+        return None
+    phrase = '"' + needle.replace('"', '""') + '"'  # one FTS5 string: every character literal
+    matching = sa.select(_title_fts.c.rowid).where(_title_fts_match(phrase))
+    found = db.exec(
+        select(sa.func.count()).select_from(matching.limit(TITLE_FTS_SPARSE).subquery())
+    ).one()
+    if found >= TITLE_FTS_SPARSE:
+        return None
+    return sa.literal_column("tickets.rowid").in_(matching)
