@@ -8,18 +8,22 @@ readers never queue behind writers (WAL lets them read the last committed snapsh
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 
 from ticketing_app.settings import get_settings
 
 _engines: dict[str, Engine] = {}
+_readonly: dict[Engine, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 _lock = threading.Lock()
 
@@ -36,6 +40,19 @@ def normalize_url(url: str) -> str:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    # One writer at a time per database is SQLite's rule. Threads of this process queue for
+    # it on a lock (woken the moment the writer commits) instead of in SQLite's busy handler,
+    # which polls with sleeps of 1–100 ms; other processes still wait in the busy handler.
+    writer = threading.Lock()
+    holders: set[int] = set()  # id() of DBAPI connections inside a write transaction
+
+    def release(connection: object) -> None:
+        # The dialect is handed the pool's proxy, the pool events the DBAPI connection.
+        key = id(getattr(connection, "dbapi_connection", connection))
+        if key in holders:
+            holders.discard(key)
+            writer.release()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy's "begin" event below decide how each transaction starts.
@@ -49,10 +66,73 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection = conn.connection.dbapi_connection
         if conn.get_execution_options().get(READONLY_OPTION):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi_connection.execute("BEGIN")
+            return
+        if not writer.acquire(timeout=30):
+            raise sqlite3.OperationalError("database is locked")
+        holders.add(id(dbapi_connection))
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            release(dbapi_connection)
+            raise
+
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def commit_then_release(dbapi_connection):  # type: ignore[no-untyped-def]
+        try:
+            do_commit(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    def rollback_then_release(dbapi_connection):  # type: ignore[no-untyped-def]
+        try:
+            do_rollback(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    dialect.do_commit = commit_then_release  # type: ignore[method-assign]
+    dialect.do_rollback = rollback_then_release  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        release(dbapi_connection)  # never leave the lock with a connection back in the pool
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        release(dbapi_connection)
+
+
+# A pooled connection unused for longer than this is checked with a round trip before use.
+PING_AFTER_IDLE_SECONDS = 0.5
+_LAST_USED = "ticketing_last_used"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling for idle connections only (HikariCP's "alive bypass
+    window" idea): `pool_pre_ping` paid a `SELECT 1` round trip on every checkout, ~10 % of a
+    busy request's time. A connection used in the last half second is handed out as is; if
+    the server dropped it in that half second, the request fails with a clean 503 and the
+    disconnect invalidates the pool (docs/decisions.md, "Ping idle connections only")."""
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        last = record.info.get(_LAST_USED)
+        if last is not None and time.monotonic() - last < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # what pool_pre_ping runs
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -72,9 +152,9 @@ def get_engine(url: str | None = None) -> Engine:
                     url,
                     pool_size=settings.ticketing_db_pool_size,
                     max_overflow=settings.ticketing_db_max_overflow,
-                    pool_pre_ping=True,
                     pool_timeout=30,
                 )
+                _ping_idle_connections(engine)
             _engines[url] = engine
         return engine
 
@@ -103,11 +183,24 @@ def write_session(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
+def readonly_engine(engine: Engine) -> Engine:
+    """`engine` for read-only work, built once per engine: a deferred BEGIN on SQLite (never
+    the write lock), autocommit on PostgreSQL."""
+    found = _readonly.get(engine)
+    if found is None:
+        options: dict[str, object] = {READONLY_OPTION: True}
+        if engine.dialect.name == "postgresql":
+            # No BEGIN/ROLLBACK round trips: each statement of a read sees the latest commit,
+            # which is what READ COMMITTED gave inside a transaction anyway.
+            options["isolation_level"] = "AUTOCOMMIT"
+        found = _readonly.setdefault(engine, engine.execution_options(**options))
+    return found
+
+
 @contextmanager
 def read_session(url: str | None = None) -> Iterator[Session]:
     """A session for queries only (deferred BEGIN on SQLite)."""
-    engine = get_engine(url).execution_options(**{READONLY_OPTION: True})
-    session = Session(bind=engine, expire_on_commit=False)
+    session = Session(bind=readonly_engine(get_engine(url)), expire_on_commit=False)
     try:
         yield session
     finally:
@@ -121,4 +214,5 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _readonly.clear()
         _factories.clear()

@@ -12,10 +12,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ticketing_app.db import readonly_engine
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation
 from ticketing_app.models import Order, Ticket, new_id
 from ticketing_app.services import outbox
-from ticketing_app.services.tickets import TICKET_NOT_FOUND, load_ticket, record_ticket_event
+from ticketing_app.services.tickets import (
+    TICKET_NOT_FOUND,
+    load_ticket,
+    record_ticket_event,
+    ticket_event,
+)
 from ticketing_app.services.validation import is_uuid, price_number
 from ticketing_app.services.views import iso
 from ticketing_app.settings import get_settings
@@ -35,7 +41,7 @@ def lock_window() -> timedelta:
     return timedelta(seconds=get_settings().ticketing_lock_seconds)
 
 
-def record_order_event(db: Session, type: str, order: Order, now: datetime, **extra: Any) -> None:
+def _order_event(type: str, order: Order, **extra: Any) -> outbox.NewEvent:
     payload = {
         "id": order.id,
         "userId": order.user_id,
@@ -46,15 +52,11 @@ def record_order_event(db: Session, type: str, order: Order, now: datetime, **ex
         "version": order.version,
         **extra,
     }
-    outbox.record(
-        db,
-        type=type,
-        aggregate_type="order",
-        aggregate_id=order.id,
-        aggregate_version=order.version,
-        payload=payload,
-        now=now,
-    )
+    return outbox.NewEvent(type, "order", order.id, order.version, payload)
+
+
+def record_order_event(db: Session, type: str, order: Order, now: datetime, **extra: Any) -> None:
+    outbox.record_rows(db, [_order_event(type, order, **extra)], now=now)
 
 
 def load_order(db: Session, order_id: Any, *, refresh: bool = False) -> Order:
@@ -100,96 +102,157 @@ def end_order(db: Session, order: Order, status: str, now: datetime, **extra: An
     return True
 
 
-def _refusal(ticket: Ticket) -> RuleViolation:
+# The reservation path runs on Core rows, not ORM entities: in a rush most attempts are
+# refusals, and the ORM's per-attempt Python (identity map, entity loading, unit of work) was
+# most of their cost under the GIL (bench/bench_reserve.py, docs/performance.md §1).
+# Statements are built once: constructing them cost about as much Python time as running them.
+_TICKETS = Ticket.__table__
+_ORDERS = Order.__table__
+_TICKET_AND_HOLDER = (
+    sa.select(
+        _TICKETS.c.id,
+        _TICKETS.c.user_id,
+        _TICKETS.c.status,
+        _TICKETS.c.order_id,
+        _ORDERS.c.status.label("holder_status"),
+        _ORDERS.c.expires_at.label("holder_expires_at"),
+    )
+    .select_from(_TICKETS.outerjoin(_ORDERS, _ORDERS.c.id == _TICKETS.c.order_id))
+    .where(_TICKETS.c.id == sa.bindparam("ticket_id"))
+)
+_TICKET_STATUS = sa.select(_TICKETS.c.status).where(_TICKETS.c.id == sa.bindparam("ticket_id"))
+_LOCK_TICKET = (
+    sa.update(_TICKETS)
+    .where(_TICKETS.c.id == sa.bindparam("ticket_id"), _TICKETS.c.status == "available")
+    .values(
+        status="reserved",
+        order_id=sa.bindparam("order_id"),
+        version=_TICKETS.c.version + 1,
+        updated_at=sa.bindparam("now"),
+    )
+    .returning(*_TICKETS.c)
+)
+_INSERT_ORDER = sa.insert(_ORDERS)
+
+
+def _refusal_for(status: str) -> RuleViolation:
     """Why a ticket cannot be reserved, from its current status."""
-    if ticket.status == "sold":
+    if status == "sold":
         return RuleViolation("Ticket has already been sold")
-    if ticket.status == "cancelled":
+    if status == "cancelled":
         return RuleViolation("Ticket is no longer for sale")
     return RuleViolation(ALREADY_RESERVED)
 
 
-# Built once: constructing the statement cost about as much Python time as running it.
-_TICKET_AND_HOLDER = (
-    select(Ticket, Order)
-    .outerjoin(Order, Order.id == Ticket.order_id)
-    .where(Ticket.id == sa.bindparam("ticket_id"))
-)
-_LOCK_TICKET = (
-    sa.update(Ticket)
-    .where(Ticket.id == sa.bindparam("ticket_id"), Ticket.status == "available")
-    .values(
-        status="reserved",
-        order_id=sa.bindparam("order_id"),
-        version=Ticket.version + 1,
-        updated_at=sa.bindparam("now"),
-    )
-    .returning(Ticket)
-    .execution_options(synchronize_session=False, populate_existing=True)
-)
+def _current_status(conn: sa.Connection, ticket_id: str) -> str:
+    return conn.execute(_TICKET_STATUS, {"ticket_id": ticket_id}).scalar_one()
 
 
-def _ticket_and_holding_order(db: Session, ticket_id: Any) -> tuple[Ticket, Order | None]:
-    """The ticket and the order holding it (if any) in one query: one round trip fewer for
-    every refusal, which is most answers when many buyers race."""
-    if not is_uuid(ticket_id):
-        raise NotFound(TICKET_NOT_FOUND)
-    row = db.exec(_TICKET_AND_HOLDER, params={"ticket_id": ticket_id.lower()}).first()
+def _refuse_plainly_refused(row: sa.Row[Any] | None, buyer_id: str, now: datetime) -> None:
+    """Raise the refusal a ticket-and-holder row already decides (most answers in a rush)."""
     if row is None:
         raise NotFound(TICKET_NOT_FOUND)
-    return row[0], row[1]
+    if row.user_id == buyer_id:
+        raise RuleViolation("You cannot buy your own ticket")
+    if row.status in ("sold", "cancelled"):
+        raise _refusal_for(row.status)
+    if row.status == "reserved" and row.holder_status == ACTIVE and row.holder_expires_at > now:
+        raise RuleViolation(ALREADY_RESERVED)
 
 
 def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime) -> OrderWithTicket:
-    """Create an order and lock the ticket in one transaction; of concurrent buyers one wins."""
+    """Create an order and lock the ticket in one transaction; of concurrent buyers one wins.
+
+    Runs on Core rows over the session's engine (not through the ORM session): in a rush most
+    attempts are refusals, and the session's bookkeeping was half of a refusal's cost."""
+    if not is_uuid(ticket_id):
+        raise NotFound(TICKET_NOT_FOUND)
+    ticket_id = ticket_id.lower()
+    engine = db.get_bind()
+    assert isinstance(engine, sa.Engine)
+    # Refuse a plainly taken ticket from a read first: one round trip in autocommit on
+    # PostgreSQL (no BEGIN/ROLLBACK) and, on SQLite, a WAL snapshot instead of queueing for
+    # the single write lock just to say no. The transaction below decides for the rest.
+    with readonly_engine(engine).connect() as conn, conn.begin():
+        row = conn.execute(_TICKET_AND_HOLDER, {"ticket_id": ticket_id}).first()
+        _refuse_plainly_refused(row, buyer_id, now)
     try:
-        with db.begin():
-            ticket, holding = _ticket_and_holding_order(db, ticket_id)
-            if ticket.user_id == buyer_id:
-                raise RuleViolation("You cannot buy your own ticket")
-            if ticket.status == "reserved" and ticket.order_id:
-                # Rule 5: a hold past due is expired here, whether or not a timer fired.
-                if holding is not None and holding.status == ACTIVE and holding.expires_at <= now:
-                    end_order(db, holding, "expired", now)
-                elif holding is not None and holding.status == ACTIVE:
-                    # Held, in the same snapshot as the ticket: refuse without another query
-                    # (the common answer in a rush, bench/bench_reserve).
-                    raise RuleViolation(ALREADY_RESERVED)
-                # Otherwise re-read: on PostgreSQL the hold may have ended (a sweep, a cancel)
-                # and committed after our first read, leaving that read stale.
-                ticket = load_ticket(db, ticket.id, refresh=True)
-            if ticket.status != "available":
-                raise _refusal(ticket)
-            order_id = new_id()
-            # The conditional UPDATE decides (checked by row count) and, with RETURNING, gives
-            # the ticket's new version, price and title without a re-read.
-            locked = (
-                db.exec(
-                    _LOCK_TICKET,
-                    params={"ticket_id": ticket.id, "order_id": order_id, "now": now},
-                )
-                .scalars()
-                .all()
-            )
-            if len(locked) != 1:  # changed and committed since our read (PostgreSQL)
-                raise _refusal(load_ticket(db, ticket.id, refresh=True))
-            ticket = locked[0]
-            order = Order(
-                id=order_id,
-                user_id=buyer_id,
-                ticket_id=ticket.id,
-                price_cents=ticket.price_cents,  # the locked row's price, even if repriced
-                expires_at=now + lock_window(),
-                created_at=now,
-                updated_at=now,
-            )
-            db.add(order)
-            # Order and both outbox rows go in the one flush at commit.
-            record_order_event(db, "OrderCreated", order, now, ticketTitle=ticket.title)
-            record_ticket_event(db, "TicketUpdated", ticket, now)
-    except IntegrityError:
+        with engine.begin() as conn:
+            result, events = _reserve_on(conn, buyer_id=buyer_id, ticket_id=ticket_id, now=now)
+    except IntegrityError:  # the one-active-order index: another buyer won
         raise RuleViolation(ALREADY_RESERVED) from None
-    return OrderWithTicket(order=order, ticket=ticket)
+    outbox.dispatch(events)  # committed: deliver after commit, as sessions do
+    return result
+
+
+def _reserve_on(
+    conn: sa.Connection, *, buyer_id: str, ticket_id: str, now: datetime
+) -> tuple[OrderWithTicket, list[outbox.Event]]:
+    """One reservation transaction: the new order with its ticket, and the events written."""
+    # The ticket and the order holding it in one query (one snapshot): a held ticket is
+    # refused without another round trip — the common answer in a rush.
+    row = conn.execute(_TICKET_AND_HOLDER, {"ticket_id": ticket_id}).first()
+    _refuse_plainly_refused(row, buyer_id, now)
+    assert row is not None
+    status = row.status
+    events: list[outbox.Event] = []
+    if status == "reserved":
+        if row.holder_status == ACTIVE:
+            # Rule 5: a hold past due (one not due was refused above) is expired here,
+            # whether or not a timer fired, in this transaction.
+            events += _expire_on(conn, [row.order_id], now)[1]
+        # Re-read: the hold may have ended (here, or by a sweep or a cancel that committed
+        # after our first read on PostgreSQL), leaving that read stale.
+        status = _current_status(conn, ticket_id)
+    if status != "available":
+        raise _refusal_for(status)
+    order_id = new_id()
+    # The conditional UPDATE decides (checked by row count) and, with RETURNING, gives the
+    # ticket's new version, price and title without a re-read.
+    locked = conn.execute(
+        _LOCK_TICKET, {"ticket_id": ticket_id, "order_id": order_id, "now": now}
+    ).first()
+    if locked is None:  # changed and committed since our read (PostgreSQL)
+        raise _refusal_for(_current_status(conn, ticket_id))
+    ticket = Ticket(**locked._mapping)
+    order = Order(
+        id=order_id,
+        user_id=buyer_id,
+        ticket_id=ticket_id,
+        price_cents=ticket.price_cents,  # the locked row's price, even if repriced
+        status=ACTIVE,
+        expires_at=now + lock_window(),
+        failed_payment_attempts=0,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    conn.execute(_INSERT_ORDER, _order_row(order))
+    events += outbox.write_rows(
+        conn,
+        [
+            _order_event("OrderCreated", order, ticketTitle=ticket.title),
+            ticket_event("TicketUpdated", ticket),
+        ],
+        now=now,
+    )
+    return OrderWithTicket(order=order, ticket=ticket), events
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "user_id": order.user_id,
+        "ticket_id": order.ticket_id,
+        "price_cents": order.price_cents,
+        "status": order.status,
+        "expires_at": order.expires_at,
+        "failed_payment_attempts": order.failed_payment_attempts,
+        "payment_intent_id": None,
+        "version": order.version,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
 
 
 def _own_order(db: Session, user_id: str, order_id: Any) -> Order:
@@ -241,45 +304,53 @@ def expire_due_orders(db: Session, *, now: datetime, limit: int = 500) -> list[s
     with RETURNING, then their events); returns the ids this call expired.
 
     One transaction per order took 7 s to drain 1,000 orders due in the same second on
-    PostgreSQL (bench/bench_expiry.py, docs/performance.md). The conditions are those of
-    `end_order`/`release_ticket`, so a concurrent cancel or payment still wins or loses each
-    row cleanly (row locks, then the WHERE is re-checked)."""
+    PostgreSQL (bench/bench_expiry.py, docs/performance.md)."""
     with db.begin():
         due = (
-            select(Order.id)
-            .where(Order.status == ACTIVE, Order.expires_at <= now)
-            .order_by(Order.expires_at)
+            sa.select(_ORDERS.c.id)
+            .where(_ORDERS.c.status == ACTIVE, _ORDERS.c.expires_at <= now)
+            .order_by(_ORDERS.c.expires_at)
             .limit(limit)
             # PostgreSQL: concurrent batches (timers, the sweep) take disjoint rows instead of
             # deadlocking on each other's; a skipped order is another transaction's to end.
             .with_for_update(skip_locked=True)
         )
-        ended = list(
-            db.exec(
-                sa.update(Order)
-                .where(Order.id.in_(due.scalar_subquery()), Order.status == ACTIVE)
-                .values(status="expired", version=Order.version + 1, updated_at=now)
-                .returning(Order)
-                .execution_options(synchronize_session=False, populate_existing=True)
-            ).scalars()
-        )
-        if not ended:
-            return []
-        for order in ended:
-            record_order_event(db, "OrderExpired", order, now)
-        released = db.exec(
-            sa.update(Ticket)
+        ended, events = _expire_on(db.connection(), due.scalar_subquery(), now)
+        outbox.deliver_after_commit(db, events)
+    return ended
+
+
+def _expire_on(
+    conn: sa.Connection, which: Any, now: datetime
+) -> tuple[list[str], list[outbox.Event]]:
+    """Expire the active, past-due orders among `which` (ids or a subquery of ids) and put
+    their tickets back on sale, with their events. The conditions are those of
+    `end_order`/`release_ticket`, so a concurrent cancel or payment still wins or loses each
+    row cleanly (row locks, then the WHERE is re-checked)."""
+    ended = [
+        Order(**row._mapping)
+        for row in conn.execute(
+            sa.update(_ORDERS)
             .where(
-                Ticket.order_id.in_([o.id for o in ended]),
-                Ticket.status == "reserved",
+                _ORDERS.c.id.in_(which),
+                _ORDERS.c.status == ACTIVE,
+                _ORDERS.c.expires_at <= now,
             )
-            .values(status="available", order_id=None, version=Ticket.version + 1, updated_at=now)
-            .returning(Ticket)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        ).scalars()
-        for ticket in released:
-            record_ticket_event(db, "TicketUpdated", ticket, now)
-    return [o.id for o in ended]
+            .values(status="expired", version=_ORDERS.c.version + 1, updated_at=now)
+            .returning(*_ORDERS.c)
+        )
+    ]
+    if not ended:
+        return [], []
+    released = conn.execute(
+        sa.update(_TICKETS)
+        .where(_TICKETS.c.order_id.in_([o.id for o in ended]), _TICKETS.c.status == "reserved")
+        .values(status="available", order_id=None, version=_TICKETS.c.version + 1, updated_at=now)
+        .returning(*_TICKETS.c)
+    )
+    news = [_order_event("OrderExpired", order) for order in ended]
+    news += [ticket_event("TicketUpdated", Ticket(**row._mapping)) for row in released]
+    return [o.id for o in ended], outbox.write_rows(conn, news, now=now)
 
 
 def next_expiry(db: Session) -> datetime | None:

@@ -1,8 +1,9 @@
 """Domain events: written to the outbox in the caller's transaction, delivered after commit.
 
-`record` adds a DomainEvent row to the session; nothing leaves the process unless that
-transaction commits. After commit, registered in-process handlers (the live-update push,
-tests, the NATS relay's wake-up) receive each event; a rollback discards them.
+`record` / `record_rows` write DomainEvent rows in the caller's transaction; nothing leaves
+the process unless that transaction commits. After commit, registered in-process handlers
+(the live-update push, tests, the NATS relay's wake-up) receive each event; a rollback
+discards them.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from ticketing_app.models import DomainEvent
+from ticketing_app.models import DomainEvent, new_id
 from ticketing_app.services.views import iso
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,67 @@ def _json_default(value: Any) -> str:
     return str(value)
 
 
+class NewEvent(NamedTuple):
+    """An event about to be written: what changed, to which aggregate, at which version."""
+
+    type: str
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    payload: dict[str, Any]
+
+
+_INSERT = sa.insert(DomainEvent.__table__)
+
+
+def write_rows(conn: sa.Connection, events: list[NewEvent], *, now: datetime) -> list[Event]:
+    """Write outbox rows in `conn`'s current transaction (one INSERT of Core rows) and return
+    them as events; the caller hands them to `dispatch` once that transaction has committed."""
+    rows: list[dict[str, Any]] = []
+    written: list[Event] = []
+    for ev in events:
+        if ev.type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {ev.type!r}")
+        # Handlers in-process and consumers on NATS see the same JSON (datetimes as ISO Z).
+        text = json.dumps(ev.payload, sort_keys=True, default=_json_default)
+        event_id = new_id()
+        rows.append(
+            {
+                "id": event_id,
+                "type": ev.type,
+                "aggregate_type": ev.aggregate_type,
+                "aggregate_id": ev.aggregate_id,
+                "aggregate_version": ev.aggregate_version,
+                "payload": text,
+                "created_at": now,
+                "published_at": None,
+            }
+        )
+        written.append(
+            Event(
+                id=event_id,
+                type=ev.type,
+                aggregate_type=ev.aggregate_type,
+                aggregate_id=ev.aggregate_id,
+                aggregate_version=ev.aggregate_version,
+                payload=json.loads(text),
+                created_at=now,
+            )
+        )
+    conn.execute(_INSERT, rows)
+    return written
+
+
+def record_rows(session: Session, events: list[NewEvent], *, now: datetime) -> None:
+    """Write outbox rows in the session's current transaction; delivered after it commits."""
+    deliver_after_commit(session, write_rows(session.connection(), events, now=now))
+
+
+def deliver_after_commit(session: Session, events: list[Event]) -> None:
+    """Hand events written on the session's connection to the handlers once it commits."""
+    session.info.setdefault(_PENDING_KEY, []).extend(events)
+
+
 def record(
     session: Session,
     *,
@@ -96,33 +159,11 @@ def record(
     aggregate_version: int,
     payload: dict[str, Any],
     now: datetime,
-) -> DomainEvent:
-    """Add an outbox row to the current transaction."""
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {type!r}")
-    # Handlers in-process and consumers on NATS see the same JSON (datetimes as ISO 8601 Z).
-    text = json.dumps(payload, sort_keys=True, default=_json_default)
-    row = DomainEvent(
-        type=type,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        aggregate_version=aggregate_version,
-        payload=text,
-        created_at=now,
+) -> None:
+    """Write one outbox row in the current transaction."""
+    record_rows(
+        session, [NewEvent(type, aggregate_type, aggregate_id, aggregate_version, payload)], now=now
     )
-    session.add(row)
-    session.info.setdefault(_PENDING_KEY, []).append(
-        Event(
-            id=row.id,
-            type=type,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-            aggregate_version=aggregate_version,
-            payload=json.loads(text),
-            created_at=now,
-        )
-    )
-    return row
 
 
 def to_event(row: DomainEvent) -> Event:

@@ -24,16 +24,12 @@ MAX_LIMIT = 200
 MAX_OFFSET = 1_000_000
 
 
+def ticket_event(type: str, ticket: Ticket) -> outbox.NewEvent:
+    return outbox.NewEvent(type, "ticket", ticket.id, ticket.version, ticket_view(ticket))
+
+
 def _record(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
-    outbox.record(
-        db,
-        type=type,
-        aggregate_type="ticket",
-        aggregate_id=ticket.id,
-        aggregate_version=ticket.version,
-        payload=ticket_view(ticket),
-        now=now,
-    )
+    outbox.record_rows(db, [ticket_event(type, ticket)], now=now)
 
 
 def record_ticket_event(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
