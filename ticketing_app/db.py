@@ -13,9 +13,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Select, event
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
@@ -195,6 +196,58 @@ def readonly_engine(engine: Engine) -> Engine:
             options["isolation_level"] = "AUTOCOMMIT"
         found = _readonly.setdefault(engine, engine.execution_options(**options))
     return found
+
+
+class DriverQuery:
+    """A read-only Core SELECT compiled once per dialect and run straight on a pooled DBAPI
+    connection, in autocommit (the one statement is its own snapshot).
+
+    For the hottest read only (the refusal check of `orders.reserve_ticket`, where SQLAlchemy's
+    per-execution machinery cost several times the query itself on SQLite:
+    docs/performance.md §1). Rows are plain tuples with the driver's types (no result
+    processing), so select columns that need none; every bind parameter must be a named
+    `bindparam` (processed by its type as usual) — write constants as literal SQL."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, list[tuple[str, Any]], bool]] = {}
+
+    def _compile(self, dialect: Dialect) -> tuple[str, list[tuple[str, Any]], bool]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect)
+            by_name = {name: bind for bind, name in compiled.bind_names.items()}
+            names = compiled.positiontup if compiled.positional else list(by_name)
+            binds = [
+                (name, by_name[name].type.dialect_impl(dialect).bind_processor(dialect))
+                for name in names or []
+            ]
+            found = (str(compiled), binds, compiled.positional)
+            self._compiled[dialect.name] = found
+        return found
+
+    def first(self, engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        sql, binds, positional = self._compile(engine.dialect)
+        values = [(name, proc(params[name]) if proc else params[name]) for name, proc in binds]
+        args: Any = tuple(v for _, v in values) if positional else dict(values)
+        proxied = engine.raw_connection()  # pool checkout (and its idle ping)
+        try:
+            dbapi_connection = proxied.driver_connection
+            autocommit = getattr(dbapi_connection, "autocommit", None)
+            if autocommit is False:  # psycopg: no BEGIN/ROLLBACK round trips for one SELECT
+                dbapi_connection.autocommit = True
+            try:
+                cursor = proxied.cursor()
+                try:
+                    cursor.execute(sql, args)
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()
+            finally:
+                if autocommit is False:
+                    dbapi_connection.autocommit = False
+        finally:
+            proxied.close()  # back to the pool
 
 
 @contextmanager

@@ -13,26 +13,41 @@ from datetime import timedelta
 
 import pytest
 from concurrency_helpers import NOW, WINDOW, make_ticket, make_user, reserve, ticket_row
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
-from ticketing_app.db import get_engine, read_session, write_session
+from ticketing_app.db import DriverQuery, get_engine, read_session, write_session
 from ticketing_app.errors import RuleViolation
 from ticketing_app.models import Order
 from ticketing_app.services import orders, tickets
 
 
 @pytest.fixture
-def after_statement(postgres_url: str) -> Iterator[Callable[[str, Callable[[], None]], None]]:
+def after_statement(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, Callable[[], None]], None]]:
     """`after_statement(prefix, action)`: run `action` once, right after this thread's next
-    statement starting with `prefix` (another session, so it commits on its own connection)."""
+    statement starting with `prefix` (another session, so it commits on its own connection).
+    Statements run through SQLAlchemy and through `DriverQuery` (the reservation's refusal
+    read, which bypasses SQLAlchemy's events) both count."""
     engine = get_engine(postgres_url)
     armed: list[tuple[str, Callable[[], None], int]] = []
 
-    def hook(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    def ran(statement: str) -> None:
         if armed and armed[0][2] == threading.get_ident() and statement.startswith(armed[0][0]):
             _, action, _ = armed.pop()
             action()
 
+    def hook(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        ran(statement)
+
+    driver_first = DriverQuery.first
+
+    def first(self: DriverQuery, engine: Engine, params: dict) -> tuple | None:  # type: ignore[type-arg]
+        row = driver_first(self, engine, params)
+        ran(self._compile(engine.dialect)[0])
+        return row
+
+    monkeypatch.setattr(DriverQuery, "first", first)
     event.listen(engine, "after_cursor_execute", hook)
 
     def arm(prefix: str, action: Callable[[], None]) -> None:

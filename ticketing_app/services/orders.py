@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from ticketing_app.db import readonly_engine
+from ticketing_app.db import DriverQuery
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation
-from ticketing_app.models import Order, Ticket, new_id
+from ticketing_app.models import Order, Ticket, UTCDateTime, new_id
 from ticketing_app.services import outbox
 from ticketing_app.services.tickets import (
     TICKET_NOT_FOUND,
@@ -120,10 +120,28 @@ _TICKET_AND_HOLDER = (
     .select_from(_TICKETS.outerjoin(_ORDERS, _ORDERS.c.id == _TICKETS.c.order_id))
     .where(_TICKETS.c.id == sa.bindparam("ticket_id"))
 )
+# The refusal check, run on the driver: plain columns only (no result processing), the
+# hold's "still running?" computed by the database.
+_PLAIN_REFUSAL_READ = DriverQuery(
+    sa.select(
+        _TICKETS.c.user_id,
+        _TICKETS.c.status,
+        sa.and_(
+            _ORDERS.c.status == sa.literal_column(f"'{ACTIVE}'"),
+            _ORDERS.c.expires_at > sa.bindparam("now", type_=UTCDateTime),
+        ),
+    )
+    .select_from(_TICKETS.outerjoin(_ORDERS, _ORDERS.c.id == _TICKETS.c.order_id))
+    .where(_TICKETS.c.id == sa.bindparam("ticket_id"))
+)
 _TICKET_STATUS = sa.select(_TICKETS.c.status).where(_TICKETS.c.id == sa.bindparam("ticket_id"))
 _LOCK_TICKET = (
     sa.update(_TICKETS)
-    .where(_TICKETS.c.id == sa.bindparam("ticket_id"), _TICKETS.c.status == "available")
+    .where(
+        _TICKETS.c.id == sa.bindparam("ticket_id"),
+        _TICKETS.c.status == "available",
+        _TICKETS.c.user_id != sa.bindparam("buyer_id"),  # never one's own ticket
+    )
     .values(
         status="reserved",
         order_id=sa.bindparam("order_id"),
@@ -148,15 +166,16 @@ def _current_status(conn: sa.Connection, ticket_id: str) -> str:
     return conn.execute(_TICKET_STATUS, {"ticket_id": ticket_id}).scalar_one()
 
 
-def _refuse_plainly_refused(row: sa.Row[Any] | None, buyer_id: str, now: datetime) -> None:
-    """Raise the refusal a ticket-and-holder row already decides (most answers in a rush)."""
-    if row is None:
+def _refuse_plainly_refused(found: tuple[str, str, Any] | None, buyer_id: str) -> None:
+    """Raise the refusal that (seller, status, held and not due) already decides."""
+    if found is None:
         raise NotFound(TICKET_NOT_FOUND)
-    if row.user_id == buyer_id:
+    seller_id, status, held = found
+    if seller_id == buyer_id:
         raise RuleViolation("You cannot buy your own ticket")
-    if row.status in ("sold", "cancelled"):
-        raise _refusal_for(row.status)
-    if row.status == "reserved" and row.holder_status == ACTIVE and row.holder_expires_at > now:
+    if status in ("sold", "cancelled"):
+        raise _refusal_for(status)
+    if status == "reserved" and held:
         raise RuleViolation(ALREADY_RESERVED)
 
 
@@ -173,9 +192,8 @@ def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime)
     # Refuse a plainly taken ticket from a read first: one round trip in autocommit on
     # PostgreSQL (no BEGIN/ROLLBACK) and, on SQLite, a WAL snapshot instead of queueing for
     # the single write lock just to say no. The transaction below decides for the rest.
-    with readonly_engine(engine).connect() as conn, conn.begin():
-        row = conn.execute(_TICKET_AND_HOLDER, {"ticket_id": ticket_id}).first()
-        _refuse_plainly_refused(row, buyer_id, now)
+    params = {"ticket_id": ticket_id, "now": now}
+    _refuse_plainly_refused(_PLAIN_REFUSAL_READ.first(engine, params), buyer_id)
     try:
         with engine.begin() as conn:
             result, events = _reserve_on(conn, buyer_id=buyer_id, ticket_id=ticket_id, now=now)
@@ -189,31 +207,26 @@ def _reserve_on(
     conn: sa.Connection, *, buyer_id: str, ticket_id: str, now: datetime
 ) -> tuple[OrderWithTicket, list[outbox.Event]]:
     """One reservation transaction: the new order with its ticket, and the events written."""
-    # The ticket and the order holding it in one query (one snapshot): a held ticket is
-    # refused without another round trip — the common answer in a rush.
-    row = conn.execute(_TICKET_AND_HOLDER, {"ticket_id": ticket_id}).first()
-    _refuse_plainly_refused(row, buyer_id, now)
-    assert row is not None
-    status = row.status
     events: list[outbox.Event] = []
-    if status == "reserved":
-        if row.holder_status == ACTIVE:
-            # Rule 5: a hold past due (one not due was refused above) is expired here,
-            # whether or not a timer fired, in this transaction.
-            events += _expire_on(conn, [row.order_id], now)[1]
-        # Re-read: the hold may have ended (here, or by a sweep or a cancel that committed
-        # after our first read on PostgreSQL), leaving that read stale.
-        status = _current_status(conn, ticket_id)
-    if status != "available":
-        raise _refusal_for(status)
     order_id = new_id()
-    # The conditional UPDATE decides (checked by row count) and, with RETURNING, gives the
-    # ticket's new version, price and title without a re-read.
-    locked = conn.execute(
-        _LOCK_TICKET, {"ticket_id": ticket_id, "order_id": order_id, "now": now}
-    ).first()
-    if locked is None:  # changed and committed since our read (PostgreSQL)
-        raise _refusal_for(_current_status(conn, ticket_id))
+    lock = {"ticket_id": ticket_id, "order_id": order_id, "buyer_id": buyer_id, "now": now}
+    # The conditional UPDATE decides (checked by row count). It goes first: the read before
+    # this transaction already refused most taken tickets, so here it mostly wins, and
+    # RETURNING gives the ticket's new version, price and title without a read.
+    locked = conn.execute(_LOCK_TICKET, lock).first()
+    if locked is None:
+        # Not available to this buyer: find out why, in this transaction.
+        row = conn.execute(_TICKET_AND_HOLDER, {"ticket_id": ticket_id}).first()
+        held = row is not None and row.holder_status == ACTIVE and row.holder_expires_at > now
+        _refuse_plainly_refused(row and (row.user_id, row.status, held), buyer_id)
+        assert row is not None
+        if row.status == "reserved" and row.holder_status == ACTIVE:
+            # Rule 5: a hold past due (one not due was refused above) is expired here,
+            # whether or not a timer fired, in this transaction; then the ticket is free.
+            events += _expire_on(conn, [row.order_id], now)[1]
+            locked = conn.execute(_LOCK_TICKET, lock).first()
+        if locked is None:
+            raise _refusal_for(_current_status(conn, ticket_id))
     ticket = Ticket(**locked._mapping)
     order = Order(
         id=order_id,
