@@ -16,7 +16,7 @@ from fastapi.security import APIKeyCookie
 
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotAuthenticated, ValidationError
-from ticketing_app.models import User, utcnow
+from ticketing_app.models import utcnow
 from ticketing_app.services import auth
 from ticketing_app.web_session import COOKIE_NAME
 
@@ -41,7 +41,7 @@ async def session_token(token: Annotated[str | None, Depends(session_cookie)]) -
     return token or None
 
 
-def optional_user(token: Annotated[str | None, Depends(session_token)]) -> User | None:
+def optional_user(token: Annotated[str | None, Depends(session_token)]) -> auth.SignedIn | None:
     """The signed-in user, or None (also for an expired or revoked session)."""
     if not token:
         return None
@@ -59,7 +59,9 @@ def optional_user(token: Annotated[str | None, Depends(session_token)]) -> User 
     return user
 
 
-async def require_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def require_user(
+    user: Annotated[auth.SignedIn | None, Depends(optional_user)],
+) -> auth.SignedIn:
     """401 unless signed in; checked on the server for every protected route."""
     if user is None:
         raise NotAuthenticated("You must be signed in")
@@ -110,7 +112,7 @@ def _has_bad_text(value: Any, depth: int = 0) -> bool:
     return False
 
 
-CurrentUser = Annotated[User, Depends(require_user)]
-MaybeUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[auth.SignedIn, Depends(require_user)]
+MaybeUser = Annotated[auth.SignedIn | None, Depends(optional_user)]
 SessionToken = Annotated[str | None, Depends(session_token)]
 JsonBody = Annotated[dict[str, Any], Depends(json_body)]
