@@ -8,6 +8,7 @@ from ticketing_app.components.badges import status_badge
 from ticketing_app.components.card_form import card_form
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.status_row import status_row
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.orders import OrdersState, OrderState
 
@@ -15,46 +16,12 @@ OS = OrderState
 
 
 def _order_row(order: rx.Var) -> rx.Component:
-    return rx.link(
-        rx.card(
-            rx.flex(
-                rx.vstack(
-                    rx.text(order["ticketTitle"], weight="medium", size="3"),
-                    rx.text("Ordered ", order["orderedAt"], size="1", color_scheme="gray"),
-                    spacing="1",
-                ),
-                rx.spacer(),
-                rx.hstack(
-                    rx.text(order["priceText"], weight="bold"),
-                    status_badge(order["status"], order["statusText"]),
-                    rx.cond(
-                        order["active"],
-                        rx.hstack(
-                            rx.icon("timer", size=16),
-                            countdown(
-                                order["expiresAt"].to(str),
-                                OrdersState.server_now,
-                                on_expire=OrdersState.timer_ended,
-                            ),
-                            spacing="1",
-                            align="center",
-                        ),
-                    ),
-                    spacing="3",
-                    align="center",
-                ),
-                align="center",
-                wrap="wrap",
-                gap="3",
-            ),
-            width="100%",
-        ),
+    return status_row(
+        order,
         href="/orders/" + order["id"].to(str),
-        underline="none",
-        high_contrast=True,
-        data_testid="order-row",
-        width="100%",
-        display="block",
+        state=OrdersState,
+        timer_label=rx.icon("timer", size=16),
+        testid="order-row",
     )
 
 
@@ -64,8 +31,8 @@ def orders_list() -> rx.Component:
             OrdersState.loading,
             loading_block(),
             rx.cond(
-                OrdersState.orders.length() > 0,
-                rx.vstack(rx.foreach(OrdersState.orders, _order_row), spacing="3", width="100%"),
+                OrdersState.rows.length() > 0,
+                rx.vstack(rx.foreach(OrdersState.rows, _order_row), spacing="3", width="100%"),
                 empty_block(
                     "shopping-bag",
                     "You have no orders yet.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -11,52 +11,35 @@ from ticketing_app import live
 from ticketing_app.db import read_session
 from ticketing_app.services import listings
 from ticketing_app.services.views import iso
-from ticketing_app.state.common import server_now, signed_in_user, signin_redirect, status_label
+from ticketing_app.state.common import status_label
+from ticketing_app.state.live_page import SignedInList, list_row
 from ticketing_app.state.market import ticket_card
-from ticketing_app.state.orders import expire_if_due
 
 
-class ListingsState(rx.State):
-    listings: list[dict[str, Any]] = []
-    server_now: str = ""
-    loading: bool = True
+def _row(card: dict[str, Any], hold_expires_at: datetime | None) -> dict[str, Any]:
+    return list_row(
+        {**card, "statusText": status_label(card["status"])},
+        title=card["title"],
+        date_text=f"Listed {card['listedAt']}",
+        timer_ends_at=iso(hold_expires_at) if card["status"] == "reserved" else "",
+    )
 
-    def _reload_live(self) -> None:
-        user = signed_in_user(self)
-        if user is None:
-            self.listings = []
-            return
+
+class ListingsState(SignedInList, rx.State):
+    """`rows`: the seller's tickets, with a countdown to the end of the active hold."""
+
+    def _topics(self, user_id: str) -> list[str]:
+        return [live.seller_topic(user_id)]
+
+    def _read_rows(self, user_id: str) -> list[dict[str, Any]]:
         with read_session() as db:
-            rows = listings.seller_listings(db, seller_id=user["id"])
-        self.listings = [
-            {
-                **ticket_card(row.ticket),
-                "statusText": status_label(row.ticket.status),
-                "holdExpiresAt": iso(row.hold_expires_at) or "",
-            }
-            for row in rows
+            rows = listings.seller_listings(db, seller_id=user_id)
+        return [_row(ticket_card(row.ticket), row.hold_expires_at) for row in rows]
+
+    def _due_order_ids(self, user_id: str) -> list[str]:
+        """Holds on this seller's tickets (the rows were read for this seller)."""
+        return [
+            str(item["orderId"])
+            for item in self.rows
+            if item.get("status") == "reserved" and item.get("orderId")
         ]
-        self.server_now = server_now()
-        self.loading = False
-
-    @rx.event
-    def load(self) -> Iterator[rx.event.EventSpec | None]:
-        self.loading = True
-        yield
-        user = signed_in_user(self)
-        if user is None:
-            yield signin_redirect(self)
-            return
-        live.watch(self.router.session.client_token, ListingsState, [live.seller_topic(user["id"])])
-        self._reload_live()
-
-    @rx.event
-    def timer_ended(self) -> None:
-        """A hold's countdown reached zero: settle due holds on this seller's tickets, reload."""
-        user = signed_in_user(self)
-        if user is None:
-            return
-        for item in self.listings:
-            if item.get("status") == "reserved" and item.get("orderId"):
-                expire_if_due(str(item["orderId"]))
-        self._reload_live()

@@ -30,6 +30,7 @@ from ticketing_app.state.common import (
     signin_redirect,
     status_label,
 )
+from ticketing_app.state.live_page import SignedInList, SignedInLivePage, list_row
 
 
 def order_card(result: orders.OrderWithTicket) -> dict[str, Any]:
@@ -46,43 +47,31 @@ def order_card(result: orders.OrderWithTicket) -> dict[str, Any]:
     }
 
 
-class OrdersState(rx.State):
-    orders: list[dict[str, Any]] = []
-    server_now: str = ""
-    loading: bool = True
+class OrdersState(SignedInList, rx.State):
+    """`rows`: the buyer's orders, newest first, each with its countdown while active."""
 
-    def _reload_live(self) -> None:
-        user = signed_in_user(self)
-        if user is None:
-            self.orders = []
-            return
+    def _topics(self, user_id: str) -> list[str]:
+        return [live.buyer_topic(user_id)]
+
+    def _read_rows(self, user_id: str) -> list[dict[str, Any]]:
         with read_session() as db:
-            rows = orders.list_orders(db, user_id=user["id"])
-        self.orders = [order_card(r) for r in rows]
-        self.server_now = server_now()
-        self.loading = False
+            cards = [order_card(r) for r in orders.list_orders(db, user_id=user_id)]
+        return [
+            list_row(
+                card,
+                title=card["ticketTitle"],
+                date_text=f"Ordered {card['orderedAt']}",
+                timer_ends_at=card["expiresAt"] if card["active"] else "",
+            )
+            for card in cards
+        ]
 
-    @rx.event
-    def load(self) -> Iterator[rx.event.EventSpec | None]:
-        self.loading = True
-        yield
-        user = signed_in_user(self)
-        if user is None:
-            yield signin_redirect(self)
-            return
-        live.watch(self.router.session.client_token, OrdersState, [live.buyer_topic(user["id"])])
-        self._reload_live()
-
-    @rx.event
-    def timer_ended(self) -> None:
-        """A countdown in the list reached zero: settle due orders of this user and reload."""
-        user = signed_in_user(self)
-        if user is None:
-            return
-        for order in self.orders:
-            if order.get("active") and order.get("userId") == user["id"]:
-                expire_if_due(str(order["id"]))
-        self._reload_live()
+    def _due_order_ids(self, user_id: str) -> list[str]:
+        return [
+            str(order["id"])
+            for order in self.rows
+            if order.get("active") and order.get("userId") == user_id
+        ]
 
 
 PayResult = tuple[payments.Settlement, payments.PaymentStart]
@@ -103,23 +92,14 @@ def _confirm(buyer_id: str, order_id: str, intent_id: str) -> tuple[payments.Set
     return result, None
 
 
-def expire_if_due(order_id: str) -> None:
-    """The timer reached zero in a browser: make the server's answer final now, whether or not
-    the scheduler has run yet (idempotent; does nothing unless the order is really due)."""
-    with write_session() as db:
-        orders.expire_order(db, order_id=order_id, now=utcnow())
-
-
 DECLINED = "Your card was declined."
 NOT_AUTHENTICATED = "Your card was not authenticated. Try again or use another card."
 STILL_PROCESSING = "The payment is still being processed. This page updates when it settles."
 
 
-class OrderState(rx.State):
+class OrderState(SignedInLivePage, rx.State):
     order: dict[str, Any] = {}
-    server_now: str = ""
     not_found: str = ""
-    loading: bool = True
     error: str = ""
     busy: bool = False
     # Paying (see `pay_with`): what the card form needs, and what the buyer is told.
@@ -156,21 +136,17 @@ class OrderState(rx.State):
         self.server_now = server_now()
         self.loading = False
 
-    @rx.event
-    def load(self) -> Iterator[rx.event.EventSpec | None]:
-        self.loading, self.error, self.busy = True, "", False
+    def _reset(self) -> None:
+        self.error, self.busy = "", False
         self.paying, self.pay_error, self.action_secret, self._action_intent = False, "", "", ""
         self.stripe_js_url = payments.stripe_js_url()
         self.publishable_key = get_settings().stripe_publishable_key  # never the secret key
-        yield
-        user = signed_in_user(self)
-        if user is None:
-            yield signin_redirect(self)
-            return
-        live.watch(
-            self.router.session.client_token, OrderState, [live.order_topic(self._order_id())]
-        )
-        self._reload_live()
+
+    def _topics(self, user_id: str) -> list[str]:
+        return [live.order_topic(self._order_id())]
+
+    def _due_order_ids(self, user_id: str) -> list[str]:
+        return [self._order_id()]  # expire_order only touches it if it is really due
 
     @rx.event
     def cancel(self) -> Iterator[rx.event.EventSpec | None]:
@@ -188,14 +164,6 @@ class OrderState(rx.State):
         else:
             yield rx.toast.info("Order cancelled; the ticket is back on sale")
         self.busy = False
-        self._reload_live()
-
-    @rx.event
-    def timer_ended(self) -> None:
-        """The countdown reached zero: expire the order if it is due, then show the outcome."""
-        if signed_in_user(self) is None:
-            return
-        expire_if_due(self._order_id())
         self._reload_live()
 
     def _show(self, result: payments.Settlement, started: payments.PaymentStart | None) -> None:
