@@ -6,10 +6,11 @@ page hides "Buy" from the seller, and `reserve_ticket` refuses it anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TypeVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from ticketing_app import live
 from ticketing_app.db import read_session, write_session
@@ -18,6 +19,8 @@ from ticketing_app.models import utcnow
 from ticketing_app.services import orders, tickets
 from ticketing_app.state.common import signed_in_user, signin_redirect
 from ticketing_app.state.market import ticket_card
+
+T = TypeVar("T")
 
 WHY_NOT_EDITABLE = {
     "reserved": "Cannot edit a reserved ticket: a buyer is holding it. "
@@ -72,73 +75,74 @@ class TicketState(rx.State):
         live.watch(self.router.session.client_token, TicketState, [live.ticket_topic(ticket_id)])
         self._reload_live()
 
-    @rx.event
-    def buy(self) -> Iterator[rx.event.EventSpec | None]:
+    def _act(
+        self, busy: str, call: Callable[[Session, str], T]
+    ) -> Generator[rx.event.EventSpec | None, None, T | None]:
+        """What every button here does first: re-read the user from the cookie (not signed in:
+        off to sign in), spin that button (`busy`), run `call(db, user_id)` in one write
+        transaction. A DomainError is shown on the page, the button stops and the ticket is
+        re-read; the result is then None. Use as `result = yield from self._act(...)`."""
         user = signed_in_user(self)
         if user is None:
             yield signin_redirect(self)
-            return
-        self.busy, self.error = "buy", ""
+            return None
+        self.busy, self.error = busy, ""
         yield
         try:
             with write_session() as db:
-                result = orders.reserve_ticket(
-                    db, buyer_id=user["id"], ticket_id=self.ticket.get("id"), now=utcnow()
-                )
+                return call(db, user["id"])
         except DomainError as exc:
-            self.error = exc.message
-            self.busy = ""
-            self._reload_live()
-            return
+            self._show_error(exc)
+            self._done()
+            return None
+
+    def _done(self) -> None:
         self.busy = ""
-        yield rx.redirect(f"/orders/{result.order.id}")
+        self._reload_live()
+
+    @rx.event
+    def buy(self) -> Iterator[rx.event.EventSpec | None]:
+        result = yield from self._act(
+            "buy",
+            lambda db, user_id: orders.reserve_ticket(
+                db, buyer_id=user_id, ticket_id=self.ticket.get("id"), now=utcnow()
+            ),
+        )
+        if result is not None:
+            self.busy = ""
+            yield rx.redirect(f"/orders/{result.order.id}")
 
     @rx.event
     def save(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
-        user = signed_in_user(self)
-        if user is None:
-            yield signin_redirect(self)
-            return
-        self.busy, self.error, self.title_error, self.price_error = "save", "", "", ""
+        self.title_error = self.price_error = ""
         self.saved = False
-        yield
-        try:
-            with write_session() as db:
-                tickets.update_ticket(
-                    db,
-                    user_id=user["id"],
-                    ticket_id=self.ticket.get("id"),
-                    title=form.get("title"),
-                    price=form.get("price"),
-                    now=utcnow(),
-                )
-        except DomainError as exc:
-            self._show_error(exc)
-        else:
+        saved = yield from self._act(
+            "save",
+            lambda db, user_id: tickets.update_ticket(
+                db,
+                user_id=user_id,
+                ticket_id=self.ticket.get("id"),
+                title=form.get("title"),
+                price=form.get("price"),
+                now=utcnow(),
+            ),
+        )
+        if saved is not None:
             self.saved = True
             yield rx.toast.success("Listing saved")
-        self.busy = ""
-        self._reload_live()
+            self._done()
 
     @rx.event
     def cancel_listing(self) -> Iterator[rx.event.EventSpec | None]:
-        user = signed_in_user(self)
-        if user is None:
-            yield signin_redirect(self)
-            return
-        self.busy, self.error = "cancel", ""
-        yield
-        try:
-            with write_session() as db:
-                tickets.cancel_ticket(
-                    db, user_id=user["id"], ticket_id=self.ticket.get("id"), now=utcnow()
-                )
-        except DomainError as exc:
-            self._show_error(exc)
-        else:
+        cancelled = yield from self._act(
+            "cancel",
+            lambda db, user_id: tickets.cancel_ticket(
+                db, user_id=user_id, ticket_id=self.ticket.get("id"), now=utcnow()
+            ),
+        )
+        if cancelled is not None:
             yield rx.toast.info("Listing cancelled")
-        self.busy = ""
-        self._reload_live()
+            self._done()
 
     def _show_error(self, exc: DomainError) -> None:
         if exc.field == "title":
