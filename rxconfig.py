@@ -24,6 +24,12 @@ config = rx.Config(
     show_built_with_reflex=False,
     db_url=_settings.database_url,
     redis_url=_settings.redis_url,
-    plugins=[rx.plugins.SitemapPlugin(), rx.plugins.RadixThemesPlugin()],
+    plugins=[
+        rx.plugins.SitemapPlugin(),
+        # The app-wide Radix theme (was `rx.App(theme=...)`, deprecated since Reflex 0.9).
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="light", accent_color="indigo", radius="large")
+        ),
+    ],
     **_from_env,
 )

@@ -1,4 +1,4 @@
-"""The Reflex app: pages, theme, the REST API and the backend's lifespan tasks."""
+"""The Reflex app: pages, the REST API and the backend's lifespan tasks."""
 
 import reflex as rx
 
@@ -11,10 +11,8 @@ from ticketing_app.pages import orders as orders_pages
 from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.services.payments import install_payment_upkeep
 
-app = rx.App(
-    theme=rx.theme(appearance="light", accent_color="indigo", radius="large"),
-    api_transformer=build_api(),
-)
+# The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
+app = rx.App(api_transformer=build_api())
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)
 for _pages in (market_pages, auth_pages, tickets_pages, orders_pages, listings_pages):
