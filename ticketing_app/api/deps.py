@@ -63,6 +63,10 @@ async def require_user(
     user: Annotated[auth.SignedIn | None, Depends(optional_user)],
 ) -> auth.SignedIn:
     """401 unless signed in; checked on the server for every protected route."""
+    return signed_in_or_401(user)
+
+
+def signed_in_or_401(user: auth.SignedIn | None) -> auth.SignedIn:
     if user is None:
         raise NotAuthenticated("You must be signed in")
     return user
