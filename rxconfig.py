@@ -22,7 +22,9 @@ config = rx.Config(
     app_name="ticketing_app",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    db_url=_settings.database_url,
+    # No db_url: the app opens its own engines (ticketing_app/db.py, DATABASE_URL) and never
+    # uses rx.Model / rx.session. Given one, Reflex compared the models with the database on
+    # every start and reported the SQLite search index (migration 0003) as "schema changes".
     redis_url=_settings.redis_url,
     plugins=[
         rx.plugins.SitemapPlugin(),

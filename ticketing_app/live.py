@@ -258,6 +258,6 @@ def _route_of(state: Any) -> str | None:
     while getattr(root, "parent_state", None) is not None:
         root = root.parent_state
     try:
-        return root.router.page.path or None
+        return root.router.route_id or None  # the matched route pattern (was page.path)
     except Exception:
         return None
