@@ -25,7 +25,8 @@ os.environ.setdefault("TICKETING_ARGON2_TIME_COST", "1")
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from ticketing_app.db import normalize_url  # noqa: E402
+from tests.db_helpers import fresh_postgres as _fresh_postgres  # noqa: E402
+from tests.db_helpers import migrate  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "ticketing_bench"
@@ -33,38 +34,9 @@ BENCH_DB = "ticketing_bench"
 PASSWORD = "correct horse battery"
 
 
-def migrate(url: str) -> None:
-    from alembic.config import Config
-
-    from alembic import command
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
-
-
 def fresh_postgres(admin_url: str | None = None, name: str = BENCH_DB) -> str:
     """Our own database `name` (never the shared `test`), emptied and migrated."""
-    admin = make_url(normalize_url(admin_url or os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)))
-    url = admin.set(database=name)
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        exists = conn.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first()
-        if not exists:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    rendered = url.render_as_string(hide_password=False)
-    migrate(rendered)
-    return rendered
+    return _fresh_postgres(name, admin_url or os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
 
 
 def fresh_sqlite(directory: Path | None = None) -> str:

@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from tests.db_helpers import migrate  # noqa: E402
 from ticketing_app.db import dispose_engines, normalize_url, session_factory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,19 +37,6 @@ TABLES = (
     "auth_sessions",
     "users",
 )
-
-
-def migrate(url: str) -> None:
-    """Apply the Alembic migrations to `url`."""
-    from alembic.config import Config
-
-    from alembic import command
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
 
 
 @pytest.fixture(scope="session")

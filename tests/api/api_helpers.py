@@ -14,28 +14,12 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from ticketing_app.db import normalize_url
+from tests.db_helpers import fresh_postgres, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
-
-
-def migrate(url: str) -> None:
-    """Apply the real Alembic migrations (as tests/conftest.py does)."""
-    from alembic.config import Config
-
-    from alembic import command
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
-
-
 API_DB_NAME = "ticketing_api"
 
 
@@ -104,26 +88,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def postgres_api_url() -> str:
-    """Our own PostgreSQL database, created if missing and migrated from an empty schema."""
-    assert TEST_DATABASE_URL
-    admin_url = make_url(normalize_url(TEST_DATABASE_URL))
-    url = admin_url.set(database=API_DB_NAME)
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": API_DB_NAME}
-        ).first()
-        if not exists:
-            conn.execute(sa.text(f"CREATE DATABASE {API_DB_NAME}"))
-    admin.dispose()
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    rendered = url.render_as_string(hide_password=False)
-    migrate(rendered)
-    return rendered
+    """Our own PostgreSQL database, emptied and migrated from an empty schema."""
+    return fresh_postgres(API_DB_NAME)
 
 
 @dataclass

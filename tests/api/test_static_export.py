@@ -9,7 +9,6 @@ touches the shared `.web/`. Sign-in goes through the page, the cookie bridge on 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -31,17 +30,6 @@ from api_helpers import (
     unique_email,
     wait_until_up,
 )
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +79,9 @@ def static_site(backend: ReflexBackend) -> Iterator[str]:
 def test_exported_frontend_signs_in_and_lists_tickets(
     backend: ReflexBackend, static_site: str
 ) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
+    from e2e.chromium import chromium
     from e2e.helpers import sign_in
 
     title = f"Static gig {uuid.uuid4().hex[:6]}"
@@ -106,16 +93,12 @@ def test_exported_frontend_signs_in_and_lists_tickets(
         r = api.post("/api/users/signup", json={"email": email, "password": PASSWORD})
         assert r.status_code == 201
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            sign_in(page, static_site, email, PASSWORD)
-            expect(page.get_by_test_id("nav-user")).to_have_text(email, timeout=30_000)
-            assert page.url.startswith(static_site)  # back on the static site after the bridge
-            cookies = {c["name"]: c for c in page.context.cookies(backend.base_url)}
-            assert cookies["session"]["httpOnly"] and cookies["session"]["sameSite"] == "Lax"
-            page.goto(static_site + "/")
-            expect(page.get_by_text(title)).to_be_visible(timeout=30_000)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        sign_in(page, static_site, email, PASSWORD)
+        expect(page.get_by_test_id("nav-user")).to_have_text(email, timeout=30_000)
+        assert page.url.startswith(static_site)  # back on the static site after the bridge
+        cookies = {c["name"]: c for c in page.context.cookies(backend.base_url)}
+        assert cookies["session"]["httpOnly"] and cookies["session"]["sameSite"] == "Lax"
+        page.goto(static_site + "/")
+        expect(page.get_by_text(title)).to_be_visible(timeout=30_000)

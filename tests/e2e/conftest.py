@@ -8,7 +8,6 @@ or use the `app_factory` fixture below, which stops what it started.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,17 +15,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
 from e2e.app_server import AppServer, start_app
+from e2e.chromium import launch_chromium
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -66,9 +56,7 @@ def playwright_instance() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (set CHROMIUM_PATH)")
-    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = launch_chromium(playwright_instance)
     yield browser
     browser.close()
 

@@ -14,31 +14,20 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from app_server import AppServer, start_app  # noqa: E402
+from e2e.app_server import AppServer, start_app
+from e2e.chromium import chromium
+from tests.db_helpers import fresh_postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 WINDOW_SECONDS = 8  # long enough to click through, short enough to wait for
@@ -51,33 +40,6 @@ def _redis_db5(url: str) -> str:
 
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/5", "", ""))
-
-
-def _own_postgres_database() -> str | None:
-    """A PostgreSQL database of our own on TEST_DATABASE_URL's server, emptied."""
-    if not TEST_DATABASE_URL:
-        return None
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
-    from ticketing_app.db import normalize_url
-
-    server = make_url(normalize_url(TEST_DATABASE_URL))
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    name = "ticketing_live_e2e"
-    with admin.connect() as conn:
-        if not conn.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first():
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = server.set(database=name)
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module", params=["one-worker", "two-workers-redis"])
@@ -95,7 +57,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[AppServer, Any]]:
         redis_client = redis.Redis.from_url(redis_url)
         redis_client.flushdb()
         env.update({"REDIS_URL": redis_url, "GRANIAN_WORKERS": "2"})
-        database_url = _own_postgres_database()
+        if TEST_DATABASE_URL:
+            database_url = fresh_postgres("ticketing_live_e2e")
     app = start_app(env, database_url=database_url)
     try:
         yield app, redis_client
@@ -108,12 +71,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[AppServer, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _signed_in_context(browser: Any, base: str) -> Any:

@@ -25,14 +25,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 import stripe
 from invariants import check_invariants
 from load_helpers import Backend, PgProxy, RedisServer, start_localstripe
 from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, migrate
-from ticketing_app.db import normalize_url
+from tests.db_helpers import fresh_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +40,8 @@ SELLERS = 20
 LOCK_SECONDS = 6
 PASSWORD = "correct horse battery"
 SECRET_KEY = "sk_test_load_tests"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 SOAK_SECONDS = float(os.environ.get("TICKETING_SOAK_SECONDS", "120"))
 ERROR_503_KEYS = {"errors"}
 
@@ -55,32 +55,11 @@ class Stack:
     stripe_base: str
 
 
-def _fresh_database() -> str:
-    assert TEST_DATABASE_URL
-    admin = make_url(normalize_url(TEST_DATABASE_URL))
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if not conn.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DB_NAME}
-        ).first():
-            conn.execute(sa.text(f"CREATE DATABASE {DB_NAME}"))
-    engine.dispose()
-    url = admin.set(database=DB_NAME)
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    rendered = url.render_as_string(hide_password=False)
-    migrate(rendered)
-    return rendered
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not TEST_DATABASE_URL:
         pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
-    db_url = _fresh_database()
+    db_url = fresh_postgres(DB_NAME)
     proxy = PgProxy()
     proxy.start()
     # Our own redis-server, which we may stop; without the binary (a CI image with only a Redis

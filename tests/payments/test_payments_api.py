@@ -4,59 +4,24 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, event_payload, free_port, sign
-from sqlalchemy.engine import make_url
+from conftest import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, event_payload, sign
 
-from ticketing_app.db import dispose_engines, normalize_url, session_factory
+from tests.api.api_helpers import Server, start_api_server, stop
+from tests.db_helpers import fresh_postgres, migrate
+from ticketing_app.db import dispose_engines, session_factory
 from ticketing_app.models import utcnow
 from ticketing_app.services import payments
 
-ROOT = Path(__file__).resolve().parents[2]
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PG_DATABASE = "ticketing_payments_api"
-
-
-def migrate(url: str) -> None:
-    from alembic.config import Config
-
-    from alembic import command
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
-
-
-@dataclass
-class Server:
-    base_url: str
-    db_url: str
-
-
-def _postgres_url() -> str:
-    assert TEST_DATABASE_URL
-    admin_url = make_url(normalize_url(TEST_DATABASE_URL))
-    admin = sa.create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {PG_DATABASE}"))
-    admin.dispose()
-    url = admin_url.set(database=PG_DATABASE).render_as_string(hide_password=False)
-    migrate(url)
-    return url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -72,42 +37,16 @@ def server(
     else:
         if not TEST_DATABASE_URL:
             pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
-        db_url = _postgres_url()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "STRIPE_API_BASE": localstripe.base_url,
-        "STRIPE_SECRET_KEY": SECRET_KEY,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }
-    for name in ("REDIS_URL", "NATS_URL"):
-        env.pop(name, None)
-    log_path = directory / "server.log"
-    cmd = [
-        str(Path(sys.executable).parent / "granian"),
-        "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--no-access-log", "ticketing_app.api:build_api",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/api/openapi.json", timeout=1)
-            break
-        except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(log_path.read_text()[-3000:]) from None
-            time.sleep(0.2)
-    yield Server(base_url=base, db_url=db_url)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        db_url = fresh_postgres(PG_DATABASE)
+    server = start_api_server(
+        db_url,
+        directory / "server.log",
+        STRIPE_API_BASE=localstripe.base_url,
+        STRIPE_SECRET_KEY=SECRET_KEY,
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    yield server
+    stop(server.proc)
     dispose_engines()
 
 
