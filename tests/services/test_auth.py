@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -245,6 +246,43 @@ def test_rate_limit_counts_unknown_emails_too(new_session, now):
             signin(new_session, now, "ghost@example.com", "whatever1")
     with pytest.raises(RateLimited):
         signin(new_session, now, "ghost@example.com", "whatever1")
+
+
+def test_rate_limit_is_exact_under_a_burst_of_concurrent_guesses(new_session, now):
+    """20 wrong guesses at once: exactly 10 are checked (and fail), the other 10 are refused
+    as rate limited, and then even the right password is refused."""
+    signup(new_session, now, "burst@example.com", "password1")
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        barrier.wait()
+        try:
+            signin(new_session, now, "burst@example.com", "wrong-guess")
+            outcomes.append("signed in")
+        except RateLimited:
+            outcomes.append("rate limited")
+        except ValidationError:
+            outcomes.append("invalid")
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["invalid"] * 10 + ["rate limited"] * 10
+    with pytest.raises(RateLimited):
+        signin(new_session, now + timedelta(minutes=1), "burst@example.com", "password1")
+
+
+def test_successful_signins_do_not_count_as_failures(new_session, now):
+    signup(new_session, now, "often@example.com", "password1")
+    for i in range(12):
+        assert signin(new_session, now + timedelta(seconds=i), "often@example.com", "password1")
+    for i in range(9):
+        with pytest.raises(ValidationError):
+            signin(new_session, now + timedelta(seconds=20 + i), "often@example.com", "nope-nope")
+    assert signin(new_session, now + timedelta(seconds=40), "often@example.com", "password1")
 
 
 def test_signup_writes_user_created_event(new_session, now, stored_events):

@@ -103,22 +103,36 @@ def _check_rate_limit(db: Session, email: str, now: datetime) -> None:
         raise RateLimited("Too many failed sign-in attempts. Try again in a few minutes.")
 
 
+def _serialize_signins(db: Session, email: str) -> None:
+    """One sign-in check per email at a time, until this transaction ends: without it,
+    concurrent wrong guesses all passed the count before any was recorded. (SQLite: the
+    write transaction's BEGIN IMMEDIATE already serialises.)"""
+    if db.get_bind().dialect.name == "postgresql":
+        db.exec(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("signin:" + email))))
+
+
 def signin(db: Session, *, email: str, password: str, now: datetime) -> tuple[User, str]:
-    """Same error, and the same work, for an unknown email and a wrong password."""
+    """Same error, and the same work, for an unknown email and a wrong password.
+
+    Every attempt is recorded as a failure before the (slow) password check, under a
+    per-email lock, and the record is removed if the password was right: so at most
+    `ticketing_signin_max_failures` guesses are ever checked per window, however many arrive
+    at once."""
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         raise ValidationError(INVALID_CREDENTIALS)
     email = email.strip().lower()[:320]
     with db.begin():
+        _serialize_signins(db, email)
         _check_rate_limit(db, email, now)
+        attempt = SigninFailure(email=email, created_at=now)
+        db.add(attempt)
         user = db.exec(select(User).where(User.email == email)).first()
     ok = password_context().verify(password[:1024], user.password_hash if user else _dummy_hash())
-    with db.begin():
-        if not ok or user is None:
-            db.add(SigninFailure(email=email, created_at=now))
-        else:
-            token = _new_session(db, user, now)
     if not ok or user is None:
         raise ValidationError(INVALID_CREDENTIALS)
+    with db.begin():
+        db.exec(sa.delete(SigninFailure).where(SigninFailure.id == attempt.id))
+        token = _new_session(db, user, now)
     return user, token
 
 
