@@ -24,9 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alembic.config import Config  # noqa: E402
-
-from alembic import command  # noqa: E402
+from tests.db_helpers import migrate  # noqa: E402
 from ticketing_app.db import dispose_engines, session_factory  # noqa: E402
 from ticketing_app.events import Relay, store  # noqa: E402
 from ticketing_app.events.stream import (  # noqa: E402
@@ -38,14 +36,6 @@ from ticketing_app.events.stream import (  # noqa: E402
 )
 from ticketing_app.lease import FileLease  # noqa: E402
 from ticketing_app.services import outbox  # noqa: E402
-
-
-def migrate(url: str) -> None:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
 
 
 def write_burst(url: str, n: int) -> None:
