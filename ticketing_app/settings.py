@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     ticketing_session_days: int = 7
     ticketing_signin_max_failures: int = 10
     ticketing_signin_window_seconds: int = 900
+    # Outbox rows (domain_events) older than this are deleted hourly; 0 keeps them forever.
+    # With NATS_URL set, only rows already published are ever deleted.
+    ticketing_outbox_retention_days: int = Field(default=30, ge=0)
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,8 @@ running at once (a lease overlap, a test) are wasteful but never wrong.
 - Start-up: every active order gets a timer (past-due ones fire at once), which covers orders
   that fell due while no scheduler ran, and a takeover from a dead holder.
 - Sweep: every `sweep_seconds`, `expire_due_orders` — the safety net for anything missed.
+- Housekeeping (hourly, same lease): outbox rows past `TICKETING_OUTBOX_RETENTION_DAYS` (only
+  published ones when NATS_URL is set) and failed sign-ins past the rate-limit window.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from sqlmodel import select
 
 from ticketing_app.db import read_session, write_session
 from ticketing_app.models import Order
-from ticketing_app.services import orders
+from ticketing_app.services import auth, orders, outbox
 from ticketing_app.services.outbox import Event
+from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 SWEEP_JOB_ID = "expiry-sweep"
+HOUSEKEEPING_JOB_ID = "housekeeping"
+HOUSEKEEPING_SECONDS = 3600
 # Orders scheduled individually at start-up; the sweep takes care of any beyond this.
 STARTUP_TIMER_LIMIT = 10_000
 # Event payloads carry milliseconds; the stored deadline may be up to 1 ms later.
@@ -90,6 +95,14 @@ class ExpiryScheduler:
             seconds=self.sweep_seconds,
             id=SWEEP_JOB_ID,
             next_run_time=_utcnow(),
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            self.housekeeping,
+            "interval",
+            seconds=HOUSEKEEPING_SECONDS,
+            id=HOUSEKEEPING_JOB_ID,
+            next_run_time=_utcnow() + timedelta(seconds=60),  # not in the start-up rush
             replace_existing=True,
         )
         try:
@@ -184,3 +197,24 @@ class ExpiryScheduler:
         if expired:
             log.info("expiry sweep expired %d order(s)", len(expired))
         return expired
+
+    def housekeeping(self) -> tuple[int, int]:
+        """Delete outbox rows past retention and stale sign-in failures; returns the counts."""
+        settings = get_settings()
+        now = _utcnow()
+        events = failures = 0
+        try:
+            if settings.ticketing_outbox_retention_days:
+                with write_session(self.db_url) as db:
+                    events = outbox.prune(
+                        db,
+                        before=now - timedelta(days=settings.ticketing_outbox_retention_days),
+                        published_only=bool(settings.nats_url),
+                    )
+            with write_session(self.db_url) as db:
+                failures = auth.prune_signin_failures(db, now=now)
+        except Exception:
+            log.exception("housekeeping failed")
+        if events or failures:
+            log.info("housekeeping deleted %d event(s), %d sign-in failure(s)", events, failures)
+        return events, failures

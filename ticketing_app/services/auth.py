@@ -103,6 +103,13 @@ def _check_rate_limit(db: Session, email: str, now: datetime) -> None:
         raise RateLimited("Too many failed sign-in attempts. Try again in a few minutes.")
 
 
+def prune_signin_failures(db: Session, *, now: datetime) -> int:
+    """Forget failed sign-ins older than the rate-limit window (they no longer count)."""
+    since = now - timedelta(seconds=get_settings().ticketing_signin_window_seconds)
+    with db.begin():
+        return db.exec(sa.delete(SigninFailure).where(SigninFailure.created_at <= since)).rowcount
+
+
 def _serialize_signins(db: Session, email: str) -> None:
     """One sign-in check per email at a time, until this transaction ends: without it,
     concurrent wrong guesses all passed the count before any was recorded. (SQLite: the

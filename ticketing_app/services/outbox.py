@@ -166,6 +166,24 @@ def record(
     )
 
 
+def prune(session: Session, *, before: datetime, published_only: bool, batch: int = 5000) -> int:
+    """Delete outbox rows created before `before` (with `published_only`, only those the relay
+    has published, whatever their age otherwise); one batch per transaction. Returns the
+    number deleted."""
+    table = DomainEvent.__table__
+    old = sa.select(table.c.seq).where(table.c.created_at < before)
+    if published_only:
+        old = old.where(table.c.published_at.is_not(None))
+    total = 0
+    while True:
+        with session.begin():
+            doomed = old.order_by(table.c.seq).limit(batch).scalar_subquery()
+            deleted = session.execute(sa.delete(table).where(table.c.seq.in_(doomed))).rowcount
+        total += deleted
+        if deleted < batch:
+            return total
+
+
 def to_event(row: DomainEvent) -> Event:
     return Event(
         id=row.id,
