@@ -4,10 +4,13 @@ countdown on the right."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import reflex as rx
 
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.countdown import countdown
+from ticketing_app.components.layout import loading_block, page
 
 
 def status_row(
@@ -57,4 +60,26 @@ def status_row(
         data_testid=testid,
         width="100%",
         display="block",
+    )
+
+
+def status_list_page(
+    state: type[rx.State],
+    row: Callable[[rx.Var], rx.Component],
+    *,
+    title: str,
+    empty: rx.Component,
+) -> rx.Component:
+    """A signed-in "my …" page: loading, then the state's `rows` as status rows, or `empty`."""
+    return page(
+        rx.cond(
+            state.loading,
+            loading_block(),
+            rx.cond(
+                state.rows.length() > 0,
+                rx.vstack(rx.foreach(state.rows, row), spacing="3", width="100%"),
+                empty,
+            ),
+        ),
+        title=title,
     )

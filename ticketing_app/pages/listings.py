@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ticketing_app.components.layout import empty_block, loading_block, page
-from ticketing_app.components.status_row import status_row
+from ticketing_app.components.layout import empty_block
+from ticketing_app.components.status_row import status_list_page, status_row
 from ticketing_app.state.listings import ListingsState
 from ticketing_app.state.nav import NavState
 
@@ -21,21 +21,15 @@ def _row(item: rx.Var) -> rx.Component:
 
 
 def listings() -> rx.Component:
-    return page(
-        rx.cond(
-            ListingsState.loading,
-            loading_block(),
-            rx.cond(
-                ListingsState.rows.length() > 0,
-                rx.vstack(rx.foreach(ListingsState.rows, _row), spacing="3", width="100%"),
-                empty_block(
-                    "tag",
-                    "You have not listed any tickets yet.",
-                    rx.link(rx.button("List a ticket", tab_index=-1), href="/tickets/new"),
-                ),
-            ),
-        ),
+    return status_list_page(
+        ListingsState,
+        _row,
         title="My listings",
+        empty=empty_block(
+            "tag",
+            "You have not listed any tickets yet.",
+            rx.link(rx.button("List a ticket", tab_index=-1), href="/tickets/new"),
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from ticketing_app.components.badges import status_badge
 from ticketing_app.components.card_form import card_form
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
-from ticketing_app.components.status_row import status_row
+from ticketing_app.components.status_row import status_list_page, status_row
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.orders import OrdersState, OrderState
 
@@ -26,21 +26,15 @@ def _order_row(order: rx.Var) -> rx.Component:
 
 
 def orders_list() -> rx.Component:
-    return page(
-        rx.cond(
-            OrdersState.loading,
-            loading_block(),
-            rx.cond(
-                OrdersState.rows.length() > 0,
-                rx.vstack(rx.foreach(OrdersState.rows, _order_row), spacing="3", width="100%"),
-                empty_block(
-                    "shopping-bag",
-                    "You have no orders yet.",
-                    rx.link(rx.button("Browse tickets", tab_index=-1), href="/"),
-                ),
-            ),
-        ),
+    return status_list_page(
+        OrdersState,
+        _order_row,
         title="My orders",
+        empty=empty_block(
+            "shopping-bag",
+            "You have no orders yet.",
+            rx.link(rx.button("Browse tickets", tab_index=-1), href="/"),
+        ),
     )
 
 
