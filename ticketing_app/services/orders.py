@@ -68,17 +68,23 @@ def load_order(db: Session, order_id: Any, *, refresh: bool = False) -> Order:
     return order
 
 
-def release_ticket(db: Session, order: Order, now: datetime) -> Ticket | None:
-    """Put the ticket back on sale, but only if this order is the one holding it (rule 6)."""
-    changed = db.exec(
+def unhold_ticket(order: Order, status: str, now: datetime) -> sa.Update:
+    """The UPDATE that moves the ticket `order` holds to `status` (available or sold) — only
+    while this order is the one holding it (rule 6); check its row count."""
+    return (
         sa.update(Ticket)
         .where(
             Ticket.id == order.ticket_id,
             Ticket.order_id == order.id,
             Ticket.status == "reserved",
         )
-        .values(status="available", order_id=None, version=Ticket.version + 1, updated_at=now)
-    ).rowcount
+        .values(status=status, order_id=None, version=Ticket.version + 1, updated_at=now)
+    )
+
+
+def release_ticket(db: Session, order: Order, now: datetime) -> Ticket | None:
+    """Put the ticket back on sale, but only if this order is the one holding it (rule 6)."""
+    changed = db.exec(unhold_ticket(order, "available", now)).rowcount
     if changed != 1:
         return None
     ticket = load_ticket(db, order.ticket_id, refresh=True)

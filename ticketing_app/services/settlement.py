@@ -28,7 +28,7 @@ from ticketing_app.errors import ServiceUnavailable
 from ticketing_app.models import Charge, Order, Ticket
 from ticketing_app.services import outbox
 from ticketing_app.services import stripe_gateway as gateway
-from ticketing_app.services.orders import end_order, record_order_event
+from ticketing_app.services.orders import end_order, record_order_event, unhold_ticket
 from ticketing_app.services.tickets import record_ticket_event
 from ticketing_app.services.validation import is_uuid
 from ticketing_app.services.views import charge_view
@@ -189,15 +189,7 @@ def _complete(
     ).rowcount
     if changed != 1:
         raise _Changed
-    sold = db.exec(
-        sa.update(Ticket)
-        .where(
-            Ticket.id == order.ticket_id,
-            Ticket.order_id == order.id,
-            Ticket.status == "reserved",
-        )
-        .values(status="sold", order_id=None, version=Ticket.version + 1, updated_at=now)
-    ).rowcount
+    sold = db.exec(unhold_ticket(order, "sold", now)).rowcount
     if sold != 1:
         raise _Changed
     order = db.get(Order, order.id, populate_existing=True)
