@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import LocalStripe, World, event_payload, sign
+from payment_helpers import LocalStripe, World, event_payload, sign
 
 from ticketing_app.db import get_engine
 from ticketing_app.errors import PaymentDeclined

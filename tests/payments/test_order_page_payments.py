@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import LocalStripe, World
+from payment_helpers import LocalStripe, World
 
 from ticketing_app.services import orders, payments
 from ticketing_app.services.settlement import REFUNDED_MESSAGE, refund_notice

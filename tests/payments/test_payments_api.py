@@ -12,7 +12,7 @@ from datetime import timedelta
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, event_payload, sign
+from payment_helpers import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, event_payload, sign
 
 from tests.api.api_helpers import Server, start_api_server, stop
 from tests.db_helpers import fresh_postgres, migrate

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from conftest import LocalStripe, World, event_payload, sign
+from payment_helpers import LocalStripe, World, event_payload, sign
 from sqlmodel import Session
 
 from ticketing_app.db import session_factory

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import LocalStripe, World
+from payment_helpers import LocalStripe, World
 
 from ticketing_app.errors import (
     Forbidden,

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import WEBHOOK_SECRET, LocalStripe, World, event_payload, sign
+from payment_helpers import WEBHOOK_SECRET, LocalStripe, World, event_payload, sign
 from sqlmodel import select
 
 from ticketing_app.errors import PaymentDeclined, ValidationError
