@@ -1,16 +1,27 @@
 """Connected clients: N simulated browsers (python-socketio clients speaking Reflex's event
-protocol on /_event) held open against one prod-mode backend worker; backend memory per client
-and the round-trip of a state event (hydrate) under that load, relative to one idle client.
+protocol on /_event) on the marketplace page of one prod-mode backend worker: backend memory
+per client; the round trip of a state event (hydrate) and of a page load (the market page's
+on_load) under that load, relative to one idle client; and a live push fanned out to N
+watchers, relative to one watcher.
 
-    .venv/bin/python bench/bench_clients.py [--clients 500] [--samples 200]
+    .venv/bin/python bench/bench_clients.py [--clients 500] [--samples 200] [--pushes 5]
 
-Backend: `reflex run --env prod --backend-only` (one worker, SQLite, in-memory state manager),
-started in a throwaway directory (tests/load/load_helpers.Backend). Each client connects with
-its own token and sends the frontend's boot event (`reflex___state____state.hydrate`), so every
-one has a live state on the server. Memory: RSS of the backend process tree before and after
-connecting. Round trip: emit a hydrate event, wait for the `event` update, on one extra client,
-first with no other client connected, then with all N connected and each of them sending a
-hydrate event every ~5 s on average (--every; 0 keeps them idle), i.e. ~100 events/s for 500.
+Backend: `reflex run --env prod --backend-only` (one worker, SQLite with 1,000 tickets for
+sale, in-memory state manager), started in a throwaway directory (tests/load/load_helpers.Backend).
+Each client opens its socket the way the frontend does: its own token, the boot event
+(`hydrate_and_load` for `/`) in the Socket.IO CONNECT packet, so the backend sends the state
+and runs the page's on_load (NavState.load, MarketState.load: the cookie check and the first
+page of tickets), which registers the client as a live watcher of the marketplace.
+
+- Memory: RSS of the backend process tree before and after connecting the N clients.
+- Round trips, on one extra probe client, first alone, then with the N connected and each of
+  them sending a hydrate event every ~5 s on average (--every; 0 keeps them idle):
+  hydrate (emit -> the update) and page load (`on_load_internal` for `/`, what the browser sends
+  on a client-side navigation -> the update with `is_hydrated` true, after the page's on_load
+  handlers ran their database queries).
+- Live fan-out: a seller lists a ticket through the REST API (`POST /api/tickets`); time from
+  sending the request until each watching client receives the marketplace delta that shows it
+  (--pushes rounds), with 1 watcher (4x as many rounds), then with the N clients watching idle.
 """
 
 from __future__ import annotations
@@ -18,20 +29,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sys  # noqa: E402
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import socketio
-from common import ROOT, fresh_sqlite, header, percentile
+import sqlalchemy as sa
+from common import ROOT, fresh_sqlite, header, percentile, seed_sessions, seed_tickets, seed_users
 
 sys.path.insert(0, str(ROOT / "tests" / "load"))
 from load_helpers import Backend  # noqa: E402
 
-HYDRATE = "reflex___state____state.hydrate"
 NAMESPACE = "/_event"  # Reflex's Socket.IO namespace (also its path)
+STATE = "reflex___state____state"
+HYDRATE = f"{STATE}.hydrate"
+HYDRATE_AND_LOAD = f"{STATE}.hydrate_and_load"
+ON_LOAD_INTERNAL = f"{STATE}.reflex___state____on_load_internal_state.on_load_internal"
+MARKET = f"{STATE}.ticketing_app___state___market____market_state"
+ORDER = f"{STATE}.ticketing_app___state___orders____order_state"
+TICKET = f"{STATE}.ticketing_app___state___ticket____ticket_state"
+HYDRATED = "is_hydrated_rx_state_"
+
+OnDelta = Callable[["Browser", dict[str, Any], float], None]
+
+
+def var(delta: dict[str, Any], state: str, name: str) -> Any:
+    """A var of one state in a delta (None when the delta does not carry it)."""
+    return (delta.get(state) or {}).get(f"{name}_rx_state_")
 
 
 def tree_rss_kib(pid: int) -> int:
@@ -51,50 +80,141 @@ def tree_rss_kib(pid: int) -> int:
 
 
 class Browser:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.token = str(uuid.uuid4())
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.updates: asyncio.Queue[object] = asyncio.Queue()
-        self.sio.on("event", self._on_update, namespace=NAMESPACE)
+    """One tab on page `path` (optionally signed in with a `session` cookie)."""
 
-    async def _on_update(self, data: object) -> None:
-        await self.updates.put(data)
+    def __init__(self, base: str, path: str = "/", cookie: str | None = None) -> None:
+        self.base, self.path = base, path
+        self.token = str(uuid.uuid4())
+        self.headers = {"Cookie": f"session={cookie}"} if cookie else {}
+        # Called with (browser, delta, time.time()) as each update arrives.
+        self.on_delta: OnDelta | None = None
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio.on("event", self._on_update, namespace=NAMESPACE)
+        self._any = asyncio.Event()
+        self._hydrated = asyncio.Event()
+
+    def _event(self, name: str) -> dict[str, Any]:
+        route = {"pathname": self.path, "asPath": self.path}
+        return {"token": self.token, "name": name, "payload": {}, "router_data": route}
+
+    async def _on_update(self, data: dict[str, Any]) -> None:
+        at = time.time()
+        delta = data.get("delta") or {}
+        if self.on_delta is not None:
+            self.on_delta(self, delta, at)
+        if var(delta, STATE, "is_hydrated") is True:
+            self._hydrated.set()
+        self._any.set()
 
     async def connect(self) -> None:
+        """Open the socket as the frontend does (boot event in the CONNECT packet: the state,
+        then the page's on_load handlers) and wait until the page is hydrated."""
         await self.sio.connect(
             f"{self.base}?token={self.token}",
+            headers=self.headers,
+            auth={"event": self._event(HYDRATE_AND_LOAD)},
             socketio_path="/_event",
             transports=["websocket"],
             namespaces=[NAMESPACE],
+            wait_timeout=30,
         )
+        await asyncio.wait_for(self._hydrated.wait(), 60)
 
     async def round_trip(self) -> float:
-        while not self.updates.empty():
-            self.updates.get_nowait()
+        """A hydrate event until its update comes back."""
+        self._any.clear()
         t0 = time.perf_counter()
-        await self.sio.emit(
-            "event",
-            {"token": self.token, "name": HYDRATE, "payload": {},
-             "router_data": {"pathname": "/", "query": {}}},
-            namespace=NAMESPACE,
-        )  # fmt: skip
-        await asyncio.wait_for(self.updates.get(), 30)
+        await self.sio.emit("event", self._event(HYDRATE), namespace=NAMESPACE)
+        await asyncio.wait_for(self._any.wait(), 30)
+        return time.perf_counter() - t0
+
+    async def page_load(self) -> float:
+        """A client-side navigation to `path`: `on_load_internal` runs the page's on_load
+        handlers; done when the update with `is_hydrated` true arrives."""
+        self._hydrated.clear()
+        t0 = time.perf_counter()
+        await self.sio.emit("event", self._event(ON_LOAD_INTERNAL), namespace=NAMESPACE)
+        await asyncio.wait_for(self._hydrated.wait(), 30)
         return time.perf_counter() - t0
 
 
-async def run(base: str, pid: int, n: int, samples: int, every: float) -> None:
-    probe = Browser(base)
+async def connect_all(browsers: list[Browser], batch: int = 50) -> None:
+    for i in range(0, len(browsers), batch):
+        await asyncio.gather(*(b.connect() for b in browsers[i : i + batch]))
+
+
+async def close_all(browsers: list[Browser]) -> None:
+    await asyncio.gather(*(b.sio.disconnect() for b in browsers), return_exceptions=True)
+    for b in browsers:  # engineio leaves each client's aiohttp session to the loop's end
+        http = b.sio.eio.http
+        if http is not None and not http.closed:
+            await http.close()
+
+
+async def fan_out(
+    watchers: list[Browser], http: httpx.AsyncClient, rounds: int
+) -> tuple[list[float], list[float]]:
+    """List a ticket `rounds` times; per watcher and round, seconds from sending the request
+    until the marketplace delta showing the new ticket arrives. Returns (latencies, the last
+    watcher's latency per round)."""
+    latencies, lasts = [], []
+    for i in range(rounds + 1):  # the first round warms up and is not counted
+        title = f"Live push {uuid.uuid4().hex[:8]}"
+        got: dict[str, float] = {}
+        done = asyncio.Event()
+
+        def seen(
+            b: Browser, delta: dict[str, Any], at: float,
+            title: str = title, got: dict[str, float] = got, done: asyncio.Event = done,
+        ) -> None:  # fmt: skip
+            tickets = var(delta, MARKET, "tickets")
+            if tickets and b.token not in got and any(t["title"] == title for t in tickets):
+                got[b.token] = at
+                if len(got) == len(watchers):
+                    done.set()
+
+        for b in watchers:
+            b.on_delta = seen
+        t0 = time.time()
+        response = await http.post("/api/tickets", json={"title": title, "price": 25})
+        assert response.status_code == 201, response.text
+        await asyncio.wait_for(done.wait(), 120)
+        round_lat = [at - t0 for at in got.values()]
+        if i > 0:
+            latencies += round_lat
+            lasts.append(max(round_lat))
+        await asyncio.sleep(1)  # let the pusher go quiet between rounds
+    for b in watchers:
+        b.on_delta = None
+    return latencies, lasts
+
+
+def ms(values: list[float], p: float) -> str:
+    return f"{percentile(values, p) * 1000:7.1f}"
+
+
+async def run(
+    base: str, pid: int, cookie: str, n: int, samples: int, every: float, pushes: int
+) -> None:
+    http = httpx.AsyncClient(base_url=base, cookies={"session": cookie}, timeout=60)
+    probe = Browser(base, "/")
     await probe.connect()
-    await probe.round_trip()
-    idle = [await probe.round_trip() for _ in range(samples)]
+    for _ in range(5):  # warm-up
+        await probe.round_trip()
+        await probe.page_load()
+    idle_h, idle_l = [], []
+    for _ in range(samples):  # alternate, so outside load hits both alike
+        idle_h.append(await probe.round_trip())
+        idle_l.append(await probe.page_load())
+    one, one_last = await fan_out([probe], http, 4 * pushes)
+
     before = tree_rss_kib(pid)
-    crowd = [Browser(base) for _ in range(n)]
-    for i in range(0, n, 50):
-        await asyncio.gather(*(b.connect() for b in crowd[i : i + 50]))
-        await asyncio.gather(*(b.round_trip() for b in crowd[i : i + 50]))
+    crowd = [Browser(base, "/") for _ in range(n)]
+    await connect_all(crowd)
     await asyncio.sleep(2)
     after = tree_rss_kib(pid)
+    many, many_last = await fan_out(crowd, http, pushes)
+
     stop = asyncio.Event()
 
     async def chatter(b: Browser) -> None:  # every client sends an event every ~`every` s
@@ -104,19 +224,32 @@ async def run(base: str, pid: int, n: int, samples: int, every: float) -> None:
             await b.round_trip()
 
     chat = [asyncio.create_task(chatter(b)) for b in crowd] if every > 0 else []
-    loaded = [await probe.round_trip() for _ in range(samples)]
+    loaded_h, loaded_l = [], []
+    for _ in range(samples):
+        loaded_h.append(await probe.round_trip())
+        loaded_l.append(await probe.page_load())
     stop.set()
     await asyncio.gather(*chat, return_exceptions=True)
-    print(f"  backend RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB with {n} clients: "
-          f"{(after - before) / n:.0f} KiB per client")  # fmt: skip
+    await http.aclose()
+
+    print(f"  backend RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB with {n} clients on "
+          f"the market page: {(after - before) / n:.0f} KiB per client")  # fmt: skip
     load = f"{n} clients" + (f", each 1 event/{every:g}s" if every > 0 else ", idle")
-    for name, lat in (("1 client", idle), (load, loaded)):
-        print(f"  hydrate round trip, {name:30s}: p50 {percentile(lat, 50) * 1000:6.1f} ms  "
-              f"p99 {percentile(lat, 99) * 1000:6.1f} ms")  # fmt: skip
-    ratio50 = percentile(loaded, 50) / percentile(idle, 50)
-    ratio99 = percentile(loaded, 99) / percentile(idle, 99)
-    print(f"  ratio loaded/idle: p50 {ratio50:.2f}, p99 {ratio99:.2f}")
-    await asyncio.gather(*(b.sio.disconnect() for b in [probe, *crowd]))
+    for what, idle, loaded in (("hydrate", idle_h, loaded_h), ("page load /", idle_l, loaded_l)):
+        for name, lat in (("1 client", idle), (load, loaded)):
+            print(f"  {what:11s} round trip, {name:28s}: p50 {ms(lat, 50)} ms  "
+                  f"p99 {ms(lat, 99)} ms")  # fmt: skip
+        r50 = percentile(loaded, 50) / percentile(idle, 50)
+        r99 = percentile(loaded, 99) / percentile(idle, 99)
+        print(f"  {what:11s} ratio loaded/idle: p50 {r50:.2f}, p99 {r99:.2f}")
+    for name, lat, last in (("1 watcher", one, one_last), (f"{n} watchers", many, many_last)):
+        print(f"  live push (listing -> delta), {name:12s}: p50 {ms(lat, 50)} ms  "
+              f"p99 {ms(lat, 99)} ms  max {max(lat) * 1000:7.1f} ms  (last watcher per "
+              f"round: median {ms(last, 50)} ms; {len(lat)} deliveries)")  # fmt: skip
+    r50 = percentile(many, 50) / percentile(one, 50)
+    r99 = percentile(many, 99) / percentile(one, 99)
+    print(f"  live push ratio {n}/1 watchers: p50 {r50:.2f}, p99 {r99:.2f}")
+    await close_all([probe, *crowd])
 
 
 def main() -> None:
@@ -126,15 +259,24 @@ def main() -> None:
     parser.add_argument(
         "--every", type=float, default=5.0, help="each client sends an event every ~N s (0: idle)"
     )
+    parser.add_argument("--pushes", type=int, default=5, help="listings fanned out to N clients")
     args = parser.parse_args()
     header(f"Connected clients: {args.clients} Socket.IO clients on one backend worker")
     db_url = fresh_sqlite()
+    engine = sa.create_engine(db_url)
+    (seller,) = seed_users(engine, 1, "seller")
+    seed_tickets(engine, seller, 1000)
+    (cookie,) = seed_sessions(engine, [seller])
+    engine.dispose()
     log = Path(tempfile.mkdtemp(prefix="bench-clients-")) / "backend.log"
     backend = Backend(log, {"DATABASE_URL": db_url})
     try:
         backend.start()
         assert backend.proc is not None
-        asyncio.run(run(backend.url, backend.proc.pid, args.clients, args.samples, args.every))
+        asyncio.run(
+            run(backend.url, backend.proc.pid, cookie, args.clients, args.samples, args.every,
+                args.pushes)
+        )  # fmt: skip
     finally:
         backend.remove()
 

@@ -26,7 +26,9 @@ from ticketing_app.db import dispose_engines, get_engine
 from ticketing_app.jobs.expiry import ExpiryScheduler
 
 
-def seed_due(engine: sa.Engine, n: int, due: datetime) -> None:
+def seed_due(engine: sa.Engine, n: int, due: datetime) -> list[dict[str, object]]:
+    """N buyers each holding one reserved ticket by an active order due at `due` + i/N s;
+    returns the orders as inserted (`id`, `u` buyer, `t` ticket, `exp`)."""
     (seller,) = seed_users(engine, 1, "seller")
     buyers = seed_users(engine, n, "buyer")
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -53,6 +55,7 @@ def seed_due(engine: sa.Engine, n: int, due: datetime) -> None:
             ),
             orders,
         )
+    return orders
 
 
 def wait_all_ended(engine: sa.Engine, timeout: float) -> None:

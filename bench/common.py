@@ -77,6 +77,30 @@ def seed_users(engine: sa.Engine, n: int, prefix: str = "bench") -> list[str]:
     return ids
 
 
+def seed_sessions(engine: sa.Engine, user_ids: list[str]) -> list[str]:
+    """A signed-in session per user by plain INSERT; returns the `session` cookie values."""
+    import hashlib
+    import secrets
+    from datetime import timedelta
+
+    ts = now()
+    tokens = [secrets.token_urlsafe(32) for _ in user_ids]
+    rows = [
+        {"id": str(uuid.uuid4()), "u": u, "h": hashlib.sha256(t.encode()).hexdigest(), "ts": ts,
+         "exp": ts + timedelta(days=1)}
+        for u, t in zip(user_ids, tokens, strict=True)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO auth_sessions (id, user_id, token_hash, created_at, expires_at) "
+                "VALUES (:id, :u, :h, :ts, :exp)"
+            ),
+            rows,
+        )
+    return tokens
+
+
 def seed_tickets(
     engine: sa.Engine, seller_id: str, n: int, title: str = "Bench ticket {i}"
 ) -> list[str]:

@@ -7,7 +7,14 @@ Contract for page states (the UI side):
   `buyer_topic(user_id)`. Calling watch again replaces that client's topics for that class.
 - The state class implements a plain (non-event) method `_reload_live(self) -> None` that re-reads
   what it shows from the database (through services) and sets its vars. It must re-derive the
-  user from the session cookie itself: the push carries no identity and no data.
+  user from the session cookie itself: the push carries no identity and no data. A push runs it
+  in a worker thread (the state is locked for it, as for an event), so its database work never
+  stalls the event loop that serves every socket of the worker.
+- A read that is the same for every watcher (the marketplace page for a given search, sort and
+  page) goes through `shared(key, read)`: within one push wave it runs once and every watching
+  state gets its result, instead of one query per connected client. A state whose
+  `_reload_live` reads only through `shared` watches with `in_thread=False`: its pushes then run
+  on the event loop, saving a thread hop per watcher (docs/performance.md §4).
 The push side (this module) maps each committed domain event to topics and calls
 `_reload_live` on the watching clients' states via `app.modify_state(rx.BaseStateToken(...))`.
 
@@ -24,9 +31,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import Future
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from ticketing_app.services.outbox import Event
 
@@ -78,6 +87,7 @@ class Watch:
     state_cls: type
     topics: frozenset[str]
     route: str | None  # the page route the watch was made on; None if unknown
+    in_thread: bool = True  # run `_reload_live` in a worker thread (False: on the loop)
 
 
 _lock = threading.Lock()
@@ -99,11 +109,14 @@ def _current_route() -> str | None:
         return None
 
 
-def watch(client_token: str, state_cls: type, topics: Iterable[str]) -> None:
-    """Register what a client's page shows (replaces its previous topics for that state)."""
+def watch(
+    client_token: str, state_cls: type, topics: Iterable[str], *, in_thread: bool = True
+) -> None:
+    """Register what a client's page shows (replaces its previous topics for that state).
+    `in_thread=False` only for a state whose `_reload_live` reads through `shared` alone."""
     if not client_token:
         return
-    entry = Watch(state_cls, frozenset(topics), _current_route())
+    entry = Watch(state_cls, frozenset(topics), _current_route(), in_thread)
     with _lock:
         _watchers.setdefault(client_token, {})[_state_name(state_cls)] = entry
 
@@ -142,12 +155,54 @@ def watchers_for(topics: Iterable[str]) -> list[tuple[str, type]]:
     return [(token, w.state_cls) for token, w in _watches_for(topics)]
 
 
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class Wave:
+    """The pushes requested by one flush: reads shared between them (`shared`)."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _reads: dict[Hashable, Future[Any]] = field(default_factory=dict)
+
+    def read(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._reads.get(key)
+            owner = future is None
+            if future is None:
+                future = self._reads[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+
+_wave: ContextVar[Wave | None] = ContextVar("live_wave", default=None)
+
+
+def shared(key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` once per push wave for everyone asking with `key` (the same value object is
+    returned to each: do not mutate it). Outside a push (an event handler) it simply computes.
+
+    Fresh enough: a wave's first read runs after every event that started the wave was
+    committed; an event committed later starts another wave, and each watcher whose push was
+    still pending or running is pushed once more (`LivePusher._again`) with a new read.
+    """
+    wave = _wave.get()
+    return compute() if wave is None else wave.read(key, compute)
+
+
 class LivePusher:
     """Runs on one worker's event loop: event -> topics -> `_reload_live` on watching states.
 
     Events are coalesced per loop tick (a reservation commits OrderCreated + TicketUpdated;
     the marketplace reloads once). A push to a client that is still running is followed by one
-    more push, never by a pile of them, so a slow client cannot stall the others.
+    more push, never by a pile of them, so a slow client cannot stall the others. The pushes of
+    one flush form a `Wave` (reads shared through `shared`); `_reload_live` runs in a worker
+    thread (unless watched with `in_thread=False`), so the loop keeps sending deltas and
+    serving events while pushes read.
     """
 
     PRUNE_SECONDS = 30.0
@@ -158,7 +213,7 @@ class LivePusher:
         self._pending: set[str] = set()
         self._flush_scheduled = False
         self._inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._again: set[tuple[str, str]] = set()
+        self._again: dict[tuple[str, str], Wave] = {}
         self._sem = asyncio.Semaphore(self.MAX_CONCURRENT)
         self._absent: set[str] = set()
         self.pushes = 0  # observability for tests and logs
@@ -172,26 +227,27 @@ class LivePusher:
 
     def _flush(self) -> None:
         topics, self._pending, self._flush_scheduled = self._pending, set(), False
+        wave = Wave()
         for token, w in _watches_for(topics):
-            self._request(token, w)
+            self._request(token, w, wave)
 
-    def _request(self, token: str, w: Watch) -> None:
+    def _request(self, token: str, w: Watch, wave: Wave) -> None:
         key = (token, _state_name(w.state_cls))
         if key in self._inflight:
-            self._again.add(key)
+            self._again[key] = wave
             return
-        task = asyncio.create_task(self._push(token, w), name=f"live-push|{key[1]}")
+        task = asyncio.create_task(self._push(token, w, wave), name=f"live-push|{key[1]}")
         self._inflight[key] = task
-        task.add_done_callback(lambda _t, key=key, w=w: self._done(key, w))
+        task.add_done_callback(lambda _t, key=key: self._done(key))
 
-    def _done(self, key: tuple[str, str], w: Watch) -> None:
+    def _done(self, key: tuple[str, str]) -> None:
         self._inflight.pop(key, None)
-        if key in self._again:
-            self._again.discard(key)
+        wave = self._again.pop(key, None)
+        if wave is not None:
             with _lock:
                 current = _watchers.get(key[0], {}).get(key[1])
             if current is not None:
-                self._request(key[0], current)
+                self._request(key[0], current, wave)
 
     # --- the push itself ---
     def _token_manager(self) -> Any:
@@ -207,9 +263,10 @@ class LivePusher:
         except Exception:
             return token in getattr(manager, "token_to_socket", {})
 
-    async def _push(self, token: str, w: Watch) -> None:
+    async def _push(self, token: str, w: Watch, wave: Wave) -> None:
         import reflex as rx
 
+        _wave.set(wave)  # this task's context; asyncio.to_thread carries it to the thread
         async with self._sem:
             if not await self._connected(token):
                 return
@@ -223,7 +280,10 @@ class LivePusher:
                     if w.route and route and route != w.route:
                         unwatch(token, w.state_cls)  # the tab moved to another page
                         return
-                    state._reload_live()
+                    if w.in_thread:
+                        await asyncio.to_thread(state._reload_live)
+                    else:
+                        state._reload_live()
             except Exception:
                 log.exception("live push to %s failed", w.state_cls.__name__)
                 return

@@ -23,6 +23,14 @@ def ticket_card(ticket: Any) -> dict[str, Any]:
     return {**view, "priceText": money(view["price"]), "listedAt": display_time(view["createdAt"])}
 
 
+def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, Any], ...]]:
+    with read_session() as db:
+        result = tickets.list_tickets(
+            db, q=query, sort=sort, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        )
+        return result.total, tuple(ticket_card(t) for t in result.items)
+
+
 class MarketState(rx.State):
     tickets: list[dict[str, Any]] = []
     total: int = 0
@@ -45,34 +53,32 @@ class MarketState(rx.State):
         return (self.page + 1) * PAGE_SIZE < self.total
 
     def _reload_live(self) -> None:
-        """Re-read the current page (called on load and by live pushes)."""
+        """Re-read the current page (called on load and by live pushes). The same for every
+        client showing this search/sort/page, so a push wave reads it once (`live.shared`)."""
         try:
-            with read_session() as db:
-                result = tickets.list_tickets(
-                    db,
-                    q=self.query,
-                    sort=self.sort,
-                    limit=PAGE_SIZE,
-                    offset=self.page * PAGE_SIZE,
-                )
+            total, cards = live.shared(
+                ("market", self.query, self.sort, self.page),
+                lambda: _read_page(self.query, self.sort, self.page),
+            )
         except DomainError as exc:
             self.error = exc.message
             self.loading = False
             return
         self.error = ""
-        self.total = result.total
-        if not result.items and self.page > 0 and result.total:
-            self.page = (result.total - 1) // PAGE_SIZE  # the last page shrank under us
+        self.total = total
+        if not cards and self.page > 0 and total:
+            self.page = (total - 1) // PAGE_SIZE  # the last page shrank under us
             self._reload_live()
             return
-        self.tickets = [ticket_card(t) for t in result.items]
+        self.tickets = [dict(card) for card in cards]  # a state's own copy of the shared read
         self.loading = False
 
     @rx.event
     def load(self) -> Iterator[None]:
         self.loading = True
         yield
-        live.watch(self.router.session.client_token, MarketState, [live.TICKETS])
+        # Every watcher of a page shares one read per push wave, so a push needs no thread.
+        live.watch(self.router.session.client_token, MarketState, [live.TICKETS], in_thread=False)
         self._reload_live()
 
     @rx.event
