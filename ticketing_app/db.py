@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Dialect, Engine, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 
@@ -227,27 +227,40 @@ class DriverQuery:
         return found
 
     def first(self, engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        sql, binds, positional = self._compile(engine.dialect)
+        """The first row, or None. Driver errors come out as SQLAlchemy's (`OperationalError`
+        for a database that is down: the API answers 503), and a connection the database
+        dropped is invalidated, as SQLAlchemy does for its own statements."""
+        dialect = engine.dialect
+        sql, binds, positional = self._compile(dialect)
         values = [(name, proc(params[name]) if proc else params[name]) for name, proc in binds]
         args: Any = tuple(v for _, v in values) if positional else dict(values)
-        proxied = engine.raw_connection()  # pool checkout (and its idle ping)
+        driver_error = dialect.loaded_dbapi.Error
         try:
-            dbapi_connection = proxied.driver_connection
+            proxied = engine.raw_connection()  # pool checkout (and its idle ping)
+        except driver_error as exc:
+            raise DBAPIError.instance(None, None, exc, driver_error, dialect=dialect) from exc
+        dbapi_connection = proxied.driver_connection
+        try:
             autocommit = getattr(dbapi_connection, "autocommit", None)
             if autocommit is False:  # psycopg: no BEGIN/ROLLBACK round trips for one SELECT
                 dbapi_connection.autocommit = True
+            cursor = proxied.cursor()
             try:
-                cursor = proxied.cursor()
-                try:
-                    cursor.execute(sql, args)
-                    return cursor.fetchone()
-                finally:
-                    cursor.close()
+                cursor.execute(sql, args)
+                row = cursor.fetchone()
             finally:
-                if autocommit is False:
-                    dbapi_connection.autocommit = False
+                cursor.close()
+            if autocommit is False:
+                dbapi_connection.autocommit = False
+            return row
+        except driver_error as exc:
+            dropped = dialect.is_disconnect(exc, dbapi_connection, None)
+            proxied.invalidate(exc)  # in an unknown state either way: never reuse it
+            raise DBAPIError.instance(
+                sql, args, exc, driver_error, connection_invalidated=dropped, dialect=dialect
+            ) from exc
         finally:
-            proxied.close()  # back to the pool
+            proxied.close()  # back to the pool (an invalidated one is discarded)
 
 
 @contextmanager

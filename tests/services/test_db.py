@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
-from ticketing_app.db import read_session, write_session
-from ticketing_app.models import Ticket
+from ticketing_app.db import get_engine, read_session, write_session
+from ticketing_app.models import Ticket, utcnow
 from ticketing_app.services import auth, tickets
 
 
@@ -44,3 +46,34 @@ def test_sqlite_readers_do_not_wait_for_an_open_write_transaction(sqlite_url, no
         reader.start()
         reader.join(timeout=10)
     assert len(seen) == 1 and seen[0][0] == "Old" and seen[0][1] < 5
+
+
+def _signed_in_token(url: str) -> str:
+    with write_session(url) as db:
+        _user, token = auth.signup(db, email="drop@example.com", password="password1", now=utcnow())
+    return token
+
+
+def test_dropped_connection_fails_one_request_cleanly_then_reconnects(postgres_url):
+    """The server drops a pooled connection used a moment ago (so it is not pinged: idle-only
+    ping, docs/decisions.md 16). The request on it fails with SQLAlchemy's OperationalError —
+    which the API answers with 503, never 500 — and the next one gets a fresh connection."""
+    token = _signed_in_token(postgres_url)
+    engine = get_engine(postgres_url)
+    with engine.connect() as conn:  # the pool's one idle connection, just used
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    with sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT").connect() as admin:
+        assert admin.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    with read_session(postgres_url) as db, pytest.raises(OperationalError):
+        auth.lookup_session(db, token=token, now=utcnow())  # a DriverQuery read
+    with read_session(postgres_url) as db:
+        found = auth.lookup_session(db, token=token, now=utcnow())
+    assert found is not None and found[0].email == "drop@example.com"
+
+
+def test_driver_query_reports_an_unreachable_database_as_operational_error(tmp_path):
+    down = get_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    with read_session("postgresql+psycopg://postgres@127.0.0.1:1/nowhere") as db:
+        assert db.get_bind().pool is down.pool
+        with pytest.raises(OperationalError):
+            auth.lookup_session(db, token="x" * 43, now=utcnow())

@@ -18,8 +18,6 @@ from ticketing_app.models import DomainEvent
 from ticketing_app.services import auth, outbox
 from ticketing_app.settings import reset_settings
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
@@ -27,6 +25,11 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     reset_settings()
     yield monkeypatch
     reset_settings()
+
+
+@pytest.fixture
+def NOW() -> datetime:  # noqa: N802  (housekeeping reads the real clock: ages are from now)
+    return datetime.now(UTC)
 
 
 def write_event(new_session: Callable[[], Session], at: datetime, published: bool) -> str:
@@ -55,7 +58,7 @@ def remaining(db_url: str) -> set[str]:
         return set(db.exec(select(DomainEvent.aggregate_id)).all())
 
 
-def test_outbox_rows_past_retention_are_deleted(db_url, new_session, settings_env):
+def test_outbox_rows_past_retention_are_deleted(db_url, new_session, settings_env, NOW):
     settings_env.setenv("TICKETING_OUTBOX_RETENTION_DAYS", "30")
     old = write_event(new_session, NOW - timedelta(days=31), published=False)
     recent = write_event(new_session, NOW - timedelta(days=29), published=False)
@@ -65,7 +68,7 @@ def test_outbox_rows_past_retention_are_deleted(db_url, new_session, settings_en
     assert old not in remaining(db_url)
 
 
-def test_with_nats_an_unpublished_row_is_never_deleted(db_url, new_session, settings_env):
+def test_with_nats_an_unpublished_row_is_never_deleted(db_url, new_session, settings_env, NOW):
     settings_env.setenv("TICKETING_OUTBOX_RETENTION_DAYS", "30")
     settings_env.setenv("NATS_URL", "nats://127.0.0.1:1")  # housekeeping never connects
     published = write_event(new_session, NOW - timedelta(days=40), published=True)
@@ -75,14 +78,14 @@ def test_with_nats_an_unpublished_row_is_never_deleted(db_url, new_session, sett
     assert published not in remaining(db_url)
 
 
-def test_retention_zero_keeps_everything(db_url, new_session, settings_env):
+def test_retention_zero_keeps_everything(db_url, new_session, settings_env, NOW):
     settings_env.setenv("TICKETING_OUTBOX_RETENTION_DAYS", "0")
     kept = {write_event(new_session, NOW - timedelta(days=d), published=True) for d in (1, 400)}
     assert ExpiryScheduler(db_url=db_url).housekeeping()[0] == 0
     assert remaining(db_url) == kept
 
 
-def test_pruning_deletes_in_batches_until_done(db_url, new_session, settings_env):
+def test_pruning_deletes_in_batches_until_done(db_url, new_session, settings_env, NOW):
     for _ in range(7):
         write_event(new_session, NOW - timedelta(days=100), published=False)
     keep = write_event(new_session, NOW, published=False)
@@ -92,7 +95,7 @@ def test_pruning_deletes_in_batches_until_done(db_url, new_session, settings_env
 
 
 def test_stale_sign_in_failures_are_forgotten_recent_ones_still_count(
-    db_url, new_session, settings_env
+    db_url, new_session, settings_env, NOW
 ):
     with new_session() as db:
         auth.signup(db, email="hk@example.com", password="password1", now=NOW)
