@@ -7,9 +7,11 @@ Contract for page states (the UI side):
   `buyer_topic(user_id)`. Calling watch again replaces that client's topics for that class.
 - The state class implements a plain (non-event) method `_reload_live(self) -> None` that re-reads
   what it shows from the database (through services) and sets its vars. It must re-derive the
-  user from the session cookie itself: the push carries no identity and no data. A push runs it
-  in a worker thread (the state is locked for it, as for an event), so its database work never
-  stalls the event loop that serves every socket of the worker.
+  user from the session cookie itself: the push carries no identity and no data. With a
+  database over the network (PostgreSQL) a push runs it in a worker thread (the state is locked
+  for it, as for an event), so its waits on the database never stall the event loop that serves
+  every socket of the worker; with SQLite (in-process: pure CPU under the GIL, where a thread
+  hop only adds contention) it runs on the loop (docs/performance.md §3).
 - A read that is the same for every watcher (the marketplace page for a given search, sort and
   page) goes through `shared(key, read)`: within one push wave it runs once and every watching
   state gets its result, instead of one query per connected client. A state whose
@@ -201,8 +203,8 @@ class LivePusher:
     the marketplace reloads once). A push to a client that is still running is followed by one
     more push, never by a pile of them, so a slow client cannot stall the others. The pushes of
     one flush form a `Wave` (reads shared through `shared`); `_reload_live` runs in a worker
-    thread (unless watched with `in_thread=False`), so the loop keeps sending deltas and
-    serving events while pushes read.
+    thread when the database is over the network (unless watched with `in_thread=False`), so
+    the loop keeps sending deltas and serving events while pushes wait on the database.
     """
 
     PRUNE_SECONDS = 30.0
@@ -217,6 +219,7 @@ class LivePusher:
         self._sem = asyncio.Semaphore(self.MAX_CONCURRENT)
         self._absent: set[str] = set()
         self.pushes = 0  # observability for tests and logs
+        self.threads = _database_over_network()
 
     # --- event intake (loop thread) ---
     def on_event(self, event: Event) -> None:
@@ -280,7 +283,7 @@ class LivePusher:
                     if w.route and route and route != w.route:
                         unwatch(token, w.state_cls)  # the tab moved to another page
                         return
-                    if w.in_thread:
+                    if w.in_thread and self.threads:
                         await asyncio.to_thread(state._reload_live)
                     else:
                         state._reload_live()
@@ -311,6 +314,16 @@ class LivePusher:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
             await asyncio.sleep(0)
+
+
+def _database_over_network() -> bool:
+    """Whether pushes should read in worker threads: yes unless the database is SQLite."""
+    try:
+        from ticketing_app.db import get_engine
+
+        return get_engine().dialect.name != "sqlite"
+    except Exception:  # no database configured (tests of the registry alone)
+        return True
 
 
 def _route_of(state: Any) -> str | None:
