@@ -40,7 +40,16 @@ from typing import Any
 import httpx
 import socketio
 import sqlalchemy as sa
-from common import ROOT, fresh_sqlite, header, percentile, seed_sessions, seed_tickets, seed_users
+from common import (
+    ROOT,
+    drop_sqlite,
+    fresh_sqlite,
+    header,
+    percentile,
+    seed_sessions,
+    seed_tickets,
+    seed_users,
+)
 
 sys.path.insert(0, str(ROOT / "tests" / "load"))
 from load_helpers import Backend  # noqa: E402
@@ -279,6 +288,7 @@ def main() -> None:
         )  # fmt: skip
     finally:
         backend.remove()
+        drop_sqlite(db_url)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 from bench_clients import MARKET, ORDER, TICKET, Browser, close_all, connect_all, var
 from bench_expiry import seed_due
-from common import fresh_postgres, fresh_sqlite, header, percentile, seed_sessions
+from common import drop_sqlite, fresh_postgres, fresh_sqlite, header, percentile, seed_sessions
 from load_helpers import Backend  # bench_clients put tests/load on sys.path
 
 
@@ -190,7 +190,11 @@ def main() -> None:
     header(f"Expiry seen by clients: {args.orders} orders due within one second, "
            f"{args.watched} watched")  # fmt: skip
     if args.database in ("sqlite", "both"):
-        run("SQLite", fresh_sqlite(), args)
+        url = fresh_sqlite()
+        try:
+            run("SQLite", url, args)
+        finally:
+            drop_sqlite(url)
     if args.database in ("pg", "both"):
         run("PostgreSQL", fresh_postgres(name="ticketing_bench_live"), args)
 
