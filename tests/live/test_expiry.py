@@ -121,3 +121,25 @@ def test_two_schedulers_at_once_expire_each_order_exactly_once(
     assert set(counts.values()) == {1}
     for o in placed:
         assert market.ticket_row(o.ticket_id).status == "available"
+
+
+def test_timers_due_together_share_one_job_per_10_ms_slot(start_scheduler) -> None:
+    """1,000 orders due in one second must not mean 1,000 write transactions: deadlines are
+    grouped into 10 ms slots, one job each; forgetting every order removes its slot's job."""
+    scheduler = start_scheduler(sweep_seconds=60)
+    base = utcnow().replace(microsecond=0) + timedelta(seconds=30)
+    ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(100)]
+    for i, order_id in enumerate(ids):  # 100 deadlines over 100 ms
+        scheduler.schedule(order_id, base + timedelta(milliseconds=i, microseconds=500))
+
+    def slot_jobs() -> list:
+        return [j for j in scheduler._scheduler.get_jobs() if j.id.startswith("expire-at:")]
+
+    assert len(slot_jobs()) == 10
+    assert all(j.next_run_time >= base for j in slot_jobs())
+    for order_id in ids[:95]:
+        scheduler.unschedule(order_id)
+    assert len(slot_jobs()) == 1  # the last slot still has 5 orders
+    for order_id in ids[95:]:
+        scheduler.unschedule(order_id)
+    assert slot_jobs() == []

@@ -50,6 +50,9 @@ def _order_event(type: str, order: Order, **extra: Any) -> outbox.NewEvent:
         "status": order.status,
         "expiresAt": iso(order.expires_at),
         "version": order.version,
+        # Whether a PaymentIntent was opened: lets the intent clean-up skip the other orders
+        # without a read each (payment_upkeep.install_intent_canceller).
+        "hasPaymentIntent": order.payment_intent_id is not None,
         **extra,
     }
     return outbox.NewEvent(type, "order", order.id, order.version, payload)

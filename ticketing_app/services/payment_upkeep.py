@@ -100,6 +100,8 @@ def install_intent_canceller(url: str | None = None) -> Callable[[], None]:
     def on_event(event: outbox.Event) -> None:
         if event.type not in ("OrderExpired", "OrderCancelled"):
             return
+        if event.payload.get("hasPaymentIntent") is False:  # nothing at Stripe to clean up
+            return
         future = _executor.submit(cancel_open_intent, event.aggregate_id, url=url)
         with _pending_lock:
             _pending.add(future)
