@@ -79,6 +79,29 @@ def test_reserve_succeeds_when_the_hold_expires_between_its_reads(postgres_url, 
     assert (ticket.status, ticket.order_id) == ("reserved", result[1])
 
 
+def test_reserve_succeeds_when_the_hold_is_released_between_its_update_and_its_read(
+    postgres_url, after_statement
+):
+    """The reserver's conditional UPDATE finds the ticket still held (past due); the sweep then
+    expires that hold and commits; the reserver's follow-up read finds the ticket available.
+    It must lock it, not answer "Ticket is already reserved" (a CI run caught this)."""
+    url = postgres_url
+    seller, first, second = make_user(url), make_user(url), make_user(url)
+    ticket_id = make_ticket(url, seller)
+    old = reserve(url, first, ticket_id)[1]
+    later = NOW + WINDOW + timedelta(seconds=1)
+
+    def sweep() -> None:
+        with write_session(url) as db:
+            assert orders.expire_due_orders(db, now=later) == [old]
+
+    after_statement("UPDATE tickets", sweep)
+    result = reserve(url, second, ticket_id, now=later)
+    assert result[0] == "ok", result
+    ticket = ticket_row(url, ticket_id)
+    assert (ticket.status, ticket.order_id) == ("reserved", result[1])
+
+
 def test_reserve_after_concurrent_price_edit_snapshots_new_price(postgres_url, after_statement):
     """The seller's edit commits after the reserver read the old price: the order must carry
     the price the ticket has when it is locked."""

@@ -222,9 +222,11 @@ def _reserve_on(
     # The conditional UPDATE decides (checked by row count). It goes first: the read before
     # this transaction already refused most taken tickets, so here it mostly wins, and
     # RETURNING gives the ticket's new version, price and title without a read.
-    locked = conn.execute(_LOCK_TICKET, lock).first()
-    if locked is None:
-        # Not available to this buyer: find out why, in this transaction.
+    for _ in range(3):
+        locked = conn.execute(_LOCK_TICKET, lock).first()
+        if locked is not None:
+            break
+        # Not available to this buyer when the UPDATE looked: find out why, in this transaction.
         row = conn.execute(_TICKET_AND_HOLDER, {"ticket_id": ticket_id}).first()
         held = row is not None and row.holder_status == ACTIVE and row.holder_expires_at > now
         _refuse_plainly_refused(row and (row.user_id, row.status, held), buyer_id)
@@ -233,9 +235,10 @@ def _reserve_on(
             # Rule 5: a hold past due (one not due was refused above) is expired here,
             # whether or not a timer fired, in this transaction; then the ticket is free.
             events += _expire_on(conn, [row.order_id], now)[1]
-            locked = conn.execute(_LOCK_TICKET, lock).first()
-        if locked is None:
-            raise _refusal_for(_current_status(conn, ticket_id))
+        # Otherwise it was released after the UPDATE looked (PostgreSQL: another transaction
+        # committed in between): lock again.
+    else:
+        raise _refusal_for(_current_status(conn, ticket_id))
     ticket = Ticket(**locked._mapping)
     order = Order(
         id=order_id,
