@@ -35,15 +35,8 @@ def NOW() -> datetime:  # noqa: N802  (housekeeping reads the real clock: ages a
 def write_event(new_session: Callable[[], Session], at: datetime, published: bool) -> str:
     aggregate_id = str(uuid.uuid4())
     with new_session() as db, db.begin():
-        outbox.record(
-            db,
-            type="TicketUpdated",
-            aggregate_type="ticket",
-            aggregate_id=aggregate_id,
-            aggregate_version=1,
-            payload={"id": aggregate_id},
-            now=at,
-        )
+        event = outbox.NewEvent("TicketUpdated", "ticket", aggregate_id, 1, {"id": aggregate_id})
+        outbox.record_rows(db, [event], now=at)
         if published:
             db.exec(
                 sa.update(DomainEvent)
