@@ -12,9 +12,10 @@ request after another, and keeps going after a win (a buyer may hold several tic
 requests are in flight for the whole race, as in the health burst it is compared with. (Until
 2026-11-25 19:40 UTC a client stopped at its first win, so the end of each race ran with
 fewer and fewer clients and measured their latency chain rather than the rate at C clients.)
-Checked: no ticket won twice, one order per reserved ticket (a ticket or two may stay unsold). Reported per
-concurrency: attempts/s and p50/p99 latency, the same for /api/health, and the rate ratio
-(target ≥ 0.5). Rounds alternate; the best round of each is kept.
+Checked: no ticket won twice, one order per reserved ticket (a ticket or two may stay
+unsold). Reported per concurrency: attempts/s and p50/p99 latency, the same for
+/api/health, and the rate ratio (target ≥ 0.5). Rounds alternate; the best round of each
+is kept.
 """
 
 from __future__ import annotations
