@@ -117,7 +117,7 @@ def _ping_idle_connections(engine: Engine) -> None:
     window" idea): `pool_pre_ping` paid a `SELECT 1` round trip on every checkout, ~10 % of a
     busy request's time. A connection used in the last half second is handed out as is; if
     the server dropped it in that half second, the request fails with a clean 503 and the
-    disconnect invalidates the pool (docs/decisions.md, "Ping idle connections only")."""
+    disconnect invalidates the pool (docs/decisions.md, 16)."""
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]

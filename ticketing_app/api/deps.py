@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie
 
-from ticketing_app.db import read_session, write_session
+from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError, NotAuthenticated, ValidationError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
@@ -45,18 +45,10 @@ def optional_user(token: Annotated[str | None, Depends(session_token)]) -> auth.
     """The signed-in user, or None (also for an expired or revoked session)."""
     if not token:
         return None
-    now = utcnow()
-    # The common case is one SELECT in a read session (deferred BEGIN on SQLite: no write
-    # lock); the hourly expiry slide is the only write (bench_http_reserve, performance.md).
-    with read_session() as db:
-        found = auth.lookup_session(db, token=token, now=now)
-    if found is None:
-        return None
-    user, due = found
-    if due:
-        with write_session() as db:
-            auth.slide_session(db, token=token, now=now)
-    return user
+    # One DriverQuery read (no transaction, no lock); a write only when the hourly expiry
+    # slide is due (auth.current_user, bench_http_reserve, performance.md §2).
+    with write_session() as db:
+        return auth.current_user(db, token=token, now=utcnow())
 
 
 async def require_user(

@@ -117,16 +117,16 @@ def end_order(db: Session, order: Order, status: str, now: datetime, **extra: An
 # Statements are built once: constructing them cost about as much Python time as running them.
 _TICKETS = Ticket.__table__
 _ORDERS = Order.__table__
+_WITH_HOLDER = _TICKETS.outerjoin(_ORDERS, _ORDERS.c.id == _TICKETS.c.order_id)
 _TICKET_AND_HOLDER = (
     sa.select(
-        _TICKETS.c.id,
         _TICKETS.c.user_id,
         _TICKETS.c.status,
         _TICKETS.c.order_id,
         _ORDERS.c.status.label("holder_status"),
         _ORDERS.c.expires_at.label("holder_expires_at"),
     )
-    .select_from(_TICKETS.outerjoin(_ORDERS, _ORDERS.c.id == _TICKETS.c.order_id))
+    .select_from(_WITH_HOLDER)
     .where(_TICKETS.c.id == sa.bindparam("ticket_id"))
 )
 # The refusal check, run on the driver: plain columns only (no result processing), the
@@ -140,7 +140,7 @@ _PLAIN_REFUSAL_READ = DriverQuery(
             _ORDERS.c.expires_at > sa.bindparam("now", type_=UTCDateTime),
         ),
     )
-    .select_from(_TICKETS.outerjoin(_ORDERS, _ORDERS.c.id == _TICKETS.c.order_id))
+    .select_from(_WITH_HOLDER)
     .where(_TICKETS.c.id == sa.bindparam("ticket_id"))
 )
 _TICKET_STATUS = sa.select(_TICKETS.c.status).where(_TICKETS.c.id == sa.bindparam("ticket_id"))
@@ -252,7 +252,7 @@ def _reserve_on(
         created_at=now,
         updated_at=now,
     )
-    conn.execute(_INSERT_ORDER, _order_row(order))
+    conn.execute(_INSERT_ORDER, order.model_dump())
     events += outbox.write_rows(
         conn,
         [
@@ -262,22 +262,6 @@ def _reserve_on(
         now=now,
     )
     return OrderWithTicket(order=order, ticket=ticket), events
-
-
-def _order_row(order: Order) -> dict[str, Any]:
-    return {
-        "id": order.id,
-        "user_id": order.user_id,
-        "ticket_id": order.ticket_id,
-        "price_cents": order.price_cents,
-        "status": order.status,
-        "expires_at": order.expires_at,
-        "failed_payment_attempts": order.failed_payment_attempts,
-        "payment_intent_id": None,
-        "version": order.version,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-    }
 
 
 def _own_order(db: Session, user_id: str, order_id: Any) -> Order:

@@ -167,9 +167,8 @@ def record(
 
 
 def prune(session: Session, *, before: datetime, published_only: bool, batch: int = 5000) -> int:
-    """Delete outbox rows created before `before` (with `published_only`, only those the relay
-    has published, whatever their age otherwise); one batch per transaction. Returns the
-    number deleted."""
+    """Delete outbox rows created before `before` — with `published_only`, only those among
+    them that the relay has published; one batch per transaction. Returns the number deleted."""
     table = DomainEvent.__table__
     old = sa.select(table.c.seq).where(table.c.created_at < before)
     if published_only:
