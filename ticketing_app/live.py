@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ticketing_app.services.outbox import Event
+from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -318,12 +319,7 @@ class LivePusher:
 
 def _database_over_network() -> bool:
     """Whether pushes should read in worker threads: yes unless the database is SQLite."""
-    try:
-        from ticketing_app.db import get_engine
-
-        return get_engine().dialect.name != "sqlite"
-    except Exception:  # no database configured (tests of the registry alone)
-        return True
+    return not get_settings().is_sqlite
 
 
 def _route_of(state: Any) -> str | None:
