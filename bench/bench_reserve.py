@@ -1,7 +1,7 @@
 """Contended reservations at the service layer: B concurrent buyers race for T tickets.
 
     .venv/bin/python bench/bench_reserve.py [--buyers 200] [--tickets 50] [--rounds 3]
-        [--database pg|sqlite|both] [--database-url URL]
+        [--database pg|sqlite|both] [--database-url URL] [--raw-connections N]
 
 Each round lists T fresh tickets; B threads start together and each tries tickets in its own
 random order (at most --tries of them) until it wins one. Checked after every round: exactly T
@@ -10,7 +10,9 @@ orders, one per ticket, every ticket reserved by its order (no double sell).
 Measured: reservation attempts per second (each attempt is one transaction, won or refused),
 for `orders.reserve_ticket` (the real service: reads, checks, conditional UPDATE, INSERT, two
 outbox events) and for the baseline, the bare conditional UPDATE + INSERT as raw SQL through
-psycopg / sqlite3 with the same number of pooled connections, at the same concurrency.
+psycopg / sqlite3 with as many pooled connections as the engine's pool (override with
+--raw-connections; on SQLite the service also has its one point-read connection), at the same
+concurrency.
 Rounds alternate; the best of each is compared, and each round's service/raw ratio is printed
 with their median (less sensitive to one lucky round on a shared machine). Target: service
 ≥ 0.5 × raw.
@@ -35,7 +37,7 @@ import sqlalchemy as sa
 from common import fresh_postgres, fresh_sqlite, header, seed_tickets, seed_users
 from sqlalchemy.engine import make_url
 
-from ticketing_app.db import dispose_engines, get_engine, write_session
+from ticketing_app.db import dispose_engines, get_engine
 from ticketing_app.errors import DomainError
 from ticketing_app.services import orders
 
@@ -110,11 +112,10 @@ def raw_attempt_sqlite(pool: RawPool) -> Attempt:
 
 def service_attempt(url: str) -> Attempt:
     def attempt(buyer_id: str, ticket_id: str) -> bool:
-        try:
-            with write_session(url) as db:
-                orders.reserve_ticket(
-                    db, buyer_id=buyer_id, ticket_id=ticket_id, now=datetime.now(UTC)
-                )
+        try:  # as POST /api/orders calls it
+            orders.reserve_ticket(
+                get_engine(url), buyer_id=buyer_id, ticket_id=ticket_id, now=datetime.now(UTC)
+            )
             return True
         except DomainError:
             return False
@@ -173,6 +174,7 @@ def bench(url: str, args: argparse.Namespace) -> tuple[float, float]:
     (seller,) = seed_users(engine, 1, "seller")
     buyers = seed_users(engine, args.buyers, "buyer")
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    size = engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
     if is_sqlite:
         path = make_url(url).database
 
@@ -182,15 +184,15 @@ def bench(url: str, args: argparse.Namespace) -> tuple[float, float]:
             conn.execute("PRAGMA synchronous=NORMAL")
             return conn
 
-        size = engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
-        make_raw = lambda: RawPool(connect, size)  # noqa: E731
+        make_raw = lambda: RawPool(connect, args.raw_connections or size)  # noqa: E731
         wrap = raw_attempt_sqlite
     else:
         import psycopg
 
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        size = engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
-        make_raw = lambda: RawPool(lambda: psycopg.connect(dsn, autocommit=True), size)  # noqa: E731
+        make_raw = lambda: RawPool(  # noqa: E731
+            lambda: psycopg.connect(dsn, autocommit=True), args.raw_connections or size
+        )
         wrap = raw_attempt_pg
     best = {"service": 0.0, "raw": 0.0}
     paired: list[float] = []  # service / raw of each round (the two sides run back to back)
@@ -235,6 +237,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", choices=["pg", "sqlite", "both"], default="both")
     parser.add_argument("--database-url", help="PostgreSQL admin URL (default TEST_DATABASE_URL)")
+    parser.add_argument(
+        "--raw-connections", type=int, help="the baseline's connections (default: as the pool)"
+    )
     args = parser.parse_args()
     header(f"Contended reservations: {args.buyers} buyers, {args.tickets} tickets")
     targets = []

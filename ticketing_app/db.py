@@ -8,9 +8,11 @@ readers never queue behind writers (WAL lets them read the last committed snapsh
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +21,7 @@ from sqlalchemy import Select, event
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import Pool
 from sqlmodel import Session, create_engine
 
 from ticketing_app.settings import get_settings
@@ -40,6 +43,17 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection) -> None:
+    # Let SQLAlchemy's "begin" event decide how each transaction starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # One writer at a time per database is SQLite's rule. Threads of this process queue for
     # it on a lock (woken the moment the writer commits) instead of in SQLite's busy handler,
@@ -56,14 +70,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        # Let SQLAlchemy's "begin" event below decide how each transaction starts.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        _sqlite_pragmas(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
@@ -227,13 +234,18 @@ class DriverQuery:
         return found
 
     def first(self, engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row, or None. Driver errors come out as SQLAlchemy's (`OperationalError`
-        for a database that is down: the API answers 503), and a connection the database
-        dropped is invalidated, as SQLAlchemy does for its own statements."""
+        """The first row, or None. Run on a pooled connection, or for a SQLite file on the
+        process's one point-read connection (`_SQLiteReader`). Driver errors come out as
+        SQLAlchemy's (`OperationalError` for a database that is down: the API answers 503),
+        and a connection the database dropped is invalidated, as SQLAlchemy does for its own
+        statements."""
         dialect = engine.dialect
         sql, binds, positional = self._compile(dialect)
         values = [(name, proc(params[name]) if proc else params[name]) for name, proc in binds]
         args: Any = tuple(v for _, v in values) if positional else dict(values)
+        reader = _sqlite_reader(engine)
+        if reader is not None:
+            return reader.first(sql, args)
         driver_error = dialect.loaded_dbapi.Error
         try:
             proxied = engine.raw_connection()  # pool checkout (and its idle ping)
@@ -263,6 +275,70 @@ class DriverQuery:
             proxied.close()  # back to the pool (an invalidated one is discarded)
 
 
+class _SQLiteReader:
+    """The one SQLite connection of this process for DriverQuery's point reads.
+
+    One, behind a lock, rather than a pool: a point read is a few microseconds of C, and under
+    the GIL more connections only add thread hand-offs and cold per-connection page caches
+    (200 threads refusing reservations: 1 connection ~2.5× the rate of 15;
+    docs/performance.md §1). WAL readers never wait for the writer, so the lock is only ever
+    held for one statement."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
+            self._conn = sqlite3.connect(*cargs, **{**cparams, "check_same_thread": False})
+            _sqlite_pragmas(self._conn)
+        return self._conn
+
+    def first(self, sql: str, args: Any) -> tuple[Any, ...] | None:
+        with self._lock:
+            try:
+                return self._connection().execute(sql, args).fetchone()
+            except sqlite3.Error as exc:
+                self.close()  # in an unknown state: the next read opens a new one
+                raise DBAPIError.instance(sql, args, exc, sqlite3.Error) from exc
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# Per pool, not per engine: engine.dispose() swaps in a new pool, and the old pool's reader
+# (with its connection) goes with it.
+_readers: weakref.WeakKeyDictionary[Pool, _SQLiteReader | None] = weakref.WeakKeyDictionary()
+_inherited: list[_SQLiteReader] = []
+
+
+def _forget_readers_after_fork() -> None:
+    """A forked child opens its own point-read connections (SQLite connections must not cross
+    a fork) and never touches, nor closes, the parent's: they are kept aside, unused."""
+    _inherited.extend(reader for reader in _readers.values() if reader is not None)
+    _readers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_readers_after_fork)
+
+
+def _sqlite_reader(engine: Engine) -> _SQLiteReader | None:
+    """The point-read connection of a file SQLite engine (None for others, and in-memory)."""
+    pool = engine.pool
+    found = _readers.get(pool, False)
+    if found is False:
+        reader = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            reader = _SQLiteReader(engine)
+        with _lock:
+            found = _readers.setdefault(pool, reader)
+    return found  # type: ignore[return-value]
+
+
 @contextmanager
 def read_session(url: str | None = None) -> Iterator[Session]:
     """A session for queries only (deferred BEGIN on SQLite)."""
@@ -279,6 +355,9 @@ def dispose_engines() -> None:
     with _lock:
         for engine in _engines.values():
             engine.dispose()
+        for reader in list(_readers.values()):
+            if reader is not None:
+                reader.close()
         _engines.clear()
         _readonly.clear()
         _factories.clear()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from ticketing_app.db import get_engine, read_session, write_session
+from tests.db_helpers import migrate
+from ticketing_app.db import dispose_engines, get_engine, read_session, write_session
 from ticketing_app.models import Ticket, utcnow
 from ticketing_app.services import auth, tickets
 
@@ -77,3 +80,53 @@ def test_driver_query_reports_an_unreachable_database_as_operational_error(tmp_p
         assert db.get_bind().pool is down.pool
         with pytest.raises(OperationalError):
             auth.lookup_session(db, token="x" * 43, now=utcnow())
+
+
+def test_sqlite_point_reads_do_not_queue_behind_an_open_write_transaction(sqlite_url, now):
+    """The cookie lookup and the reservation's refusal read run on the process's one SQLite
+    point-read connection: they read the last commit while a writer holds the write lock."""
+    token = _signed_in_token(sqlite_url)
+    took: list[float] = []
+
+    def look_up() -> None:
+        started = time.monotonic()
+        with read_session(sqlite_url) as db:
+            assert auth.lookup_session(db, token=token, now=utcnow()) is not None
+        took.append(time.monotonic() - started)
+
+    with write_session(sqlite_url) as db, db.begin():
+        db.exec(sa.update(Ticket).values(title="Pending"))  # holds the write lock
+        reader = threading.Thread(target=look_up)
+        reader.start()
+        reader.join(timeout=10)
+    assert len(took) == 1 and took[0] < 5
+
+
+def test_sqlite_point_read_fails_cleanly_then_reconnects(tmp_path):
+    """A SQLite file that cannot be opened gives OperationalError (the API's 503); once it is
+    there, the next read opens a fresh connection and succeeds."""
+    url = f"sqlite:///{tmp_path / 'later' / 'app.db'}"
+    with read_session(url) as db, pytest.raises(OperationalError):
+        auth.lookup_session(db, token="x" * 43, now=utcnow())
+    (tmp_path / "later").mkdir()
+    migrate(url)
+    token = _signed_in_token(url)
+    with read_session(url) as db:
+        found = auth.lookup_session(db, token=token, now=utcnow())
+    assert found is not None and found[0].email == "drop@example.com"
+    dispose_engines()
+
+
+def test_sqlite_point_reads_follow_engine_dispose(sqlite_url, tmp_path):
+    """After engine.dispose() the point-read connection is a new one too: a database file
+    replaced in between is the one read (not the old file's open handle)."""
+    token = _signed_in_token(sqlite_url)
+    with read_session(sqlite_url) as db:
+        assert auth.lookup_session(db, token=token, now=utcnow()) is not None
+    get_engine(sqlite_url).dispose()
+    path = Path(make_url(sqlite_url).database or "")
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    migrate(sqlite_url)  # an empty database at the same path
+    with read_session(sqlite_url) as db:
+        assert auth.lookup_session(db, token=token, now=utcnow()) is None

@@ -15,7 +15,7 @@ from ticketing_app.api.deps import (
 )
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import OrderIn, OrderOut, json_body_doc
-from ticketing_app.db import read_session, write_session
+from ticketing_app.db import get_engine, read_session, write_session
 from ticketing_app.errors import ValidationError
 from ticketing_app.models import utcnow
 from ticketing_app.services import orders
@@ -43,8 +43,8 @@ def _reserve(token: str | None, ticket_id: object) -> JSONResponse:
     user = signed_in_or_401(optional_user(token))
     if not isinstance(ticket_id, str) or not ticket_id:
         raise ValidationError("Ticket id is required", "ticketId")
-    with write_session() as db:
-        result = orders.reserve_ticket(db, buyer_id=user.id, ticket_id=ticket_id, now=utcnow())
+    engine = get_engine()  # no ORM session: the reservation runs on Core rows
+    result = orders.reserve_ticket(engine, buyer_id=user.id, ticket_id=ticket_id, now=utcnow())
     return JSONResponse(order_view(result.order, result.ticket), status_code=201)
 
 

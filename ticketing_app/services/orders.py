@@ -188,15 +188,18 @@ def _refuse_plainly_refused(found: tuple[str, str, Any] | None, buyer_id: str) -
         raise RuleViolation(ALREADY_RESERVED)
 
 
-def reserve_ticket(db: Session, *, buyer_id: str, ticket_id: Any, now: datetime) -> OrderWithTicket:
+def reserve_ticket(
+    bind: sa.Engine | Session, *, buyer_id: str, ticket_id: Any, now: datetime
+) -> OrderWithTicket:
     """Create an order and lock the ticket in one transaction; of concurrent buyers one wins.
 
-    Runs on Core rows over the session's engine (not through the ORM session): in a rush most
-    attempts are refusals, and the session's bookkeeping was half of a refusal's cost."""
+    Runs on Core rows over an engine (a session's, if given one): in a rush most attempts are
+    refusals, and an ORM session's bookkeeping — even opening and closing one — was a large
+    part of a refusal's cost."""
     if not is_uuid(ticket_id):
         raise NotFound(TICKET_NOT_FOUND)
     ticket_id = ticket_id.lower()
-    engine = db.get_bind()
+    engine = bind if isinstance(bind, sa.Engine) else bind.get_bind()
     assert isinstance(engine, sa.Engine)
     # Refuse a plainly taken ticket from a read first: one round trip in autocommit on
     # PostgreSQL (no BEGIN/ROLLBACK) and, on SQLite, a WAL snapshot instead of queueing for

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -88,11 +87,10 @@ def parse_password(value: Any) -> str:
     return value
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def is_uuid(value: Any) -> bool:
-    """Ids are UUID4 strings; anything else can only be "not found"."""
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
+    """Ids are UUID strings in the canonical hyphenated form (either case); anything else can
+    only be "not found". A regex: parsing with uuid.UUID cost more than the refusal's query."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
