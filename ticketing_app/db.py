@@ -281,8 +281,8 @@ class _SQLiteReader:
     One, behind a lock, rather than a pool: a point read is a few microseconds of C, and under
     the GIL more connections only add thread hand-offs and cold per-connection page caches
     (200 threads refusing reservations: 1 connection ~2.5× the rate of 15;
-    docs/performance.md §1). WAL readers never wait for the writer, so the lock is only ever
-    held for one statement."""
+    docs/performance.md §1). WAL readers never wait for the writer, so the lock is held for
+    one statement (or, rarely, for opening the connection)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -292,22 +292,35 @@ class _SQLiteReader:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
-            self._conn = sqlite3.connect(*cargs, **{**cparams, "check_same_thread": False})
-            _sqlite_pragmas(self._conn)
+            conn = sqlite3.connect(*cargs, **{**cparams, "check_same_thread": False, "timeout": 30})
+            try:
+                _sqlite_pragmas(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     def first(self, sql: str, args: Any) -> tuple[Any, ...] | None:
         with self._lock:
             try:
-                return self._connection().execute(sql, args).fetchone()
+                cursor = self._connection().execute(sql, args)
+                try:
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()  # ends the statement: no WAL snapshot stays pinned
             except sqlite3.Error as exc:
-                self.close()  # in an unknown state: the next read opens a new one
+                self._close()  # in an unknown state: the next read opens a new one
                 raise DBAPIError.instance(sql, args, exc, sqlite3.Error) from exc
 
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:  # never under a read in another thread
+            self._close()
 
 
 # Per pool, not per engine: engine.dispose() swaps in a new pool, and the old pool's reader
