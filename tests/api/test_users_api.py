@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from api_helpers import PASSWORD, assert_error, cookie_header_parts, unique_email
+
+from ticketing_app.db import write_session
+from ticketing_app.models import utcnow
+from ticketing_app.services import auth
 
 
 def test_signup_returns_user_and_sets_httponly_lax_cookie(anon) -> None:
@@ -119,25 +125,73 @@ def test_stale_cookie_is_cleared_by_currentuser(server) -> None:
         assert cookie_header_parts(r)["max-age"] == "0"
 
 
-def test_page_cookie_bridge_sets_cookie_only_for_a_live_token(make_user, server) -> None:
-    """`/api/auth/session` is how a Reflex page signs a browser in (docs/api.md)."""
+def _handoff_code(server, token: str) -> str:
+    """What the sign-in page's handler does after checking the password (state/auth.py)."""
+    with write_session(server.db_url) as db:
+        return auth.begin_handoff(db, token=token, now=utcnow())
+
+
+def test_page_cookie_bridge_exchanges_a_one_time_code_for_the_cookie(make_user, server) -> None:
+    """`/api/auth/session` is how a Reflex page signs a browser in (docs/api.md): the page
+    only ever sees a one-time code; the session token travels only in the HttpOnly cookie."""
     user = make_user()
     token = user.http.cookies["session"]
+    code = _handoff_code(server, token)
+    assert user.http.get("/api/users/currentuser").json() == {"currentUser": None}  # swapped
     with httpx.Client(base_url=server.base_url) as browser:
-        r = browser.post("/api/auth/session", data={"token": token, "next": "/orders"})
+        r = browser.post("/api/auth/session", data={"code": code, "next": "/orders"})
         assert r.status_code == 303 and r.headers["location"] == "/orders"
         cookie = cookie_header_parts(r)
-        assert cookie["session"] == token and "httponly" in cookie
+        assert cookie["session"] not in (token, code) and "httponly" in cookie
         assert cookie["samesite"].lower() == "lax" and cookie["path"] == "/"
         assert browser.get("/api/users/currentuser").json()["currentUser"]["id"] == user.id
         r = browser.post("/api/auth/clear", data={"next": "/"})
         assert r.status_code == 303 and cookie_header_parts(r)["max-age"] == "0"
-    with httpx.Client(base_url=server.base_url) as browser:
-        r = browser.post("/api/auth/session", data={"token": "forged", "next": "/"})
+    with httpx.Client(base_url=server.base_url) as replay:  # single use
+        r = replay.post("/api/auth/session", data={"code": code, "next": "/"})
         assert r.status_code == 303 and "set-cookie" not in r.headers
+    with httpx.Client(base_url=server.base_url, cookies={"session": code}) as as_cookie:
+        assert as_cookie.get("/api/users/currentuser").json() == {"currentUser": None}
+    with httpx.Client(base_url=server.base_url) as browser:
+        r = browser.post("/api/auth/session", data={"code": "forged", "next": "/"})
+        assert r.status_code == 303 and "set-cookie" not in r.headers
+
+
+def test_page_cookie_bridge_code_expires(make_user, server) -> None:
+    user = make_user()
+    with write_session(server.db_url) as db:
+        code = auth.begin_handoff(
+            db, token=user.http.cookies["session"], now=utcnow() - timedelta(seconds=61)
+        )
+    with httpx.Client(base_url=server.base_url) as browser:
+        r = browser.post("/api/auth/session", data={"code": code, "next": "/"})
+        assert r.status_code == 303 and "set-cookie" not in r.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site", "origin": "https://evil.example"},
+        {"origin": "https://evil.example"},  # a browser without Sec-Fetch-Site
+    ],
+)
+def test_page_cookie_bridge_refuses_cross_site_posts(make_user, server, headers) -> None:
+    """Login CSRF: another site's page auto-posting the attacker's own code would sign the
+    visitor in to the attacker's account. Signing out from another site is refused too."""
+    code = _handoff_code(server, make_user().http.cookies["session"])
+    with httpx.Client(base_url=server.base_url) as victim:
+        r = victim.post("/api/auth/session", data={"code": code, "next": "/"}, headers=headers)
+        assert_error(r, 403, "Cross-site request refused")
+        assert "set-cookie" not in r.headers
+        r = victim.post("/api/auth/clear", data={"next": "/"}, headers=headers)
+        assert_error(r, 403, "Cross-site request refused")
+        # The same code from our own pages still works: the refusal used nothing up.
+        same_site = {"sec-fetch-site": "same-site", "origin": server.base_url}
+        r = victim.post("/api/auth/session", data={"code": code, "next": "/"}, headers=same_site)
+        assert r.status_code == 303 and "session" in cookie_header_parts(r)
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/x", "javascript:x"])
 def test_page_cookie_bridge_never_redirects_off_site(anon, target) -> None:
-    r = anon.post("/api/auth/session", data={"token": "x", "next": target})
+    r = anon.post("/api/auth/session", data={"code": "x", "next": target})
     assert r.status_code == 303 and r.headers["location"] == "/"

@@ -2,10 +2,18 @@
 
 A Reflex event handler cannot set an HttpOnly cookie (it only talks over the WebSocket). So
 the sign-in/up handler checks the credentials through the auth service, which creates the
-DB session, then makes the browser POST the new token to `/api/auth/session` (a form post,
-never a URL). This route sets the cookie and answers 303 to the page to show next; that full
-navigation reopens the WebSocket, whose handshake now carries the cookie to the state.
-Sign-out revokes the DB session in the handler, then posts to `/api/auth/clear`.
+DB session, swaps its token for a one-time code (`auth.begin_handoff`, valid 60 s), then
+makes the browser POST that code to `/api/auth/session` (a form post, never a URL). This route
+exchanges the code for a fresh session token (`auth.adopt_handoff`), sets it as the HttpOnly
+cookie and answers 303 to the page to show next; that full navigation reopens the WebSocket,
+whose handshake now carries the cookie to the state. The session token itself never reaches
+page JavaScript. Sign-out revokes the DB session in the handler, then posts to
+`/api/auth/clear`.
+
+Both routes refuse cross-site posts (403): otherwise any site could sign a visitor in to the
+attacker's account (login CSRF) or out of theirs. Browsers say where a post comes from in
+`Sec-Fetch-Site` (the frontend and backend are the same site: dev runs them on ports 3000
+and 8000 of one host); older ones only in `Origin`, whose host must then be ours.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from ticketing_app.db import write_session
+from ticketing_app.errors import Forbidden
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
 from ticketing_app.web_session import clear_session_cookie, set_session_cookie
@@ -38,20 +47,34 @@ def safe_next(request: Request, target: str) -> str:
     return "/"
 
 
+def refuse_cross_site(request: Request) -> None:
+    """403 for a form posted by another site's page."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        if fetch_site == "cross-site":
+            raise Forbidden("Cross-site request refused")
+        return
+    origin = request.headers.get("origin")
+    if origin and urlparse(origin).hostname != request.url.hostname:
+        raise Forbidden("Cross-site request refused")
+
+
 @router.post("/api/auth/session")
 def adopt_session(
-    request: Request, token: str = Form(...), next: str = Form("/")
+    request: Request, code: str = Form(...), next: str = Form("/")
 ) -> RedirectResponse:
+    refuse_cross_site(request)
     response = RedirectResponse(safe_next(request, next), status_code=303)
     with write_session() as db:
-        user = auth.current_user(db, token=token, now=utcnow())
-    if user is not None:
+        token = auth.adopt_handoff(db, code=code, now=utcnow())
+    if token is not None:
         set_session_cookie(response, token)
     return response
 
 
 @router.post("/api/auth/clear")
 def clear_session(request: Request, next: str = Form("/")) -> RedirectResponse:
+    refuse_cross_site(request)
     response = RedirectResponse(safe_next(request, next), status_code=303)
     clear_session_cookie(response)
     return response

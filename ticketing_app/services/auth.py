@@ -143,6 +143,56 @@ def signin(db: Session, *, email: str, password: str, now: datetime) -> tuple[Us
     return user, token
 
 
+# The Reflex pages sign a browser in through the cookie bridge (api/session_bridge.py): the
+# page's handler turns the new session's token into a one-time code, and only that code passes
+# through the page's JavaScript. The bridge exchanges it for a fresh token, which only ever
+# travels in the HttpOnly cookie.
+HANDOFF_SECONDS = 60
+
+
+def _handoff_hash(code: str) -> str:
+    # A domain-separated hash: a code is never a valid session token itself (as a cookie it
+    # matches no session), and a token is never a valid code.
+    return hash_token("handoff:" + code)
+
+
+def begin_handoff(db: Session, *, token: str, now: datetime) -> str:
+    """Swap a just-created session's token for a one-time code valid for HANDOFF_SECONDS.
+    The token stops working; `adopt_handoff` turns the code into a fresh one."""
+    code = secrets.token_urlsafe(32)
+    with db.begin():
+        changed = db.exec(
+            sa.update(AuthSession)
+            .where(AuthSession.token_hash == hash_token(token), AuthSession.revoked_at.is_(None))
+            .values(
+                token_hash=_handoff_hash(code), expires_at=now + timedelta(seconds=HANDOFF_SECONDS)
+            )
+        ).rowcount
+    if changed != 1:
+        raise ValidationError("Your session has ended. Please sign in again.")
+    return code
+
+
+def adopt_handoff(db: Session, *, code: str | None, now: datetime) -> str | None:
+    """The session token for a live one-time code, or None. Single use: the code's session
+    gets a new token (and its full lifetime) in one conditional UPDATE, so of two uses of one
+    code exactly one succeeds."""
+    if not isinstance(code, str) or not code or len(code) > 256:
+        return None
+    token = secrets.token_urlsafe(32)
+    with db.begin():
+        changed = db.exec(
+            sa.update(AuthSession)
+            .where(
+                AuthSession.token_hash == _handoff_hash(code),
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+            .values(token_hash=hash_token(token), expires_at=_slid_expiry(now))
+        ).rowcount
+    return token if changed == 1 else None
+
+
 def signout(db: Session, *, token: str | None, now: datetime) -> None:
     if not isinstance(token, str) or not token:
         return

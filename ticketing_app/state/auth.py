@@ -1,5 +1,6 @@
-"""Sign-up and sign-in forms. Credentials go to the auth service; the new session token is
-handed to the browser only through the cookie bridge (`/api/auth/session`)."""
+"""Sign-up and sign-in forms. Credentials go to the auth service; the new session token
+never reaches the browser's JavaScript: the page gets a one-time code for the cookie bridge
+(`/api/auth/session`), which sets the HttpOnly cookie."""
 
 from __future__ import annotations
 
@@ -42,12 +43,15 @@ class AuthState(rx.State):
         yield
         try:
             with write_session() as db:
+                now = utcnow()
                 _user, token = service(
                     db,
                     email=str(form.get("email") or ""),
                     password=str(form.get("password") or ""),
-                    now=utcnow(),
+                    now=now,
                 )
+                # Only a one-time code goes through the page; the token stays on the server.
+                code = auth.begin_handoff(db, token=token, now=now)
         except DomainError as exc:
             self.busy = False
             if exc.field == "email":
@@ -58,9 +62,7 @@ class AuthState(rx.State):
                 self.form_error = exc.message
             return
         # Stay busy: the browser is about to navigate away with the new cookie.
-        yield rx.call_script(
-            post_form_script("/api/auth/session", {"token": token}, self.next_path)
-        )
+        yield rx.call_script(post_form_script("/api/auth/session", {"code": code}, self.next_path))
 
     @rx.event
     def signup(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
