@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from api_helpers import assert_error
@@ -135,3 +136,44 @@ def test_moderately_nested_values_get_the_field_message(seller) -> None:
     body = '{"title": ' + "[" * 100 + "]" * 100 + ', "price": 1}'
     r = seller.post("/api/tickets", content=body, headers=JSON)
     assert_error(r, 400, "Title is required", "title")
+
+
+# Every route that needs sign-in and takes a body (SPEC §4: 401 before 400).
+SIGNED_IN_BODY_ROUTES = [
+    ("POST", "/api/tickets"),
+    ("PUT", "/api/tickets/00000000-0000-4000-8000-000000000000"),
+    ("POST", "/api/orders"),
+    ("POST", "/api/payments"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), SIGNED_IN_BODY_ROUTES)
+@pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]", b'{"a": "nul\\u0000"}'])
+def test_signed_out_with_a_bad_body_is_401(anon, method, path, content) -> None:
+    r = anon.request(method, path, content=content, headers=JSON)
+    assert_error(r, 401, "You must be signed in", None)
+
+
+def _order_for(buyer, seller) -> dict:
+    t = seller.post("/api/tickets", json={"title": "Pay order", "price": 9}).json()
+    r = buyer.post("/api/orders", json={"ticketId": t["id"]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+BAD_TOKENS = [{}, {"token": ""}, {"token": "not a token!"}, {"token": 42}, {"token": None}]
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_payment_errors_come_in_order_401_404_403_then_400(anon, seller, buyer, token) -> None:
+    """A bad card token is reported only to the order's buyer; no Stripe call is made."""
+    order = _order_for(buyer, seller)
+    body = {"orderId": order["id"], **token}
+    assert_error(anon.post("/api/payments", json=body), 401, field=None)
+    unknown = {**body, "orderId": str(uuid.uuid4())}
+    assert_error(buyer.post("/api/payments", json=unknown), 404, "Order not found", None)
+    assert_error(buyer.post("/api/payments", json={**body, "orderId": "x"}), 404)
+    r = seller.post("/api/payments", json=body)
+    assert_error(r, 403, "This order belongs to someone else", None)
+    assert_error(buyer.post("/api/payments", json=body), 400, field="token")
+    assert buyer.get(f"/api/orders/{order['id']}").json()["status"] == "created"

@@ -94,6 +94,57 @@ def test_list_orders_is_mine_newest_first(seller, buyer, make_user, anon) -> Non
     assert_error(anon.get("/api/orders"), 401)
 
 
+def test_reserve_signed_out_with_a_bad_body_is_401(anon, buyer) -> None:
+    """Not signed in comes first: malformed JSON from a signed-out caller is a 401."""
+    json_header = {"content-type": "application/json"}
+    for content in (b"{not json", b"", b"[1]", b'{"ticketId": 7}'):
+        r = anon.post("/api/orders", content=content, headers=json_header)
+        assert_error(r, 401, "You must be signed in", None)
+    # Signed in, the same bodies get their own answers.
+    r = buyer.post("/api/orders", content=b"{not json", headers=json_header)
+    assert_error(r, 400, "Request body must be valid JSON", None)
+    # Too large: answered without reading it, on a connection of its own each.
+    big = b'{"ticketId": "' + b"x" * 70_000 + b'"}'
+    big_header = {**json_header, "connection": "close"}
+    assert_error(anon.post("/api/orders", content=big, headers=big_header), 401)
+    assert_error(buyer.post("/api/orders", content=big, headers=big_header), 413)
+
+
+def test_list_orders_limit_and_offset(seller, buyer, anon) -> None:
+    made = [reserve(buyer, new_ticket(seller)["id"])["id"] for _ in range(4)]
+    newest_first = made[::-1]
+
+    def ids(**params) -> list[str]:
+        r = buyer.get("/api/orders", params=params)
+        assert r.status_code == 200, r.text
+        return [o["id"] for o in r.json()]
+
+    assert ids() == newest_first
+    assert ids(limit=2) == newest_first[:2]
+    assert ids(limit=2, offset=2) == newest_first[2:]
+    assert ids(offset=1) == newest_first[1:]
+    assert ids(offset=4) == []
+    assert ids(limit=200) == newest_first
+    for params, field in [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"offset": "x"}, "offset"),
+        ({"offset": 10**30}, "offset"),
+    ]:
+        assert_error(buyer.get("/api/orders", params=params), 400, field=field)
+        assert_error(anon.get("/api/orders", params=params), 401)  # 401 before the 400
+
+
+def test_list_orders_default_is_not_a_50_page(seller, buyer) -> None:
+    """Clients that never paged still get every order (up to 200), not the tickets' 50."""
+    for _ in range(51):
+        reserve(buyer, new_ticket(seller)["id"])
+    r = buyer.get("/api/orders")
+    assert r.status_code == 200 and len(r.json()) == 51
+
+
 def test_get_order_owner_only(seller, buyer, anon) -> None:
     order = reserve(buyer, new_ticket(seller)["id"])
     path = f"/api/orders/{order['id']}"

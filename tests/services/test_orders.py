@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from ticketing_app.errors import Forbidden, NotFound, RuleViolation
+from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
 from ticketing_app.models import Order, Ticket
 from ticketing_app.services import orders, tickets
 from ticketing_app.settings import reset_settings
@@ -315,6 +315,29 @@ def test_list_orders_is_mine_newest_first(make_ticket, buyer, make_user, reserve
     assert [(o.order.id, o.ticket.title) for o in mine] == [(second.id, "B"), (first.id, "A")]
     with new_session() as db:
         assert orders.list_orders(db, user_id=str(uuid.uuid4())) == []
+
+
+def test_list_orders_pages_like_the_ticket_list(make_ticket, buyer, reserve, now, new_session):
+    made = [reserve(buyer, make_ticket().id, at=now + timedelta(seconds=i)).order for i in range(3)]
+    newest = [o.id for o in reversed(made)]
+
+    def page(**kwargs) -> list[str]:
+        with new_session() as db:
+            return [r.order.id for r in orders.list_orders(db, user_id=buyer.id, **kwargs)]
+
+    assert page() == newest  # default: everything, up to 200
+    assert page(limit=2) == newest[:2]
+    assert page(limit=2, offset=2) == newest[2:]
+    assert page(offset=3) == []
+    for kwargs, field in [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"offset": 1_000_001}, "offset"),
+    ]:
+        with pytest.raises(ValidationError) as err:
+            page(**kwargs)
+        assert err.value.field == field
 
 
 def test_get_order_mine_or_forbidden(make_ticket, seller, buyer, reserve, new_session):

@@ -166,6 +166,39 @@ def test_only_the_seller_edits_or_cancels(new_session, make_ticket, buyer, now, 
     assert (stored.title, stored.status, stored.version) == ("Concert", "available", 1)
 
 
+def test_edit_answers_not_found_and_forbidden_before_bad_input(
+    new_session, make_ticket, seller, buyer, now, rows, stored_events
+):
+    """404, then 403, then the field errors (docs/api.md): a stranger learns nothing more."""
+    ticket = make_ticket()
+    before = len(stored_events())
+    with pytest.raises(Forbidden):
+        edit(new_session, buyer, ticket.id, now, title="", price=-1)
+    for unknown in (str(uuid.uuid4()), "garbage", None):
+        with pytest.raises(NotFound):
+            edit(new_session, seller, unknown, now, title="", price=-1)
+    with pytest.raises(ValidationError) as err:  # the seller hears what is wrong
+        edit(new_session, seller, ticket.id, now, title="", price=-1)
+    assert err.value.field == "title"
+    with new_session() as db:
+        tickets.check_owner(db, user_id=seller.id, ticket_id=ticket.id)
+        with pytest.raises(Forbidden):
+            tickets.check_owner(db, user_id=buyer.id, ticket_id=ticket.id)
+        with pytest.raises(NotFound):
+            tickets.check_owner(db, user_id=seller.id, ticket_id=str(uuid.uuid4()))
+    assert rows.ticket(ticket.id).version == 1 and len(stored_events()) == before
+
+
+def test_reserved_ticket_still_reports_field_errors_to_the_seller(
+    new_session, make_ticket, seller, buyer, reserve, now
+):
+    ticket = make_ticket()
+    reserve(buyer, ticket.id)
+    with pytest.raises(ValidationError) as err:
+        edit(new_session, seller, ticket.id, now, price="abc")
+    assert (err.value.message, err.value.field) == ("Price must be a number", "price")
+
+
 def test_reserved_ticket_cannot_be_edited_or_cancelled(
     new_session, make_ticket, seller, buyer, reserve, now, rows
 ):

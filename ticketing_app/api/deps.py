@@ -3,21 +3,29 @@
 Identity comes only from the HttpOnly `session` cookie (SPEC §4), resolved by the auth
 service; the body is read as plain JSON so that the services' validation, with their clear
 per-field messages, is the only validation there is.
+
+Error precedence (docs/api.md): 401, then 404, then 403, then 400/413 for the body. A route
+that needs a signed-in user takes `LateJsonBody`, whose parse error is raised only when the
+route asks for the body (`body.json()`), after it has checked who is calling and, where the
+resource is in the path, that it exists and is theirs. `JsonBody` (raises at once) is for
+routes without sign-in (signup, signin).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyCookie
 
 from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError, NotAuthenticated, ValidationError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
+from ticketing_app.services.tickets import MAX_LIMIT, MAX_OFFSET
 from ticketing_app.web_session import COOKIE_NAME
 
 MAX_BODY_BYTES = 64 * 1024
@@ -93,6 +101,27 @@ async def json_body(request: Request) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class LateBody:
+    """The body's JSON object, or the 400/413 reading it gave, held back until `json()`."""
+
+    data: dict[str, Any]
+    error: DomainError | None = None
+
+    def json(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        return self.data
+
+
+async def late_json_body(request: Request) -> LateBody:
+    """Read and parse the body now (in async code), but report a bad one only on `json()`."""
+    try:
+        return LateBody(await json_body(request))
+    except DomainError as exc:  # BodyTooLarge (413) or ValidationError (400)
+        return LateBody({}, exc)
+
+
 def _has_bad_text(value: Any, depth: int = 0) -> bool:
     """NUL (PostgreSQL refuses it) or lone surrogates (not encodable) anywhere in a value."""
     if isinstance(value, str):
@@ -112,3 +141,20 @@ CurrentUser = Annotated[auth.SignedIn, Depends(require_user)]
 MaybeUser = Annotated[auth.SignedIn | None, Depends(optional_user)]
 SessionToken = Annotated[str | None, Depends(session_token)]
 JsonBody = Annotated[dict[str, Any], Depends(json_body)]
+LateJsonBody = Annotated[LateBody, Depends(late_json_body)]
+# Paging of list routes (GET /api/tickets, GET /api/orders); each route sets its own default.
+# The service checks the range (`tickets.check_page`); a non-integer is FastAPI's 400.
+PageLimit = Annotated[
+    int,
+    Query(
+        json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT},
+        description=f"Page size, 1–{MAX_LIMIT}",
+    ),
+]
+PageOffset = Annotated[
+    int,
+    Query(
+        json_schema_extra={"minimum": 0, "maximum": MAX_OFFSET},
+        description="How many to skip",
+    ),
+]

@@ -8,7 +8,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ticketing_app.api.deps import (
     CurrentUser,
-    JsonBody,
+    LateBody,
+    LateJsonBody,
+    PageLimit,
+    PageOffset,
     SessionToken,
     optional_user,
     signed_in_or_401,
@@ -19,6 +22,7 @@ from ticketing_app.db import get_engine, read_session, write_session
 from ticketing_app.errors import ValidationError
 from ticketing_app.models import utcnow
 from ticketing_app.services import orders
+from ticketing_app.services.tickets import MAX_LIMIT
 from ticketing_app.services.views import order_view
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
@@ -32,15 +36,16 @@ router = APIRouter(prefix="/api/orders", tags=["orders"])
     openapi_extra=json_body_doc(OrderIn),
     summary="Reserve a ticket: creates an order that holds it until `expiresAt`",
 )
-async def create_order(token: SessionToken, body: JsonBody) -> JSONResponse:
+async def create_order(token: SessionToken, body: LateJsonBody) -> JSONResponse:
     # The hottest route (a rush on a popular event): the cookie lookup and the reservation run
     # in ONE threadpool call instead of one each (bench/bench_http_reserve.py). The check is
-    # the same as CurrentUser's: optional_user, then 401.
-    return await run_in_threadpool(_reserve, token, body.get("ticketId"))
+    # the same as CurrentUser's: optional_user, then 401 — before the body's own 400/413.
+    return await run_in_threadpool(_reserve, token, body)
 
 
-def _reserve(token: str | None, ticket_id: object) -> JSONResponse:
+def _reserve(token: str | None, body: LateBody) -> JSONResponse:
     user = signed_in_or_401(optional_user(token))
+    ticket_id = body.json().get("ticketId")
     if not isinstance(ticket_id, str) or not ticket_id:
         raise ValidationError("Ticket id is required", "ticketId")
     engine = get_engine()  # no ORM session: the reservation runs on Core rows
@@ -51,12 +56,14 @@ def _reserve(token: str | None, ticket_id: object) -> JSONResponse:
 @router.get(
     "",
     response_model=list[OrderOut],
-    responses=error_responses(401),
-    summary="The caller's orders, newest first",
+    responses=error_responses(400, 401),
+    summary="The caller's orders, newest first; all of them (up to 200) unless `limit` says less",
 )
-def list_orders(user: CurrentUser) -> JSONResponse:
+def list_orders(
+    user: CurrentUser, limit: PageLimit = MAX_LIMIT, offset: PageOffset = 0
+) -> JSONResponse:
     with read_session() as db:
-        rows = orders.list_orders(db, user_id=user.id)
+        rows = orders.list_orders(db, user_id=user.id, limit=limit, offset=offset)
     return JSONResponse([order_view(r.order, r.ticket) for r in rows])
 
 

@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ticketing_app.api.deps import CurrentUser, JsonBody
+from ticketing_app.api.deps import CurrentUser, LateJsonBody
 from ticketing_app.api.errors import domain_error_response, error_response, error_responses
 from ticketing_app.api.schemas import ChargeOut, json_body_doc
 from ticketing_app.db import write_session
@@ -42,16 +42,17 @@ class WebhookAck(BaseModel):
     openapi_extra=json_body_doc(PaymentIn),
     summary="Pay an order by card; 402 with Stripe's message when the card is declined",
 )
-def create_payment(user: CurrentUser, body: JsonBody) -> JSONResponse:
-    order_id = body.get("orderId")
+def create_payment(user: CurrentUser, body: LateJsonBody) -> JSONResponse:
+    data = body.json()  # after the 401; without a readable body there is no order to look up
+    order_id = data.get("orderId")
     if not isinstance(order_id, str) or not order_id:
         raise ValidationError("Order id is required", "orderId")
     with write_session() as db:
-        charge = payments.pay_order(
+        charge = payments.pay_order(  # 404, 403 for the order before a bad token's 400
             db,
             buyer_id=user.id,
             order_id=order_id,
-            payment_method=body.get("token"),
+            payment_method=data.get("token"),
             now=utcnow(),
         )
     return JSONResponse(charge_view(charge), status_code=201)

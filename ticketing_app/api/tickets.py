@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from ticketing_app.api.deps import CurrentUser, JsonBody
+from ticketing_app.api.deps import CurrentUser, LateJsonBody, PageLimit, PageOffset
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import TicketIn, TicketOut, json_body_doc
 from ticketing_app.db import read_session, write_session
@@ -44,10 +44,8 @@ def list_tickets(
     ] = "available",
     q: Annotated[str | None, Query(description="Case-insensitive title search")] = None,
     sort: Annotated[str, Query(json_schema_extra={"enum": list(tickets.SORTS)})] = "newest",
-    limit: Annotated[
-        int, Query(json_schema_extra={"minimum": 1, "maximum": tickets.MAX_LIMIT})
-    ] = 50,
-    offset: Annotated[int, Query(json_schema_extra={"minimum": 0})] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> JSONResponse:
     with read_session() as db:
         page = tickets.list_tickets(db, status=status, q=q, sort=sort, limit=limit, offset=offset)
@@ -64,10 +62,11 @@ def list_tickets(
     openapi_extra=json_body_doc(TicketIn),
     summary="List a ticket for sale",
 )
-def create_ticket(user: CurrentUser, body: JsonBody) -> JSONResponse:
+def create_ticket(user: CurrentUser, body: LateJsonBody) -> JSONResponse:
+    data = body.json()  # after the 401
     with write_session() as db:
         ticket = tickets.create_ticket(
-            db, seller_id=user.id, title=body.get("title"), price=body.get("price"), now=utcnow()
+            db, seller_id=user.id, title=data.get("title"), price=data.get("price"), now=utcnow()
         )
     return JSONResponse(ticket_view(ticket), status_code=201)
 
@@ -91,14 +90,20 @@ def get_ticket(ticket_id: str) -> JSONResponse:
     openapi_extra=json_body_doc(TicketIn),
     summary="Edit title and price (seller only, while available)",
 )
-def update_ticket(ticket_id: str, user: CurrentUser, body: JsonBody) -> JSONResponse:
+def update_ticket(ticket_id: str, user: CurrentUser, body: LateJsonBody) -> JSONResponse:
+    # 401, 404, 403, then 400: the service checks title/price after the ticket and its seller;
+    # a body that is no JSON object gives it nothing to check, so the route asks first.
+    if body.error is not None:
+        with read_session() as db:
+            tickets.check_owner(db, user_id=user.id, ticket_id=ticket_id)
+    data = body.json()  # the body's own 400/413, if any
     with write_session() as db:
         ticket = tickets.update_ticket(
             db,
             user_id=user.id,
             ticket_id=ticket_id,
-            title=body.get("title"),
-            price=body.get("price"),
+            title=data.get("title"),
+            price=data.get("price"),
             now=utcnow(),
         )
     return JSONResponse(ticket_view(ticket))

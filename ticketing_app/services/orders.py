@@ -17,7 +17,9 @@ from ticketing_app.errors import Forbidden, NotFound, RuleViolation
 from ticketing_app.models import Order, Ticket, UTCDateTime, new_id
 from ticketing_app.services import outbox
 from ticketing_app.services.tickets import (
+    MAX_LIMIT,
     TICKET_NOT_FOUND,
+    check_page,
     load_ticket,
     record_ticket_event,
     ticket_event,
@@ -378,7 +380,12 @@ def get_order(db: Session, *, user_id: str, order_id: Any) -> OrderWithTicket:
     return OrderWithTicket(order=order, ticket=ticket)
 
 
-def list_orders(db: Session, *, user_id: str, limit: int = 200) -> list[OrderWithTicket]:
+def list_orders(
+    db: Session, *, user_id: str, limit: int = MAX_LIMIT, offset: int = 0
+) -> list[OrderWithTicket]:
+    """The buyer's orders, newest first (by default all, up to the page cap of 200);
+    `limit`/`offset` are checked like the ticket list's."""
+    check_page(limit, offset)
     with db.begin():
         rows = db.exec(
             select(Order, Ticket)
@@ -386,5 +393,6 @@ def list_orders(db: Session, *, user_id: str, limit: int = 200) -> list[OrderWit
             .where(Order.user_id == user_id)
             .order_by(Order.created_at.desc(), Order.id.desc())
             .limit(limit)
+            .offset(offset)
         ).all()
     return [OrderWithTicket(order=o, ticket=t) for o, t in rows]

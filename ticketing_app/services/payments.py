@@ -216,7 +216,14 @@ def submit_payment(
     it is `pending` with intent_status `requires_action` (3-D Secure), the page runs Stripe.js
     `confirmCardPayment(started.client_secret)` and then `confirm_from_browser`.
     """
-    token = _parse_token(payment_method)
+    try:
+        token = _parse_token(payment_method)
+    except ValidationError:
+        # 404 / 403 first (docs/api.md): someone else's or an unknown order never gets to
+        # hear that the token is wrong. Read only; nothing reaches Stripe.
+        with db.begin():
+            _own_order(db, buyer_id, order_id)
+        raise
     started = start_payment(db, buyer_id=buyer_id, order_id=order_id, now=now)
     with _stripe_errors():
         try:

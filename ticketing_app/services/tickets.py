@@ -74,13 +74,23 @@ def _owned(db: Session, user_id: str, ticket_id: Any) -> Ticket:
     return ticket
 
 
+def check_owner(db: Session, *, user_id: str, ticket_id: Any) -> None:
+    """404 unless the ticket exists, 403 unless `user_id` is its seller; changes nothing.
+
+    For a caller that must answer those before its own 400 (a malformed body on PUT)."""
+    with db.begin():
+        _owned(db, user_id, ticket_id)
+
+
 def update_ticket(
     db: Session, *, user_id: str, ticket_id: Any, title: Any, price: Any, now: datetime
 ) -> Ticket:
-    title = parse_title(title)
-    price_cents = parse_price(price)
+    """404, then 403, then 400 (bad title/price, then not available): a stranger learns
+    nothing from the body's mistakes, the seller gets the field errors."""
     with db.begin():
         ticket = _owned(db, user_id, ticket_id)
+        title = parse_title(title)
+        price_cents = parse_price(price)
         if ticket.status != "available":
             raise _not_editable(ticket, "edit")
         changed = db.exec(
@@ -136,6 +146,16 @@ COUNT_AHEAD = 1000
 SEARCH_COUNT_AHEAD = 200
 
 
+def check_page(limit: int, offset: int) -> None:
+    """The paging rules of every list (tickets, orders): 400 with `field` limit/offset."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"Limit must be between 1 and {MAX_LIMIT}", "limit")
+    if offset < 0:
+        raise ValidationError("Offset must be 0 or more", "offset")
+    if offset > MAX_OFFSET:  # beyond any real page; also keeps the SQL integer in range
+        raise ValidationError(f"Offset must be at most {MAX_OFFSET}", "offset")
+
+
 def list_tickets(
     db: Session,
     *,
@@ -153,12 +173,7 @@ def list_tickets(
         )
     if sort not in SORTS:
         raise ValidationError("Sort must be one of newest, price_asc, price_desc", "sort")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"Limit must be between 1 and {MAX_LIMIT}", "limit")
-    if offset < 0:
-        raise ValidationError("Offset must be 0 or more", "offset")
-    if offset > MAX_OFFSET:  # beyond any real page; also keeps the SQL integer in range
-        raise ValidationError(f"Offset must be at most {MAX_OFFSET}", "offset")
+    check_page(limit, offset)
     conditions: list[Any] = []
     needle = q.replace("\x00", "").strip().lower()[:TITLE_SEARCH_MAX] if q and q.strip() else None
     candidates = _sqlite_title_candidates(db, needle) if needle else None
