@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
@@ -150,11 +151,50 @@ def test_page_cookie_bridge_exchanges_a_one_time_code_for_the_cookie(make_user, 
     with httpx.Client(base_url=server.base_url) as replay:  # single use
         r = replay.post("/api/auth/session", data={"code": code, "next": "/"})
         assert r.status_code == 303 and "set-cookie" not in r.headers
-    with httpx.Client(base_url=server.base_url, cookies={"session": code}) as as_cookie:
-        assert as_cookie.get("/api/users/currentuser").json() == {"currentUser": None}
+    for cookie_value in (code, "handoff:" + code, "h" + code):  # no cookie reaches it
+        with httpx.Client(base_url=server.base_url, cookies={"session": cookie_value}) as c:
+            assert c.get("/api/users/currentuser").json() == {"currentUser": None}
     with httpx.Client(base_url=server.base_url) as browser:
         r = browser.post("/api/auth/session", data={"code": "forged", "next": "/"})
         assert r.status_code == 303 and "set-cookie" not in r.headers
+
+
+def test_an_unused_code_signs_nobody_in_and_still_expires(make_user, server) -> None:
+    """Until the browser exchanges it, no cookie value finds the handed-off session (which
+    would also have slid its 60 s expiry to a full session's)."""
+    user = make_user()
+    code = _handoff_code(server, user.http.cookies["session"])
+    for cookie_value in (code, "handoff:" + code):
+        with httpx.Client(base_url=server.base_url, cookies={"session": cookie_value}) as c:
+            assert c.get("/api/users/currentuser").json() == {"currentUser": None}
+            assert c.post("/api/tickets", json={"title": "Gig", "price": 5}).status_code == 401
+    with write_session(server.db_url) as db:
+        assert auth.adopt_handoff(db, code=code, now=utcnow() + timedelta(seconds=61)) is None
+
+
+def test_json_sign_in_and_up_refuse_cross_site_posts(make_user, server) -> None:
+    """A `text/plain` form auto-posted by another site carries a JSON body: without the
+    check it would sign the visitor in to the attacker's account (login CSRF)."""
+    user = make_user()
+    body = json.dumps({"email": user.email, "password": PASSWORD})
+    plain = {"content-type": "text/plain"}
+    for headers in (
+        {**plain, "sec-fetch-site": "cross-site", "origin": "https://evil.example"},
+        {**plain, "origin": "https://evil.example"},
+    ):
+        with httpx.Client(base_url=server.base_url) as victim:
+            for path in ("/api/users/signin", "/api/users/signup"):
+                r = victim.post(path, content=body, headers=headers)
+                assert_error(r, 403, "Cross-site request refused")
+                assert "set-cookie" not in r.headers
+    same_site = {"sec-fetch-site": "same-site", "origin": server.base_url}
+    with httpx.Client(base_url=server.base_url) as browser:
+        r = browser.post("/api/users/signin", content=body, headers=same_site)
+        assert r.status_code == 200 and "session" in cookie_header_parts(r)
+    proxied = {"origin": "https://tickets.example", "x-forwarded-host": "tickets.example"}
+    with httpx.Client(base_url=server.base_url) as browser:  # behind a proxy, over plain HTTP
+        r = browser.post("/api/users/signin", content=body, headers=proxied)
+        assert r.status_code == 200
 
 
 def test_page_cookie_bridge_code_expires(make_user, server) -> None:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from ticketing_app.db import read_session
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.jobs.expiry import ExpiryScheduler
-from ticketing_app.models import DomainEvent
+from ticketing_app.models import AuthSession, DomainEvent
 from ticketing_app.services import auth, outbox
 from ticketing_app.settings import reset_settings
 
@@ -103,3 +103,27 @@ def test_stale_sign_in_failures_are_forgotten_recent_ones_still_count(
     assert failures == 6
     with new_session() as db, pytest.raises(RateLimited):
         auth.signin(db, email="hk@example.com", password="password1", now=NOW)
+
+
+def test_ended_sessions_are_deleted_after_a_day_live_ones_kept(
+    db_url, new_session, settings_env, NOW
+):
+    with new_session() as db:
+        _user, live = auth.signup(db, email="live@example.com", password="password1", now=NOW)
+    with new_session() as db:
+        _user, old = auth.signin(db, email="live@example.com", password="password1", now=NOW)
+    with new_session() as db:
+        auth.signout(db, token=old, now=NOW - timedelta(days=2))  # revoked two days ago
+    with new_session() as db:
+        _user, unused = auth.signin(
+            db, email="live@example.com", password="password1", now=NOW - timedelta(days=3)
+        )
+        auth.begin_handoff(db, token=unused, now=NOW - timedelta(days=3))  # code never used
+    with new_session() as db:
+        _user, recent = auth.signin(db, email="live@example.com", password="password1", now=NOW)
+        auth.signout(db, token=recent, now=NOW)  # ended, but less than a day ago
+    ExpiryScheduler(db_url=db_url).housekeeping()
+    with read_session(db_url) as db:
+        left = db.exec(select(AuthSession.token_hash)).all()
+        assert auth.lookup_session(db, token=live, now=NOW) is not None
+    assert sorted(left) == sorted([auth.hash_token(live), auth.hash_token(recent)])

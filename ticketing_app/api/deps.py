@@ -17,12 +17,13 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlparse
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyCookie
 
 from ticketing_app.db import write_session
-from ticketing_app.errors import DomainError, NotAuthenticated, ValidationError
+from ticketing_app.errors import DomainError, Forbidden, NotAuthenticated, ValidationError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
 from ticketing_app.services.tickets import MAX_LIMIT, MAX_OFFSET
@@ -72,8 +73,36 @@ def signed_in_or_401(user: auth.SignedIn | None) -> auth.SignedIn:
     return user
 
 
+CROSS_SITE = "Cross-site request refused"
+
+
+def refuse_cross_site(request: Request) -> None:
+    """403 for a request another site's page made the browser send: a form auto-posted from
+    elsewhere (a `text/plain` form can carry a JSON body) would otherwise sign the visitor in
+    to the attacker's account (login CSRF). Browsers say where a request comes from in
+    `Sec-Fetch-Site` (HTTPS and localhost) and `Origin`; for the latter, our host is the
+    `Host` header or, behind a proxy, `X-Forwarded-Host`. Clients that are not browsers send
+    neither and pass."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        if fetch_site == "cross-site":
+            raise Forbidden(CROSS_SITE)
+        return
+    origin = request.headers.get("origin")
+    if not origin:
+        return
+    ours = {request.url.hostname}
+    forwarded = request.headers.get("x-forwarded-host")
+    if forwarded:
+        ours.add(urlparse("//" + forwarded.split(",")[0].strip()).hostname)
+    if urlparse(origin).hostname not in ours:
+        raise Forbidden(CROSS_SITE)
+
+
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/413 in the SPEC error shape."""
+    """The request body as a JSON object, or a 400/413 in the SPEC error shape (403 when
+    another site's page sent it: `refuse_cross_site`)."""
+    refuse_cross_site(request)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise BodyTooLarge("Request body too large")

@@ -13,7 +13,8 @@ page JavaScript. Sign-out revokes the DB session in the handler, then posts to
 Both routes refuse cross-site posts (403): otherwise any site could sign a visitor in to the
 attacker's account (login CSRF) or out of theirs. Browsers say where a post comes from in
 `Sec-Fetch-Site` (the frontend and backend are the same site: dev runs them on ports 3000
-and 8000 of one host); older ones only in `Origin`, whose host must then be ours.
+and 8000 of one host); older ones, and any browser over plain HTTP, only in `Origin`, whose
+host must then be ours (`deps.refuse_cross_site`). The JSON sign-in/up routes do the same.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
+from ticketing_app.api.deps import refuse_cross_site
 from ticketing_app.db import write_session
-from ticketing_app.errors import Forbidden
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
 from ticketing_app.web_session import clear_session_cookie, set_session_cookie
@@ -45,18 +46,6 @@ def safe_next(request: Request, target: str) -> str:
     if parsed.scheme in ("http", "https") and parsed.hostname == request.url.hostname:
         return target
     return "/"
-
-
-def refuse_cross_site(request: Request) -> None:
-    """403 for a form posted by another site's page."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        if fetch_site == "cross-site":
-            raise Forbidden("Cross-site request refused")
-        return
-    origin = request.headers.get("origin")
-    if origin and urlparse(origin).hostname != request.url.hostname:
-        raise Forbidden("Cross-site request refused")
 
 
 @router.post("/api/auth/session")

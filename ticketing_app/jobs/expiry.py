@@ -253,10 +253,11 @@ class ExpiryScheduler:
         return expired
 
     def housekeeping(self) -> tuple[int, int]:
-        """Delete outbox rows past retention and stale sign-in failures; returns the counts."""
+        """Delete outbox rows past retention, stale sign-in failures and sessions ended over a
+        day ago; returns the counts of the first two."""
         settings = get_settings()
         now = _utcnow()
-        events = failures = 0
+        events = failures = sessions = 0
         try:
             if settings.ticketing_outbox_retention_days:
                 with write_session(self.db_url) as db:
@@ -267,8 +268,15 @@ class ExpiryScheduler:
                     )
             with write_session(self.db_url) as db:
                 failures = auth.prune_signin_failures(db, now=now)
+            with write_session(self.db_url) as db:
+                sessions = auth.prune_sessions(db, now=now)
         except Exception:
             log.exception("housekeeping failed")
-        if events or failures:
-            log.info("housekeeping deleted %d event(s), %d sign-in failure(s)", events, failures)
+        if events or failures or sessions:
+            log.info(
+                "housekeeping deleted %d event(s), %d sign-in failure(s), %d ended session(s)",
+                events,
+                failures,
+                sessions,
+            )
         return events, failures

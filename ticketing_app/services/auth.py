@@ -103,6 +103,23 @@ def _check_rate_limit(db: Session, email: str, now: datetime) -> None:
         raise RateLimited("Too many failed sign-in attempts. Try again in a few minutes.")
 
 
+# Ended sessions are kept this long (a signed-out browser gets the usual "not signed in"),
+# then deleted by the hourly housekeeping.
+SESSION_RETENTION = timedelta(days=1)
+
+
+def prune_sessions(db: Session, *, now: datetime) -> int:
+    """Delete sessions that expired or were revoked over a day ago (and one-time sign-in
+    codes never used)."""
+    before = now - SESSION_RETENTION
+    with db.begin():
+        return db.exec(
+            sa.delete(AuthSession).where(
+                sa.or_(AuthSession.expires_at < before, AuthSession.revoked_at < before)
+            )
+        ).rowcount
+
+
 def prune_signin_failures(db: Session, *, now: datetime) -> int:
     """Forget failed sign-ins older than the rate-limit window (they no longer count)."""
     since = now - timedelta(seconds=get_settings().ticketing_signin_window_seconds)
@@ -151,9 +168,10 @@ HANDOFF_SECONDS = 60
 
 
 def _handoff_hash(code: str) -> str:
-    # A domain-separated hash: a code is never a valid session token itself (as a cookie it
-    # matches no session), and a token is never a valid code.
-    return hash_token("handoff:" + code)
+    # Outside the values `hash_token` can give (those are all hex): no cookie, whatever its
+    # value, ever finds a handed-off session, nor slides its 60 s expiry; and a token is
+    # never a valid code. ("h" + 63 hex digits: the column's 64 characters, 252 bits.)
+    return "h" + hashlib.sha256(code.encode()).hexdigest()[:63]
 
 
 def begin_handoff(db: Session, *, token: str, now: datetime) -> str:
