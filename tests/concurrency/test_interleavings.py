@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from concurrency_helpers import NOW, WINDOW, make_ticket, make_user, reserve, ticket_row
@@ -58,25 +58,35 @@ def after_statement(
     assert not armed, "the hooked statement never ran"
 
 
+def held_past_due(url: str) -> tuple[str, str, str, datetime]:
+    """A ticket held by a first buyer's order, and a moment when that hold is past due:
+    (a second buyer, the ticket, the holding order, that moment)."""
+    seller, first, second = make_user(url), make_user(url), make_user(url)
+    ticket_id = make_ticket(url, seller)
+    old = reserve(url, first, ticket_id)[1]
+    return second, ticket_id, old, NOW + WINDOW + timedelta(seconds=1)
+
+
+def assert_second_buyer_wins(url: str, buyer: str, ticket_id: str, at: datetime) -> None:
+    result = reserve(url, buyer, ticket_id, now=at)
+    assert result[0] == "ok", result
+    ticket = ticket_row(url, ticket_id)
+    assert (ticket.status, ticket.order_id) == ("reserved", result[1])
+
+
 def test_reserve_succeeds_when_the_hold_expires_between_its_reads(postgres_url, after_statement):
     """A reserver reads the ticket (held, past due); the sweep expires that hold and commits;
     the reserver then finds the hold already expired. The ticket is available: it must win,
     not answer "Ticket is already reserved" from its stale read of the ticket."""
     url = postgres_url
-    seller, first, second = make_user(url), make_user(url), make_user(url)
-    ticket_id = make_ticket(url, seller)
-    old = reserve(url, first, ticket_id)[1]
-    later = NOW + WINDOW + timedelta(seconds=1)
+    second, ticket_id, old, later = held_past_due(url)
 
     def sweep() -> None:
         with write_session(url) as db:
             assert orders.expire_order(db, order_id=old, now=later)
 
     after_statement("SELECT tickets.", sweep)
-    result = reserve(url, second, ticket_id, now=later)
-    assert result[0] == "ok", result
-    ticket = ticket_row(url, ticket_id)
-    assert (ticket.status, ticket.order_id) == ("reserved", result[1])
+    assert_second_buyer_wins(url, second, ticket_id, later)
 
 
 def test_reserve_succeeds_when_the_hold_is_released_between_its_update_and_its_read(
@@ -86,20 +96,14 @@ def test_reserve_succeeds_when_the_hold_is_released_between_its_update_and_its_r
     expires that hold and commits; the reserver's follow-up read finds the ticket available.
     It must lock it, not answer "Ticket is already reserved" (a CI run caught this)."""
     url = postgres_url
-    seller, first, second = make_user(url), make_user(url), make_user(url)
-    ticket_id = make_ticket(url, seller)
-    old = reserve(url, first, ticket_id)[1]
-    later = NOW + WINDOW + timedelta(seconds=1)
+    second, ticket_id, old, later = held_past_due(url)
 
     def sweep() -> None:
         with write_session(url) as db:
             assert orders.expire_due_orders(db, now=later) == [old]
 
     after_statement("UPDATE tickets", sweep)
-    result = reserve(url, second, ticket_id, now=later)
-    assert result[0] == "ok", result
-    ticket = ticket_row(url, ticket_id)
-    assert (ticket.status, ticket.order_id) == ("reserved", result[1])
+    assert_second_buyer_wins(url, second, ticket_id, later)
 
 
 def test_reserve_after_concurrent_price_edit_snapshots_new_price(postgres_url, after_statement):
