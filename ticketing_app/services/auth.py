@@ -171,7 +171,7 @@ def _handoff_hash(code: str) -> str:
     # Outside the values `hash_token` can give (those are all hex): no cookie, whatever its
     # value, ever finds a handed-off session, nor slides its 60 s expiry; and a token is
     # never a valid code. ("h" + 63 hex digits: the column's 64 characters, 252 bits.)
-    return "h" + hashlib.sha256(code.encode()).hexdigest()[:63]
+    return "h" + hash_token(code)[:63]
 
 
 def begin_handoff(db: Session, *, token: str, now: datetime) -> str:
