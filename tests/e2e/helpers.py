@@ -50,6 +50,19 @@ def list_ticket(page: Page, base: str, title: str, price: str) -> str:
     return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
+def search_titles(page: Page, text: str) -> None:
+    """Search the marketplace page that is open."""
+    page.get_by_label("Search by title").fill(text)
+    page.get_by_role("button", name="Search", exact=True).click()
+
+
+def market_search(page: Page, base: str, text: str) -> None:
+    """Open the marketplace and search it."""
+    page.goto(base + "/")
+    wait_ready(page)
+    search_titles(page, text)
+
+
 def seconds_left(text: str) -> int:
     minutes, seconds = text.strip().split(":")
     return int(minutes) * 60 + int(seconds)

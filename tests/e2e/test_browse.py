@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from e2e.app_server import AppServer
-from e2e.helpers import sign_up, unique_email, wait_ready
+from e2e.helpers import market_search, search_titles, sign_up, unique_email, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +29,7 @@ def test_search_sort_and_pages(
         )
         assert response.status == 201, response.text()
 
-    page.goto(base + "/")
-    wait_ready(page)
-    page.get_by_label("Search by title").fill(tag)
-    page.get_by_role("button", name="Search", exact=True).click()
+    market_search(page, base, tag)
     cards = page.get_by_test_id("ticket-card")
     expect(cards).to_have_count(12)
     expect(cards.first).to_contain_text(f"Gig {tag} no 12")  # newest first
@@ -53,8 +50,7 @@ def test_search_sort_and_pages(
     expect(cards.first).to_contain_text("$40.00")
     expect(page.get_by_text("Page 1 of 2")).to_be_visible()
 
-    page.get_by_label("Search by title").fill(f"nothing-like-{tag}")
-    page.get_by_role("button", name="Search", exact=True).click()
+    search_titles(page, f"nothing-like-{tag}")
     expect(page.get_by_text("No tickets match your search.")).to_be_visible()
     page.get_by_role("button", name="Clear search").click()
     expect(cards.first).to_be_visible()

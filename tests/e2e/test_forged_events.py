@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from e2e.app_server import AppServer
-from e2e.helpers import EventForger, list_ticket, sign_up, unique_email, wait_ready
+from e2e.helpers import EventForger, list_ticket, market_search, sign_up, unique_email
 from ticketing_app.state.orders import OrderState
 from ticketing_app.state.ticket import NewTicketState, TicketState
 
@@ -64,11 +64,26 @@ class ReplyRecordingForger(EventForger):
         raise AssertionError(f"no reply containing {text!r}; got {self.replies!r}")
 
 
-def market_search(page: Page, base: str, text: str) -> None:
-    page.goto(base + "/")
-    wait_ready(page)
-    page.get_by_label("Search by title").fill(text)
-    page.get_by_role("button", name="Search", exact=True).click()
+def listed(
+    new_context: Callable[[], BrowserContext], base: str, what: str, price: str
+) -> tuple[Page, str, str, str]:
+    """A new seller lists "`what` <tag>": (the seller's page, ticket id, title, tag)."""
+    tag = uuid.uuid4().hex[:6]
+    seller = new_context().new_page()
+    sign_up(seller, base, unique_email("seller"))
+    title = f"{what} {tag}"
+    return seller, list_ticket(seller, base, title, price), title, tag
+
+
+def intruder_on(
+    new_context: Callable[[], BrowserContext], base: str, path: str, forger: type[EventForger]
+) -> tuple[Page, EventForger]:
+    """Another user, signed up, with `path` open and a forger on its WebSocket."""
+    intruder = new_context().new_page()
+    forging = forger(intruder)
+    sign_up(intruder, base, unique_email("intruder"))
+    intruder.goto(base + path)
+    return intruder, forging
 
 
 def api_ticket(page: Page, base: str, ticket_id: str) -> dict:
@@ -81,16 +96,8 @@ def test_non_seller_cannot_edit_a_listing_by_sending_save(
     app_server: AppServer, new_context: Callable[[], BrowserContext]
 ) -> None:
     base = app_server.url
-    tag = uuid.uuid4().hex[:6]
-    seller = new_context().new_page()
-    sign_up(seller, base, unique_email("seller"))
-    title = f"Chamber quartet {tag}"
-    ticket_id = list_ticket(seller, base, title, "25")
-
-    intruder = new_context().new_page()
-    forger = EventForger(intruder)
-    sign_up(intruder, base, unique_email("intruder"))
-    intruder.goto(base + f"/tickets/{ticket_id}")
+    seller, ticket_id, title, tag = listed(new_context, base, "Chamber quartet", "25")
+    intruder, forger = intruder_on(new_context, base, f"/tickets/{ticket_id}", EventForger)
     expect(intruder.get_by_role("heading", name=title)).to_be_visible()
     expect(intruder.get_by_role("button", name="Buy", exact=True)).to_be_visible()
     expect(intruder.get_by_role("button", name="Save", exact=True)).to_have_count(0)
@@ -118,16 +125,8 @@ def test_non_seller_cannot_withdraw_a_listing_by_sending_cancel_listing(
     app_server: AppServer, new_context: Callable[[], BrowserContext]
 ) -> None:
     base = app_server.url
-    tag = uuid.uuid4().hex[:6]
-    seller = new_context().new_page()
-    sign_up(seller, base, unique_email("seller"))
-    title = f"Comedy club {tag}"
-    ticket_id = list_ticket(seller, base, title, "18")
-
-    intruder = new_context().new_page()
-    forger = EventForger(intruder)
-    sign_up(intruder, base, unique_email("intruder"))
-    intruder.goto(base + f"/tickets/{ticket_id}")
+    seller, ticket_id, title, tag = listed(new_context, base, "Comedy club", "18")
+    intruder, forger = intruder_on(new_context, base, f"/tickets/{ticket_id}", EventForger)
     expect(intruder.get_by_role("button", name="Buy", exact=True)).to_be_visible()
     expect(intruder.get_by_role("button", name="Cancel listing", exact=True)).to_have_count(0)
 
@@ -150,24 +149,17 @@ def test_cannot_cancel_someone_elses_order_by_sending_cancel(
     app_server: AppServer, new_context: Callable[[], BrowserContext]
 ) -> None:
     base = app_server.url
-    tag = uuid.uuid4().hex[:6]
-    seller = new_context().new_page()
-    sign_up(seller, base, unique_email("seller"))
-    title = f"Ballet matinee {tag}"
-    ticket_id = list_ticket(seller, base, title, "40")
+    seller, ticket_id, title, _tag = listed(new_context, base, "Ballet matinee", "40")
     buyer = new_context().new_page()
     sign_up(buyer, base, unique_email("buyer"))
     buyer.goto(base + f"/tickets/{ticket_id}")
     buyer.get_by_role("button", name="Buy", exact=True).click()
     expect(buyer).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
-    order_url = buyer.url
-    order_id = order_url.rstrip("/").rsplit("/", 1)[-1]
+    order_id = buyer.url.rstrip("/").rsplit("/", 1)[-1]
     expect(buyer.get_by_text("Awaiting payment")).to_be_visible()
 
-    intruder = new_context().new_page()
-    forger = ReplyRecordingForger(intruder)
-    sign_up(intruder, base, unique_email("intruder"))
-    intruder.goto(order_url)
+    intruder, forger = intruder_on(new_context, base, f"/orders/{order_id}", ReplyRecordingForger)
+    assert isinstance(forger, ReplyRecordingForger)
     expect(intruder.get_by_text(NOT_THE_BUYER)).to_be_visible()
     expect(intruder.get_by_role("button", name="Cancel order", exact=True)).to_have_count(0)
 
@@ -233,11 +225,7 @@ def test_seller_cancels_listing_with_the_button_and_it_leaves_the_marketplace(
     app_server: AppServer, new_context: Callable[[], BrowserContext]
 ) -> None:
     base = app_server.url
-    tag = uuid.uuid4().hex[:6]
-    seller = new_context().new_page()
-    sign_up(seller, base, unique_email("seller"))
-    title = f"Folk festival day pass {tag}"
-    ticket_id = list_ticket(seller, base, title, "60")
+    seller, ticket_id, title, tag = listed(new_context, base, "Folk festival day pass", "60")
 
     shopper = new_context().new_page()
     market_search(shopper, base, tag)

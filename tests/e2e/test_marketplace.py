@@ -14,6 +14,7 @@ from e2e.app_server import AppServer
 from e2e.helpers import (
     EventForger,
     list_ticket,
+    search_titles,
     seconds_left,
     sign_in,
     sign_up,
@@ -52,8 +53,7 @@ def test_list_buy_countdown_cancel_and_edit(
     cards = buyer.get_by_test_id("ticket-card")
     expect(cards.first).to_contain_text(title)
     expect(buyer.get_by_text("Test mode — payments use a local test Stripe")).to_be_visible()
-    buyer.get_by_label("Search by title").fill(tag)
-    buyer.get_by_role("button", name="Search", exact=True).click()
+    search_titles(buyer, tag)
     expect(cards).to_have_count(3)
     buyer.screenshot(path=str(screenshot_dir / "marketplace.png"))
     cards.filter(has_text=title).click()
