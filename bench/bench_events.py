@@ -25,17 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.db_helpers import migrate  # noqa: E402
+from ticketing_app import outbox  # noqa: E402
 from ticketing_app.db import dispose_engines, session_factory  # noqa: E402
-from ticketing_app.events import Relay, store  # noqa: E402
-from ticketing_app.events.stream import (  # noqa: E402
+from ticketing_app.lease import FileLease  # noqa: E402
+from ticketing_app.outbox import store  # noqa: E402
+from ticketing_app.outbox.relay import Relay  # noqa: E402
+from ticketing_app.outbox.stream import (  # noqa: E402
     MSG_ID,
     connect,
     encode,
     ensure_stream,
     subject,
 )
-from ticketing_app.lease import FileLease  # noqa: E402
-from ticketing_app.services import outbox  # noqa: E402
 
 
 def write_burst(url: str, n: int) -> None:

@@ -8,23 +8,27 @@ readers never queue behind writers (WAL lets them read the last committed snapsh
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Select, event
-from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import Pool
+from sqlalchemy.pool.base import _ConnectionFairy
 from sqlmodel import Session, create_engine
 
 from ticketing_app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 _engines: dict[str, Engine] = {}
 _readonly: dict[Engine, Engine] = {}
@@ -114,6 +118,58 @@ def _configure_sqlite(engine: Engine) -> None:
         release(dbapi_connection)
 
 
+_AFTER_COMMIT = "ticketing_after_commit"
+_hook_lock = threading.Lock()
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` once the transaction open on `conn` has committed — in the committing
+    thread, right after the COMMIT (and, on SQLite, after the write lock is released) — or
+    never, if it rolls back. The one after-commit mechanism for Core connections and ORM
+    sessions alike: both commit through the dialect, which `_hook_commits` wraps."""
+    if not conn.in_transaction():
+        raise RuntimeError("after_commit needs an open transaction")
+    _hook_commits(conn.engine.dialect)
+    conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _take_callbacks(connection: Any) -> list[Callable[[], None]]:
+    # The dialect is handed the pool's proxy, whose `info` is the DBAPI connection's; while
+    # a connection is first set up it may be handed a bare or ad-hoc one (nothing pending).
+    if not isinstance(connection, _ConnectionFairy):
+        return []
+    return connection.info.pop(_AFTER_COMMIT, None) or []
+
+
+def _hook_commits(dialect: Dialect) -> None:
+    """Wrap `dialect`'s commit and rollback (once): after a commit, run the callbacks that
+    `after_commit` left on that connection; a rollback (also the pool's reset on checkin) or a
+    failed commit drops them."""
+    if getattr(dialect, _AFTER_COMMIT, False):
+        return
+    with _hook_lock:
+        if getattr(dialect, _AFTER_COMMIT, False):
+            return
+        do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+        def commit_then_run(dbapi_connection):  # type: ignore[no-untyped-def]
+            callbacks = _take_callbacks(dbapi_connection)
+            do_commit(dbapi_connection)
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:  # committed already: a broken callback must not undo that
+                    log.exception("after-commit callback %r failed", callback)
+
+        def rollback_then_drop(dbapi_connection):  # type: ignore[no-untyped-def]
+            _take_callbacks(dbapi_connection)
+            do_rollback(dbapi_connection)
+
+        dialect.do_commit = commit_then_run  # type: ignore[method-assign]
+        dialect.do_rollback = rollback_then_drop  # type: ignore[method-assign]
+        setattr(dialect, _AFTER_COMMIT, True)
+
+
 # A pooled connection unused for longer than this is checked with a round trip before use.
 PING_AFTER_IDLE_SECONDS = 0.5
 _LAST_USED = "ticketing_last_used"
@@ -163,6 +219,7 @@ def get_engine(url: str | None = None) -> Engine:
                     pool_timeout=30,
                 )
                 _ping_idle_connections(engine)
+            _hook_commits(engine.dialect)
             _engines[url] = engine
         return engine
 
@@ -175,9 +232,6 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
         if factory is None:
             factory = sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
             _factories[url] = factory
-            from ticketing_app.services import outbox
-
-            outbox.install(factory)
         return factory
 
 

@@ -39,7 +39,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ticketing_app.services.outbox import Event
+from ticketing_app.outbox import Event
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)

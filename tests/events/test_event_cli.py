@@ -1,4 +1,4 @@
-"""`python -m ticketing_app.events tail|replay` against a real JetStream stream."""
+"""`python -m ticketing_app.outbox tail|replay` against a real JetStream stream."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ticketing_app.events import Relay, store
+from ticketing_app.outbox import store
+from ticketing_app.outbox.relay import Relay
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ticketing_app.events", *args],
+        [sys.executable, "-m", "ticketing_app.outbox", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -72,7 +73,7 @@ def test_tail_follows_new_events(sqlite_url, sqlite_market, nats_url, stream):
         "1",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ticketing_app.events", *args],
+        [sys.executable, "-m", "ticketing_app.outbox", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -15,9 +15,10 @@ import nats
 import pytest
 import redis
 
-from ticketing_app.events import Relay, run_relay, store
-from ticketing_app.events.stream import DUPLICATE_WINDOW_SECONDS, ensure_stream
 from ticketing_app.lease import RedisLease
+from ticketing_app.outbox import store
+from ticketing_app.outbox.relay import Relay, run_relay
+from ticketing_app.outbox.stream import DUPLICATE_WINDOW_SECONDS, ensure_stream
 from ticketing_app.settings import reset_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +146,7 @@ def test_relay_killed_between_publish_and_mark_delivers_no_duplicate(
     expected = market.busy_day()
     crash = (
         "import asyncio, os, sys\n"
-        "from ticketing_app.events import Relay\n"
+        "from ticketing_app.outbox.relay import Relay\n"
         "class Crash(Relay):\n"
         "    async def mark_published(self, seqs):\n"
         "        os._exit(17)  # dies after JetStream acked, before the outbox is stamped\n"

@@ -8,8 +8,9 @@ from collections import defaultdict
 
 import pytest
 
-from ticketing_app.events import Relay, store
-from ticketing_app.services import outbox
+from ticketing_app import outbox
+from ticketing_app.outbox import store
+from ticketing_app.outbox.relay import Relay
 
 
 def events_after(url: str, seq: int) -> list[tuple[str, str, int]]:

@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 from live_helpers import LOCK_SECONDS, Market, utcnow, wait_until
 
+from ticketing_app import outbox
 from ticketing_app.jobs.expiry import ExpiryScheduler
-from ticketing_app.services import outbox
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from live_helpers import Market
 
-from ticketing_app import live
+from ticketing_app import live, outbox
 from ticketing_app.db import write_session
-from ticketing_app.services import outbox, tickets
-from ticketing_app.services.outbox import Event
+from ticketing_app.outbox import Event
+from ticketing_app.services import tickets
 
 
 @pytest.fixture

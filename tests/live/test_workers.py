@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from live_helpers import LOCK_SECONDS, Market, utcnow
 
+from ticketing_app import outbox
 from ticketing_app.jobs import run_scheduler
 from ticketing_app.jobs.bus import EventBus
 from ticketing_app.jobs.expiry import ExpiryScheduler
 from ticketing_app.lease import make_lease
-from ticketing_app.services import outbox
-from ticketing_app.services.outbox import Event
+from ticketing_app.outbox import Event
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")

@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ticketing_app import outbox
 from ticketing_app.db import read_session
 from ticketing_app.models import DomainEvent, Order, Ticket, User
-from ticketing_app.services import auth, orders, outbox, tickets
+from ticketing_app.services import auth, orders, tickets
 
 PASSWORD = "correct horse"
 

@@ -11,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ticketing_app import outbox
 from ticketing_app.db import read_session
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.jobs.expiry import ExpiryScheduler
 from ticketing_app.models import AuthSession, DomainEvent
-from ticketing_app.services import auth, outbox
+from ticketing_app.services import auth
 from ticketing_app.settings import reset_settings
 
 

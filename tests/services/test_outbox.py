@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from ticketing_app import outbox
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import DomainEvent, Order, Ticket, User
-from ticketing_app.services import orders, outbox, tickets
+from ticketing_app.services import orders, tickets
 
 WINDOW = timedelta(seconds=900)
 

@@ -3,7 +3,7 @@
 `register(app)` adds one lifespan task that runs, on every worker:
 - the event bus (`bus.py`): committed domain events from this and every other worker;
 - the live pusher (`ticketing_app.live`): events -> `_reload_live` on this worker's watchers;
-- the outbox relay to NATS JetStream when NATS_URL is set (`ticketing_app.events.relay`,
+- the outbox relay to NATS JetStream when NATS_URL is set (`ticketing_app.outbox.relay`,
   leased likewise);
 - the expiry scheduler (`expiry.py`), active only on the worker holding the
   "expiry-scheduler" lease (`ticketing_app.lease`); the others poll and take over within
@@ -74,8 +74,8 @@ async def _supervise(name: str, start: Callable[[], Coroutine[Any, Any, None]]) 
 
 async def run_background(app: Any) -> None:
     """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
-    from ticketing_app.events.relay import run_relay
     from ticketing_app.live import LivePusher
+    from ticketing_app.outbox.relay import run_relay
 
     bus = EventBus(redis_url=get_settings().redis_url)
     pusher = LivePusher(app)

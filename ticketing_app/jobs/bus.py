@@ -25,8 +25,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ticketing_app.services import outbox
-from ticketing_app.services.outbox import Event
+from ticketing_app import outbox
+from ticketing_app.outbox import Event
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,11 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import select
 
+from ticketing_app import outbox
 from ticketing_app.db import read_session, write_session
 from ticketing_app.models import Order
-from ticketing_app.services import auth, orders, outbox
-from ticketing_app.services.outbox import Event
+from ticketing_app.outbox import Event
+from ticketing_app.services import auth, orders
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from passlib.context import CryptContext
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.models import AuthSession, SigninFailure, User, UTCDateTime
-from ticketing_app.services import outbox
 from ticketing_app.services.validation import is_uuid, parse_email, parse_password
 from ticketing_app.settings import get_settings
 

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation
 from ticketing_app.models import Order, Ticket, UTCDateTime, new_id
-from ticketing_app.services import outbox
 from ticketing_app.services.tickets import (
     MAX_LIMIT,
     TICKET_NOT_FOUND,
@@ -210,10 +210,9 @@ def reserve_ticket(
     _refuse_plainly_refused(_PLAIN_REFUSAL_READ.first(engine, params), buyer_id)
     try:
         with engine.begin() as conn:
-            result, events = _reserve_on(conn, buyer_id=buyer_id, ticket_id=ticket_id, now=now)
+            result, _events = _reserve_on(conn, buyer_id=buyer_id, ticket_id=ticket_id, now=now)
     except IntegrityError:  # the one-active-order index: another buyer won
         raise RuleViolation(ALREADY_RESERVED) from None
-    outbox.dispatch(events)  # committed: deliver after commit, as sessions do
     return result
 
 
@@ -329,8 +328,7 @@ def expire_due_orders(db: Session, *, now: datetime, limit: int = 500) -> list[s
             # deadlocking on each other's; a skipped order is another transaction's to end.
             .with_for_update(skip_locked=True)
         )
-        ended, events = _expire_on(db.connection(), due.scalar_subquery(), now)
-        outbox.deliver_after_commit(db, events)
+        ended, _events = _expire_on(db.connection(), due.scalar_subquery(), now)
     return ended
 
 

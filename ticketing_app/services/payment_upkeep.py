@@ -21,10 +21,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ticketing_app import outbox
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import ServiceUnavailable
 from ticketing_app.models import Charge, Order, utcnow
-from ticketing_app.services import outbox
 from ticketing_app.services import stripe_gateway as gateway
 from ticketing_app.services.settlement import REFUND_LEASE, settle_intent, settle_payment
 

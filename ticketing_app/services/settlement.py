@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ticketing_app import outbox
 from ticketing_app.errors import ServiceUnavailable
 from ticketing_app.models import Charge, Order, Ticket
-from ticketing_app.services import outbox
 from ticketing_app.services import stripe_gateway as gateway
 from ticketing_app.services.orders import end_order, record_order_event, unhold_ticket
 from ticketing_app.services.tickets import record_ticket_event

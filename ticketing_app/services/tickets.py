@@ -11,9 +11,9 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlmodel import Session, select
 
+from ticketing_app import outbox
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
 from ticketing_app.models import TICKET_STATUSES, Ticket
-from ticketing_app.services import outbox
 from ticketing_app.services.validation import is_uuid, parse_price, parse_title
 from ticketing_app.services.views import ticket_view
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from ticketing_app.models import Charge, Order, Ticket
+from ticketing_app.models import Charge, Order, Ticket, iso
 from ticketing_app.services.validation import price_number
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def ticket_view(ticket: Ticket) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`python -m ticketing_app.events tail|replay` — watch the event stream, re-send history.
+"""`python -m ticketing_app.outbox tail|replay` — watch the event stream, re-send history.
 
 tail    follows the JetStream stream and prints each event (pretty, or `--json` lines).
 replay  re-publishes outbox events from `--since` (an outbox seq, inclusive, or an ISO time)
@@ -21,8 +21,8 @@ from typing import Any
 from nats.js.api import DeliverPolicy
 
 from ticketing_app.db import normalize_url
-from ticketing_app.events import store
-from ticketing_app.events.stream import (
+from ticketing_app.outbox import store
+from ticketing_app.outbox.stream import (
     EVENT_TYPE_HEADER,
     MSG_ID,
     REPLAY_HEADER,
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--stream", default=s.nats_stream, help="JetStream stream name")
     common.add_argument("--prefix", default=s.nats_subject_prefix, help="subject prefix")
     parser = argparse.ArgumentParser(
-        prog="python -m ticketing_app.events",
+        prog="python -m ticketing_app.outbox",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

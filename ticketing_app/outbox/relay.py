@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 
 from nats.aio.client import Client
 
+from ticketing_app import outbox
 from ticketing_app.db import normalize_url
-from ticketing_app.events import store
-from ticketing_app.events.stream import EVENT_TYPE_HEADER, MSG_ID, connect, encode, ensure_stream
-from ticketing_app.events.stream import subject as subject_for
 from ticketing_app.lease import Lease, make_lease
-from ticketing_app.services import outbox
+from ticketing_app.outbox import store
+from ticketing_app.outbox.stream import EVENT_TYPE_HEADER, MSG_ID, connect, encode, ensure_stream
+from ticketing_app.outbox.stream import subject as subject_for
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)

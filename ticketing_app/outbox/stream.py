@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from ticketing_app.services.views import iso
+from ticketing_app.models import iso
 
 log = logging.getLogger(__name__)
 

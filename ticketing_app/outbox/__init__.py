@@ -1,9 +1,13 @@
-"""Domain events: written to the outbox in the caller's transaction, delivered after commit.
+"""The domain-event bus: the transactional outbox and its in-process delivery.
 
-`record` / `record_rows` write DomainEvent rows in the caller's transaction; nothing leaves
-the process unless that transaction commits. After commit, registered in-process handlers
-(the live-update push, tests, the NATS relay's wake-up) receive each event; a rollback
-discards them.
+Infrastructure below the services. `write_rows` (Core connection) and `record` (ORM session)
+write DomainEvent rows in the caller's transaction; nothing leaves the process unless that
+transaction commits. Delivery has one mechanism, `db.after_commit`: once the transaction on
+that connection commits, registered in-process handlers (the live-update push, expiry timers,
+the NATS relay's wake-up, tests) receive each event, in order; a rollback discards them.
+
+The rest of the package: `relay` (outbox → NATS JetStream), `stream` (the JetStream side),
+`store` (the relay's reads and writes) and `cli` (`python -m ticketing_app.outbox tail|replay`).
 """
 
 from __future__ import annotations
@@ -17,12 +21,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from ticketing_app.models import DomainEvent, new_id
-from ticketing_app.services.views import iso
+from ticketing_app.db import after_commit
+from ticketing_app.models import DomainEvent, iso, new_id
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,6 @@ EVENT_TYPES = (
     "ChargeCreated",
     "ChargeRefunded",
 )
-
-_PENDING_KEY = "ticketing_pending_events"
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,8 @@ _INSERT = sa.insert(DomainEvent.__table__)
 
 def write_rows(conn: sa.Connection, events: list[NewEvent], *, now: datetime) -> list[Event]:
     """Write outbox rows in `conn`'s current transaction (one INSERT of Core rows) and return
-    them as events; the caller hands them to `dispatch` once that transaction has committed."""
+    them as events; they reach the handlers once that transaction commits (never before,
+    never after a rollback)."""
     rows: list[dict[str, Any]] = []
     written: list[Event] = []
     for ev in events:
@@ -136,18 +137,16 @@ def write_rows(conn: sa.Connection, events: list[NewEvent], *, now: datetime) ->
                 created_at=now,
             )
         )
+    if not rows:
+        return written
     conn.execute(_INSERT, rows)
+    after_commit(conn, lambda: dispatch(written))
     return written
 
 
 def record_rows(session: Session, events: list[NewEvent], *, now: datetime) -> None:
-    """Write outbox rows in the session's current transaction; delivered after it commits."""
-    deliver_after_commit(session, write_rows(session.connection(), events, now=now))
-
-
-def deliver_after_commit(session: Session, events: list[Event]) -> None:
-    """Hand events written on the session's connection to the handlers once it commits."""
-    session.info.setdefault(_PENDING_KEY, []).extend(events)
+    """`write_rows` on the session's connection (same transaction, same delivery)."""
+    write_rows(session.connection(), events, now=now)
 
 
 def record(
@@ -183,19 +182,8 @@ def prune(session: Session, *, before: datetime, published_only: bool, batch: in
             return total
 
 
-def to_event(row: DomainEvent) -> Event:
-    return Event(
-        id=row.id,
-        type=row.type,
-        aggregate_type=row.aggregate_type,
-        aggregate_id=row.aggregate_id,
-        aggregate_version=row.aggregate_version,
-        payload=json.loads(row.payload),
-        created_at=row.created_at,
-    )
-
-
 def dispatch(events: list[Event]) -> None:
+    """Hand committed events to every handler (a failing handler is logged and skipped)."""
     with _handlers_lock:
         handlers = list(_handlers)
     for ev in events:
@@ -204,19 +192,3 @@ def dispatch(events: list[Event]) -> None:
                 handler(ev)
             except Exception:  # a broken subscriber must not break the request
                 log.exception("event handler %r failed for %s", handler, ev.type)
-
-
-def _after_commit(session: Session) -> None:
-    events = session.info.pop(_PENDING_KEY, None)
-    if events:
-        dispatch(events)
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
-
-
-def install(factory: sessionmaker[Session]) -> None:
-    """Hook after-commit delivery into a session factory (done once per factory by db.py)."""
-    event.listen(factory, "after_commit", _after_commit)
-    event.listen(factory, "after_rollback", _after_rollback)
