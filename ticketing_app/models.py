@@ -4,14 +4,44 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-TICKET_STATUSES = ("available", "reserved", "sold", "cancelled")
-ORDER_STATUSES = ("created", "cancelled", "expired", "complete")
-CHARGE_STATUSES = ("pending", "succeeded", "failed", "refunded")
+
+class TicketStatus(StrEnum):
+    """A listing's state (SPEC §3). The CHECK constraint, the API schema and the UI labels are
+    derived from these members; compare and write them, never the bare strings."""
+
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    SOLD = "sold"
+    CANCELLED = "cancelled"
+
+
+class OrderStatus(StrEnum):
+    """An order's state: CREATED is the active reservation; the other three are final."""
+
+    CREATED = "created"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    COMPLETE = "complete"
+
+
+class ChargeStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+TICKET_STATUSES: tuple[str, ...] = tuple(TicketStatus)
+ORDER_STATUSES: tuple[str, ...] = tuple(OrderStatus)
+CHARGE_STATUSES: tuple[str, ...] = tuple(ChargeStatus)
+# A PaymentIntent that succeeded at Stripe: kept, or given back.
+SETTLED_CHARGE_STATUSES = (ChargeStatus.SUCCEEDED, ChargeStatus.REFUNDED)
 MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
 
 
@@ -54,7 +84,11 @@ def _ts(nullable: bool = False, index: bool = False) -> sa.Column:
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def _is(column: str, value: str) -> sa.TextClause:
+    return sa.text(f"{column} = '{value}'")
 
 
 class User(SQLModel, table=True):
@@ -101,7 +135,7 @@ class Ticket(SQLModel, table=True):
     price_cents: int
     user_id: str = Field(foreign_key="users.id", max_length=36)
     order_id: str | None = Field(default=None, max_length=36)
-    status: str = Field(default="available", max_length=16)
+    status: str = Field(default=TicketStatus.AVAILABLE, max_length=16)
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
@@ -112,7 +146,8 @@ class Ticket(SQLModel, table=True):
         ),
         sa.CheckConstraint(_in("status", TICKET_STATUSES), name="ck_tickets_status"),
         sa.CheckConstraint(
-            "(status = 'reserved') = (order_id IS NOT NULL)", name="ck_tickets_reserved_order"
+            f"(status = '{TicketStatus.RESERVED}') = (order_id IS NOT NULL)",
+            name="ck_tickets_reserved_order",
         ),
         sa.Index("ix_tickets_status_created", "status", "created_at"),
         sa.Index("ix_tickets_status_price", "status", "price_cents"),
@@ -127,7 +162,7 @@ class Order(SQLModel, table=True):
     user_id: str = Field(foreign_key="users.id", max_length=36)
     ticket_id: str = Field(foreign_key="tickets.id", max_length=36)
     price_cents: int
-    status: str = Field(default="created", max_length=16)
+    status: str = Field(default=OrderStatus.CREATED, max_length=16)
     expires_at: datetime = Field(sa_column=_ts())
     failed_payment_attempts: int = Field(default=0)
     payment_intent_id: str | None = Field(default=None, max_length=255)
@@ -143,8 +178,8 @@ class Order(SQLModel, table=True):
             "uq_orders_one_active_per_ticket",
             "ticket_id",
             unique=True,
-            sqlite_where=sa.text("status = 'created'"),
-            postgresql_where=sa.text("status = 'created'"),
+            sqlite_where=_is("status", OrderStatus.CREATED),
+            postgresql_where=_is("status", OrderStatus.CREATED),
         ),
         sa.Index("ix_orders_status_expires", "status", "expires_at"),
         sa.Index("ix_orders_user_created", "user_id", "created_at"),
@@ -157,7 +192,7 @@ class Charge(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     order_id: str = Field(foreign_key="orders.id", index=True, max_length=36)
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=ChargeStatus.PENDING, max_length=16)
     amount_cents: int
     stripe_id: str | None = Field(default=None, max_length=255)
     stripe_refund_id: str | None = Field(default=None, max_length=255)
@@ -174,8 +209,8 @@ class Charge(SQLModel, table=True):
             "uq_charges_settled_intent",
             "stripe_id",
             unique=True,
-            sqlite_where=sa.text("status IN ('succeeded', 'refunded')"),
-            postgresql_where=sa.text("status IN ('succeeded', 'refunded')"),
+            sqlite_where=sa.text(_in("status", SETTLED_CHARGE_STATUSES)),
+            postgresql_where=sa.text(_in("status", SETTLED_CHARGE_STATUSES)),
         ),
     )
 

@@ -57,7 +57,7 @@ def reserve_call(url: str, buyer_id: str, ticket_id: str, now: datetime = NOW) -
     def call() -> str:
         with write_session(url) as db:
             return orders.reserve_ticket(
-                db, buyer_id=buyer_id, ticket_id=ticket_id, now=now
+                db.get_bind(), buyer_id=buyer_id, ticket_id=ticket_id, now=now
             ).order.id
 
     return call

@@ -191,7 +191,7 @@ class Market:
     def reserve(self, buyer: str, ticket: str) -> str:
         with self.factory() as db:
             return orders.reserve_ticket(
-                db, buyer_id=buyer, ticket_id=ticket, now=self.now
+                db.get_bind(), buyer_id=buyer, ticket_id=ticket, now=self.now
             ).order.id
 
     def cancel_order(self, buyer: str, order: str) -> None:

@@ -47,7 +47,7 @@ class Market:
     def reserve(self, buyer: User, ticket: Ticket, at: datetime | None = None) -> Order:
         with write_session(self.url) as db:
             return orders.reserve_ticket(
-                db, buyer_id=buyer.id, ticket_id=ticket.id, now=at or utcnow()
+                db.get_bind(), buyer_id=buyer.id, ticket_id=ticket.id, now=at or utcnow()
             ).order
 
     def order(self, order_id: str) -> Order:

@@ -101,7 +101,7 @@ WORKER_SCRIPT = textwrap.dedent(
         def reserve():
             with write_session(db_url) as db:
                 orders.reserve_ticket(
-                    db, buyer_id=buyer_id, ticket_id=ticket_id, now=datetime.now(UTC)
+                    db.get_bind(), buyer_id=buyer_id, ticket_id=ticket_id, now=datetime.now(UTC)
                 )
 
         await asyncio.to_thread(reserve)

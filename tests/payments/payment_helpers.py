@@ -68,7 +68,7 @@ class World:
             )
         with self.new_session() as db:
             return orders.reserve_ticket(
-                db, buyer_id=buyer.id, ticket_id=ticket.id, now=self.now
+                db.get_bind(), buyer_id=buyer.id, ticket_id=ticket.id, now=self.now
             ).order
 
     def get_order(self, order_id: str) -> Order:

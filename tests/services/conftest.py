@@ -73,7 +73,9 @@ def reserve(
 ) -> Callable[..., orders.OrderWithTicket]:
     def make(buyer: User, ticket_id: str, at: datetime | None = None) -> orders.OrderWithTicket:
         with new_session() as db:
-            return orders.reserve_ticket(db, buyer_id=buyer.id, ticket_id=ticket_id, now=at or now)
+            return orders.reserve_ticket(
+                db.get_bind(), buyer_id=buyer.id, ticket_id=ticket_id, now=at or now
+            )
 
     return make
 

@@ -26,16 +26,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ticketing_app.errors import (
-    Forbidden,
     NotFound,
     PaymentDeclined,
     RuleViolation,
     ServiceUnavailable,
     ValidationError,
 )
-from ticketing_app.models import Charge, Order, StripeEvent
+from ticketing_app.models import Charge, Order, OrderStatus, StripeEvent
 from ticketing_app.services import stripe_gateway as gateway
-from ticketing_app.services.orders import load_order
+from ticketing_app.services.orders import own_order
 from ticketing_app.services.payment_upkeep import (
     cancel_open_intent,
     install_intent_canceller,
@@ -44,8 +43,6 @@ from ticketing_app.services.payment_upkeep import (
     wait_for_cleanups,
 )
 from ticketing_app.services.settlement import (
-    CANCELLED_AFTER_DECLINES,
-    MAX_FAILED_ATTEMPTS,
     REFUNDED_MESSAGE,
     Settlement,
     settle_intent,
@@ -110,20 +107,13 @@ def _stripe_errors() -> Iterator[None]:
         raise ServiceUnavailable(exc.message) from None
 
 
-def _own_order(db: Session, buyer_id: str, order_id: Any) -> Order:
-    order = load_order(db, order_id if isinstance(order_id, str) else None, refresh=True)
-    if order.user_id != buyer_id:
-        raise Forbidden("This order belongs to someone else")
-    return order
-
-
 def _require_payable(order: Order, now: datetime) -> None:
     """Rule 7: only an order that is `created` and not past due takes a payment."""
-    if order.status == "complete":
+    if order.status == OrderStatus.COMPLETE:
         raise RuleViolation("This order has already been paid")
-    if order.status == "cancelled":
+    if order.status == OrderStatus.CANCELLED:
         raise RuleViolation("This order was cancelled")
-    if order.status == "expired" or order.expires_at <= now:
+    if order.status == OrderStatus.EXPIRED or order.expires_at <= now:
         raise RuleViolation("This order has expired")
 
 
@@ -143,7 +133,7 @@ def start_payment(db: Session, *, buyer_id: str, order_id: Any, now: datetime) -
     with _stripe_errors():
         for _ in range(4):
             with db.begin():
-                order = _own_order(db, buyer_id, order_id)
+                order = own_order(db, buyer_id, order_id, refresh=True)
                 _require_payable(order, now)
             current = order.payment_intent_id
             if current:
@@ -173,7 +163,7 @@ def start_payment(db: Session, *, buyer_id: str, order_id: Any, now: datetime) -
                     sa.update(Order)
                     .where(
                         Order.id == order.id,
-                        Order.status == "created",
+                        Order.status == OrderStatus.CREATED,
                         Order.failed_payment_attempts == attempt,
                         Order.payment_intent_id.is_(None)
                         if current is None
@@ -222,7 +212,7 @@ def submit_payment(
         # 404 / 403 first (docs/api.md): someone else's or an unknown order never gets to
         # hear that the token is wrong. Read only; nothing reaches Stripe.
         with db.begin():
-            _own_order(db, buyer_id, order_id)
+            own_order(db, buyer_id, order_id, refresh=True)
         raise
     started = start_payment(db, buyer_id=buyer_id, order_id=order_id, now=now)
     with _stripe_errors():
@@ -266,10 +256,7 @@ def charge_or_raise(result: Settlement) -> Charge:
     if result.outcome == "paid" and result.charge is not None:
         return result.charge
     if result.outcome == "declined":
-        message = result.message or "Your card was declined."
-        if result.order_cancelled:
-            message = f"{message} {CANCELLED_AFTER_DECLINES.format(n=MAX_FAILED_ATTEMPTS)}"
-        raise PaymentDeclined(message, "token")
+        raise PaymentDeclined(result.decline_message(), "token")
     if result.outcome in ("refunded", "refund_pending"):
         raise RuleViolation(result.message or REFUNDED_MESSAGE)
     if result.intent_status == "requires_action":
@@ -284,7 +271,7 @@ def confirm_from_browser(
 ) -> Settlement:
     """After Stripe.js answered on the order page: settle from what STRIPE says happened."""
     with db.begin():
-        order = _own_order(db, buyer_id, order_id)
+        order = own_order(db, buyer_id, order_id, refresh=True)
     if not isinstance(payment_intent_id, str) or not payment_intent_id.startswith("pi_"):
         raise NotFound(PAYMENT_NOT_FOUND)
     with _stripe_errors():

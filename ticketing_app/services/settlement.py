@@ -26,10 +26,18 @@ from sqlmodel import Session, select
 
 from ticketing_app import outbox
 from ticketing_app.errors import ServiceUnavailable
-from ticketing_app.models import Charge, Order, Ticket
+from ticketing_app.models import (
+    SETTLED_CHARGE_STATUSES,
+    Charge,
+    ChargeStatus,
+    Order,
+    OrderStatus,
+    Ticket,
+    TicketStatus,
+)
+from ticketing_app.services import messages, transitions
 from ticketing_app.services import stripe_gateway as gateway
-from ticketing_app.services.orders import end_order, record_order_event, unhold_ticket
-from ticketing_app.services.tickets import record_ticket_event
+from ticketing_app.services.transitions import Moved
 from ticketing_app.services.validation import is_uuid
 from ticketing_app.services.views import charge_view
 
@@ -38,7 +46,6 @@ log = logging.getLogger(__name__)
 REFUNDED_MESSAGE = "Your payment was refunded because the reservation had ended"
 REFUND_PENDING_MESSAGE = "Your payment is being refunded because the reservation had ended"
 AMOUNT_MISMATCH_MESSAGE = "Your payment was refunded because its amount did not match the order"
-CANCELLED_AFTER_DECLINES = "The order was cancelled after {n} declined payments."
 MAX_FAILED_ATTEMPTS = 3
 REFUND_LEASE = timedelta(seconds=60)
 _ATTEMPTS = 5
@@ -57,15 +64,17 @@ class Settlement:
     order_cancelled: bool = False
     intent_status: str | None = None
 
+    def decline_message(self) -> str:
+        """What the buyer is told about a declined card (and a third decline's cancel)."""
+        return messages.declined(
+            self.message, order_cancelled=self.order_cancelled, attempts=MAX_FAILED_ATTEMPTS
+        )
+
 
 @dataclass
 class _Claim:
     settlement: Settlement
     refund_owner: bool = False
-
-
-class _Changed(Exception):
-    """The row moved between our read and our conditional write: read again."""
 
 
 def record_charge_event(
@@ -105,7 +114,7 @@ def _retrying(db: Session, step: Any, *args: Any) -> Any:
         try:
             with db.begin():
                 return step(db, *args)
-        except (_Changed, IntegrityError):
+        except (Moved, IntegrityError):
             continue
     raise ServiceUnavailable("The payment could not be recorded. Try again shortly.")
 
@@ -113,7 +122,7 @@ def _retrying(db: Session, step: Any, *args: Any) -> Any:
 def _settled_charge(db: Session, intent_id: str) -> Charge | None:
     return db.exec(
         select(Charge)
-        .where(Charge.stripe_id == intent_id, Charge.status.in_(("succeeded", "refunded")))
+        .where(Charge.stripe_id == intent_id, Charge.status.in_(SETTLED_CHARGE_STATUSES))
         .execution_options(populate_existing=True)
     ).first()
 
@@ -145,7 +154,7 @@ def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
     ticket = db.get(Ticket, order.ticket_id, populate_existing=True)
     charge = Charge(
         order_id=order.id,
-        status="succeeded",
+        status=ChargeStatus.SUCCEEDED,
         amount_cents=intent.amount,
         stripe_id=intent.id,
         created_at=now,
@@ -154,20 +163,21 @@ def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
     db.add(charge)
     db.flush()  # IntegrityError if a concurrent settle claimed this intent first
     payable = (
-        order.status == "created"
+        order.status == OrderStatus.CREATED
         and order.expires_at > now
         and ticket is not None
         and ticket.order_id == order.id
-        and ticket.status == "reserved"
+        and ticket.status == TicketStatus.RESERVED
         and intent.amount == order.price_cents
         and intent.currency == gateway.CURRENCY
     )
     if payable:
         _complete(db, order, charge, intent, now)
         return _Claim(Settlement("paid", order.id, charge, intent_status=intent.status))
-    if order.status == "created" and intent.amount == order.price_cents:
+    if order.status == OrderStatus.CREATED and intent.amount == order.price_cents:
         # Rule 5: past due (or lost its ticket) ends here, whether or not the timer has fired.
-        end_order(db, order, "expired" if order.expires_at <= now else "cancelled", now)
+        ending = OrderStatus.EXPIRED if order.expires_at <= now else OrderStatus.CANCELLED
+        transitions.end_orders(db.connection(), [order.id], ending, now)
     record_charge_event(db, "ChargeCreated", charge, order, now)
     return _Claim(
         Settlement("refund_pending", order.id, charge, REFUND_PENDING_MESSAGE), refund_owner=True
@@ -177,36 +187,23 @@ def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
 def _complete(
     db: Session, order: Order, charge: Charge, intent: gateway.Intent, now: datetime
 ) -> None:
-    changed = db.exec(
-        sa.update(Order)
-        .where(Order.id == order.id, Order.status == "created")
-        .values(
-            status="complete",
-            payment_intent_id=intent.id,
-            version=Order.version + 1,
-            updated_at=now,
-        )
-    ).rowcount
-    if changed != 1:
-        raise _Changed
-    sold = db.exec(unhold_ticket(order, "sold", now)).rowcount
-    if sold != 1:
-        raise _Changed
-    order = db.get(Order, order.id, populate_existing=True)
-    ticket = db.get(Ticket, order.ticket_id, populate_existing=True)
-    assert order is not None and ticket is not None
     record_charge_event(db, "ChargeCreated", charge, order, now)
-    record_order_event(db, "OrderCompleted", order, now, chargeId=charge.id)
-    record_ticket_event(db, "TicketUpdated", ticket, now)
+    transitions.complete(
+        db.connection(),
+        order_id=order.id,
+        payment_intent_id=intent.id,
+        now=now,
+        chargeId=charge.id,
+    )
 
 
 def _existing_success(
     db: Session, order: Order, charge: Charge, intent: gateway.Intent, now: datetime
 ) -> _Claim:
-    if charge.status == "refunded":
+    if charge.status == ChargeStatus.REFUNDED:
         message = _refund_message(order, intent)
         return _Claim(Settlement("refunded", order.id, charge, message, intent_status="succeeded"))
-    if order.status == "complete" and order.payment_intent_id == intent.id:
+    if order.status == OrderStatus.COMPLETE and order.payment_intent_id == intent.id:
         return _Claim(Settlement("paid", order.id, charge, intent_status="succeeded"))
     pending = Settlement("refund_pending", order.id, charge, REFUND_PENDING_MESSAGE)
     if charge.updated_at > now - REFUND_LEASE:
@@ -216,13 +213,13 @@ def _existing_success(
         sa.update(Charge)
         .where(
             Charge.id == charge.id,
-            Charge.status == "succeeded",
+            Charge.status == ChargeStatus.SUCCEEDED,
             Charge.updated_at == charge.updated_at,
         )
         .values(updated_at=now)
     ).rowcount
     if taken != 1:
-        raise _Changed
+        raise Moved
     return _Claim(pending, refund_owner=True)
 
 
@@ -236,9 +233,9 @@ def _refund(db: Session, claim: Settlement, intent: gateway.Intent, now: datetim
     with db.begin():
         changed = db.exec(
             sa.update(Charge)
-            .where(Charge.id == claim.charge.id, Charge.status == "succeeded")
+            .where(Charge.id == claim.charge.id, Charge.status == ChargeStatus.SUCCEEDED)
             .values(
-                status="refunded",
+                status=ChargeStatus.REFUNDED,
                 stripe_refund_id=refund_id,
                 version=Charge.version + 1,
                 updated_at=now,
@@ -264,17 +261,22 @@ def _settle_decline(db: Session, intent: gateway.Intent, now: datetime) -> Settl
 
 
 def _decline_txn(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
-    message = intent.decline_message or "Your card was declined."
+    message = intent.decline_message or messages.CARD_DECLINED
     existing = db.exec(
-        select(Charge).where(Charge.stripe_id == intent.id, Charge.status == "failed")
+        select(Charge).where(Charge.stripe_id == intent.id, Charge.status == ChargeStatus.FAILED)
     ).first()
     order = db.get(Order, intent.order_id, populate_existing=True)
     if order is None:
         return Settlement("ignored", intent_status=intent.status)
-    if existing is not None or order.status != "created" or order.payment_intent_id != intent.id:
+    if (
+        existing is not None
+        or order.status != OrderStatus.CREATED
+        or order.payment_intent_id != intent.id
+    ):
         # Already counted, or not the order's current attempt: nothing more to record.
         cancelled = (
-            order.status == "cancelled" and order.failed_payment_attempts >= MAX_FAILED_ATTEMPTS
+            order.status == OrderStatus.CANCELLED
+            and order.failed_payment_attempts >= MAX_FAILED_ATTEMPTS
         )
         return Settlement("declined", order.id, existing, message, order_cancelled=cancelled)
     attempts = order.failed_payment_attempts + 1
@@ -282,16 +284,16 @@ def _decline_txn(db: Session, intent: gateway.Intent, now: datetime) -> Settleme
         sa.update(Order)
         .where(
             Order.id == order.id,
-            Order.status == "created",
+            Order.status == OrderStatus.CREATED,
             Order.payment_intent_id == intent.id,
         )
         .values(failed_payment_attempts=attempts, payment_intent_id=None, updated_at=now)
     ).rowcount
     if changed != 1:
-        raise _Changed
+        raise Moved
     charge = Charge(
         order_id=order.id,
-        status="failed",
+        status=ChargeStatus.FAILED,
         amount_cents=intent.amount,
         stripe_id=intent.id,
         failure_message=message[:1000],
@@ -303,7 +305,11 @@ def _decline_txn(db: Session, intent: gateway.Intent, now: datetime) -> Settleme
     record_charge_event(db, "ChargeCreated", charge, order, now, attempts=attempts)
     cancelled = False
     if attempts >= MAX_FAILED_ATTEMPTS:
-        cancelled = end_order(db, order, "cancelled", now, reason="payment_failed")
+        cancelled = bool(
+            transitions.end_orders(
+                db.connection(), [order.id], OrderStatus.CANCELLED, now, reason="payment_failed"
+            )
+        )
     return Settlement("declined", order.id, charge, message, order_cancelled=cancelled)
 
 
@@ -314,12 +320,12 @@ def refund_notice(db: Session, *, order_id: str) -> str | None:
     """
     with db.begin():
         order = db.get(Order, order_id)
-        if order is None or order.status == "complete":
+        if order is None or order.status == OrderStatus.COMPLETE:
             return None
         charge = _settled_charge_of_order(db, order_id)
     if charge is None:
         return None
-    if charge.status == "succeeded":
+    if charge.status == ChargeStatus.SUCCEEDED:
         return REFUND_PENDING_MESSAGE
     if charge.amount_cents != order.price_cents:
         return AMOUNT_MISMATCH_MESSAGE
@@ -329,6 +335,6 @@ def refund_notice(db: Session, *, order_id: str) -> str | None:
 def _settled_charge_of_order(db: Session, order_id: str) -> Charge | None:
     return db.exec(
         select(Charge)
-        .where(Charge.order_id == order_id, Charge.status.in_(("succeeded", "refunded")))
+        .where(Charge.order_id == order_id, Charge.status.in_(SETTLED_CHARGE_STATUSES))
         .order_by(Charge.created_at.desc())
     ).first()

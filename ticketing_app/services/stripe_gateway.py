@@ -15,6 +15,7 @@ from typing import Any
 
 import stripe
 
+from ticketing_app.services.messages import CARD_DECLINED
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def _to_intent(resource: Any) -> Intent:
         currency=obj["currency"],
         order_id=metadata.get("order_id"),
         client_secret=obj.get("client_secret"),
-        decline_message=(error.get("message") or "Your card was declined.") if error else None,
+        decline_message=(error.get("message") or CARD_DECLINED) if error else None,
     )
 
 

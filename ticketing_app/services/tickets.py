@@ -13,28 +13,20 @@ from sqlmodel import Session, select
 
 from ticketing_app import outbox
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
-from ticketing_app.models import TICKET_STATUSES, Ticket
+from ticketing_app.models import TICKET_STATUSES, Ticket, TicketStatus
+from ticketing_app.services.messages import TICKET_NOT_FOUND
+from ticketing_app.services.transitions import ticket_event
 from ticketing_app.services.validation import is_uuid, parse_price, parse_title
-from ticketing_app.services.views import ticket_view
 
-TICKET_NOT_FOUND = "Ticket not found"
+__all__ = ["TICKET_NOT_FOUND"]
 Sort = Literal["newest", "price_asc", "price_desc"]
 SORTS: tuple[str, ...] = ("newest", "price_asc", "price_desc")
 MAX_LIMIT = 200
 MAX_OFFSET = 1_000_000
 
 
-def ticket_event(type: str, ticket: Ticket) -> outbox.NewEvent:
-    return outbox.NewEvent(type, "ticket", ticket.id, ticket.version, ticket_view(ticket))
-
-
 def _record(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
     outbox.record_rows(db, [ticket_event(type, ticket)], now=now)
-
-
-def record_ticket_event(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
-    """For other services that change a ticket (orders, payments)."""
-    _record(db, type, ticket, now)
 
 
 def load_ticket(db: Session, ticket_id: Any, *, refresh: bool = False) -> Ticket:
@@ -91,11 +83,11 @@ def update_ticket(
         ticket = _owned(db, user_id, ticket_id)
         title = parse_title(title)
         price_cents = parse_price(price)
-        if ticket.status != "available":
+        if ticket.status != TicketStatus.AVAILABLE:
             raise _not_editable(ticket, "edit")
         changed = db.exec(
             sa.update(Ticket)
-            .where(Ticket.id == ticket.id, Ticket.status == "available")
+            .where(Ticket.id == ticket.id, Ticket.status == TicketStatus.AVAILABLE)
             .values(
                 title=title,
                 price_cents=price_cents,
@@ -113,12 +105,12 @@ def update_ticket(
 def cancel_ticket(db: Session, *, user_id: str, ticket_id: Any, now: datetime) -> Ticket:
     with db.begin():
         ticket = _owned(db, user_id, ticket_id)
-        if ticket.status != "available":
+        if ticket.status != TicketStatus.AVAILABLE:
             raise _not_editable(ticket, "cancel")
         changed = db.exec(
             sa.update(Ticket)
-            .where(Ticket.id == ticket.id, Ticket.status == "available")
-            .values(status="cancelled", version=Ticket.version + 1, updated_at=now)
+            .where(Ticket.id == ticket.id, Ticket.status == TicketStatus.AVAILABLE)
+            .values(status=TicketStatus.CANCELLED, version=Ticket.version + 1, updated_at=now)
         ).rowcount
         ticket = load_ticket(db, ticket.id, refresh=True)
         if changed != 1:
@@ -159,7 +151,7 @@ def check_page(limit: int, offset: int) -> None:
 def list_tickets(
     db: Session,
     *,
-    status: str = "available",
+    status: str = TicketStatus.AVAILABLE,
     q: str | None = None,
     sort: str = "newest",
     limit: int = 50,

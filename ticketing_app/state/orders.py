@@ -92,7 +92,6 @@ def _confirm(buyer_id: str, order_id: str, intent_id: str) -> tuple[payments.Set
     return result, None
 
 
-DECLINED = "Your card was declined."
 NOT_AUTHENTICATED = "Your card was not authenticated. Try again or use another card."
 STILL_PROCESSING = "The payment is still being processed. This page updates when it settles."
 
@@ -170,12 +169,7 @@ class OrderState(SignedInLivePage, rx.State):
         """Map a settlement to what the buyer sees; the order itself is re-read from the DB."""
         self.action_secret, self._action_intent = "", ""
         if result.outcome == "declined":
-            message = result.message or DECLINED
-            if result.order_cancelled:
-                message = f"{message} " + payments.CANCELLED_AFTER_DECLINES.format(
-                    n=payments.MAX_FAILED_ATTEMPTS
-                )
-            self.pay_error = message
+            self.pay_error = result.decline_message()
         elif result.outcome == "pending" and result.intent_status == "requires_action" and started:
             self.action_secret, self._action_intent = (
                 started.client_secret,

@@ -1,0 +1,23 @@
+"""What the user is told, written once: every service, page and route uses these."""
+
+from __future__ import annotations
+
+TICKET_NOT_FOUND = "Ticket not found"
+ORDER_NOT_FOUND = "Order not found"
+ALREADY_RESERVED = "Ticket is already reserved"
+TICKET_SOLD = "Ticket has already been sold"
+TICKET_NOT_FOR_SALE = "Ticket is no longer for sale"
+OWN_TICKET = "You cannot buy your own ticket"
+NOT_YOUR_ORDER = "This order belongs to someone else"
+ORDER_COMPLETE = "Cannot cancel a completed order"
+CARD_DECLINED = "Your card was declined."
+CANCELLED_AFTER_DECLINES = "The order was cancelled after {n} declined payments."
+
+
+def declined(stripe_message: str | None, *, order_cancelled: bool, attempts: int) -> str:
+    """The buyer's message for a declined card: Stripe's words (or ours), and whether that
+    decline cancelled the order."""
+    message = stripe_message or CARD_DECLINED
+    if order_cancelled:
+        message = f"{message} {CANCELLED_AFTER_DECLINES.format(n=attempts)}"
+    return message

@@ -1,0 +1,291 @@
+"""Every change of an order's state, with the ticket change that goes with it — one function
+each, used by every caller (pages, API, webhook, scheduler):
+
+- `reserve`: lock an available ticket and create its order;
+- `end_orders`: an active order becomes cancelled or expired, and its ticket goes back on sale
+  (the buyer's cancel, expiry by timer or sweep, the third decline, and the release when a
+  payment arrives for a reservation that has ended);
+- `complete`: a paid order completes and its ticket is sold.
+
+Each runs Core statements on the caller's open transaction (`conn`), decides by conditional
+UPDATEs checked by row count (the Python around them only picks the message), and writes its
+domain events in that transaction; they reach the in-process handlers after it commits.
+Core rows rather than ORM entities: in a rush most reservation attempts are refusals, and the
+ORM's per-attempt Python was most of their cost (bench/bench_reserve.py, docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from ticketing_app import outbox
+from ticketing_app.db import DriverQuery
+from ticketing_app.errors import NotFound, RuleViolation
+from ticketing_app.models import Order, OrderStatus, Ticket, TicketStatus, UTCDateTime, new_id
+from ticketing_app.services.messages import (
+    ALREADY_RESERVED,
+    OWN_TICKET,
+    TICKET_NOT_FOR_SALE,
+    TICKET_NOT_FOUND,
+    TICKET_SOLD,
+)
+from ticketing_app.services.validation import price_number
+from ticketing_app.services.views import iso, ticket_view
+from ticketing_app.settings import get_settings
+
+ACTIVE = OrderStatus.CREATED
+ENDINGS = {OrderStatus.CANCELLED: "OrderCancelled", OrderStatus.EXPIRED: "OrderExpired"}
+
+
+class Moved(Exception):
+    """A row changed between the caller's read and this conditional write: read again."""
+
+
+@dataclass(frozen=True)
+class OrderWithTicket:
+    order: Order
+    ticket: Ticket
+
+
+def lock_window() -> timedelta:
+    return timedelta(seconds=get_settings().ticketing_lock_seconds)
+
+
+def ticket_event(type: str, ticket: Ticket) -> outbox.NewEvent:
+    return outbox.NewEvent(type, "ticket", ticket.id, ticket.version, ticket_view(ticket))
+
+
+def order_event(type: str, order: Order, **extra: Any) -> outbox.NewEvent:
+    payload = {
+        "id": order.id,
+        "userId": order.user_id,
+        "ticketId": order.ticket_id,
+        "price": price_number(order.price_cents),
+        "status": order.status,
+        "expiresAt": iso(order.expires_at),
+        "version": order.version,
+        # Whether a PaymentIntent was opened: lets the intent clean-up skip the other orders
+        # without a read each (payment_upkeep.install_intent_canceller).
+        "hasPaymentIntent": order.payment_intent_id is not None,
+        **extra,
+    }
+    return outbox.NewEvent(type, "order", order.id, order.version, payload)
+
+
+# Statements are built once: constructing them cost about as much Python time as running them.
+_TICKETS = Ticket.__table__
+_ORDERS = Order.__table__
+_WITH_HOLDER = _TICKETS.outerjoin(_ORDERS, _ORDERS.c.id == _TICKETS.c.order_id)
+_TICKET_AND_HOLDER = (
+    sa.select(
+        _TICKETS.c.user_id,
+        _TICKETS.c.status,
+        _TICKETS.c.order_id,
+        _ORDERS.c.status.label("holder_status"),
+        _ORDERS.c.expires_at.label("holder_expires_at"),
+    )
+    .select_from(_WITH_HOLDER)
+    .where(_TICKETS.c.id == sa.bindparam("ticket_id"))
+)
+# The refusal check, run on the driver: plain columns only (no result processing), the
+# hold's "still running?" computed by the database.
+PLAIN_REFUSAL_READ = DriverQuery(
+    sa.select(
+        _TICKETS.c.user_id,
+        _TICKETS.c.status,
+        sa.and_(
+            _ORDERS.c.status == sa.literal_column(f"'{ACTIVE}'"),
+            _ORDERS.c.expires_at > sa.bindparam("now", type_=UTCDateTime),
+        ),
+    )
+    .select_from(_WITH_HOLDER)
+    .where(_TICKETS.c.id == sa.bindparam("ticket_id"))
+)
+_TICKET_STATUS = sa.select(_TICKETS.c.status).where(_TICKETS.c.id == sa.bindparam("ticket_id"))
+_LOCK_TICKET = (
+    sa.update(_TICKETS)
+    .where(
+        _TICKETS.c.id == sa.bindparam("ticket_id"),
+        _TICKETS.c.status == TicketStatus.AVAILABLE,
+        _TICKETS.c.user_id != sa.bindparam("buyer_id"),  # never one's own ticket
+    )
+    .values(
+        status=TicketStatus.RESERVED,
+        order_id=sa.bindparam("order_id"),
+        version=_TICKETS.c.version + 1,
+        updated_at=sa.bindparam("now"),
+    )
+    .returning(*_TICKETS.c)
+)
+_INSERT_ORDER = sa.insert(_ORDERS)
+
+
+def refusal_for(status: str) -> RuleViolation:
+    """Why a ticket cannot be reserved, from its current status."""
+    if status == TicketStatus.SOLD:
+        return RuleViolation(TICKET_SOLD)
+    if status == TicketStatus.CANCELLED:
+        return RuleViolation(TICKET_NOT_FOR_SALE)
+    return RuleViolation(ALREADY_RESERVED)
+
+
+def refuse_plainly_refused(found: tuple[str, str, Any] | None, buyer_id: str) -> None:
+    """Raise the refusal that (seller, status, held and not due) already decides."""
+    if found is None:
+        raise NotFound(TICKET_NOT_FOUND)
+    seller_id, status, held = found
+    if seller_id == buyer_id:
+        raise RuleViolation(OWN_TICKET)
+    if status in (TicketStatus.SOLD, TicketStatus.CANCELLED):
+        raise refusal_for(status)
+    if status == TicketStatus.RESERVED and held:
+        raise RuleViolation(ALREADY_RESERVED)
+
+
+def reserve(
+    conn: sa.Connection, *, buyer_id: str, ticket_id: str, now: datetime
+) -> OrderWithTicket:
+    """Lock the ticket for `buyer_id` and create the order (rule 4). Raises the refusal;
+    an IntegrityError from the one-active-order index means another buyer won."""
+    order_id = new_id()
+    lock = {"ticket_id": ticket_id, "order_id": order_id, "buyer_id": buyer_id, "now": now}
+    # The conditional UPDATE decides (checked by row count). It goes first: the read before
+    # this transaction already refused most taken tickets, so here it mostly wins, and
+    # RETURNING gives the ticket's new version, price and title without a read.
+    for _ in range(3):
+        locked = conn.execute(_LOCK_TICKET, lock).first()
+        if locked is not None:
+            break
+        # Not available to this buyer when the UPDATE looked: find out why, in this transaction.
+        row = conn.execute(_TICKET_AND_HOLDER, {"ticket_id": ticket_id}).first()
+        held = row is not None and row.holder_status == ACTIVE and row.holder_expires_at > now
+        refuse_plainly_refused(row and (row.user_id, row.status, held), buyer_id)
+        assert row is not None
+        if row.status == TicketStatus.RESERVED and row.holder_status == ACTIVE:
+            # Rule 5: a hold past due (one not due was refused above) is expired here,
+            # whether or not a timer fired, in this transaction; then the ticket is free.
+            end_orders(conn, [row.order_id], OrderStatus.EXPIRED, now)
+        # Otherwise it was released after the UPDATE looked (PostgreSQL: another transaction
+        # committed in between): lock again.
+    else:
+        raise refusal_for(conn.execute(_TICKET_STATUS, {"ticket_id": ticket_id}).scalar_one())
+    ticket = Ticket(**locked._mapping)
+    order = Order(
+        id=order_id,
+        user_id=buyer_id,
+        ticket_id=ticket_id,
+        price_cents=ticket.price_cents,  # the locked row's price, even if repriced
+        status=ACTIVE,
+        expires_at=now + lock_window(),
+        failed_payment_attempts=0,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    conn.execute(_INSERT_ORDER, order.model_dump())
+    outbox.write_rows(
+        conn,
+        [
+            order_event("OrderCreated", order, ticketTitle=ticket.title),
+            ticket_event("TicketUpdated", ticket),
+        ],
+        now=now,
+    )
+    return OrderWithTicket(order=order, ticket=ticket)
+
+
+def end_orders(
+    conn: sa.Connection,
+    which: Iterable[str] | Any,
+    status: OrderStatus,
+    now: datetime,
+    **extra: Any,
+) -> list[Order]:
+    """End the active orders among `which` (ids, or a subquery of ids) as `status` —
+    CANCELLED, or EXPIRED (then only those past due) — and put their tickets back on sale,
+    each only while that order is the one holding it (rule 6). Returns the orders ended; an
+    order that a concurrent cancel, payment or expiry ended first is skipped (row locks, then
+    the WHERE is re-checked). `extra` goes into each order event (e.g. `reason`)."""
+    conditions = [_ORDERS.c.id.in_(which), _ORDERS.c.status == ACTIVE]
+    if status == OrderStatus.EXPIRED:
+        conditions.append(_ORDERS.c.expires_at <= now)
+    ended = [
+        Order(**row._mapping)
+        for row in conn.execute(
+            sa.update(_ORDERS)
+            .where(*conditions)
+            .values(status=status, version=_ORDERS.c.version + 1, updated_at=now)
+            .returning(*_ORDERS.c)
+        )
+    ]
+    if not ended:
+        return []
+    released = conn.execute(
+        sa.update(_TICKETS)
+        .where(
+            _TICKETS.c.order_id.in_([o.id for o in ended]),
+            _TICKETS.c.status == TicketStatus.RESERVED,
+        )
+        .values(
+            status=TicketStatus.AVAILABLE,
+            order_id=None,
+            version=_TICKETS.c.version + 1,
+            updated_at=now,
+        )
+        .returning(*_TICKETS.c)
+    )
+    news = [order_event(ENDINGS[status], order, **extra) for order in ended]
+    news += [ticket_event("TicketUpdated", Ticket(**row._mapping)) for row in released]
+    outbox.write_rows(conn, news, now=now)
+    return ended
+
+
+def complete(
+    conn: sa.Connection, *, order_id: str, payment_intent_id: str, now: datetime, **extra: Any
+) -> OrderWithTicket:
+    """The order is paid: it completes and its ticket is sold (rule 7), exactly once.
+    Raises Moved if the order is no longer active or no longer holds its ticket (the caller's
+    transaction then rolls back and reads again)."""
+    row = conn.execute(
+        sa.update(_ORDERS)
+        .where(_ORDERS.c.id == order_id, _ORDERS.c.status == ACTIVE)
+        .values(
+            status=OrderStatus.COMPLETE,
+            payment_intent_id=payment_intent_id,
+            version=_ORDERS.c.version + 1,
+            updated_at=now,
+        )
+        .returning(*_ORDERS.c)
+    ).first()
+    if row is None:
+        raise Moved
+    order = Order(**row._mapping)
+    sold = conn.execute(
+        sa.update(_TICKETS)
+        .where(
+            _TICKETS.c.id == order.ticket_id,
+            _TICKETS.c.order_id == order.id,
+            _TICKETS.c.status == TicketStatus.RESERVED,
+        )
+        .values(
+            status=TicketStatus.SOLD,
+            order_id=None,
+            version=_TICKETS.c.version + 1,
+            updated_at=now,
+        )
+        .returning(*_TICKETS.c)
+    ).first()
+    if sold is None:
+        raise Moved
+    ticket = Ticket(**sold._mapping)
+    outbox.write_rows(
+        conn,
+        [order_event("OrderCompleted", order, **extra), ticket_event("TicketUpdated", ticket)],
+        now=now,
+    )
+    return OrderWithTicket(order=order, ticket=ticket)
