@@ -10,9 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-TicketStatus = Literal["available", "reserved", "sold", "cancelled"]
-OrderStatus = Literal["created", "cancelled", "expired", "complete"]
-ChargeStatus = Literal["pending", "succeeded", "failed", "refunded"]
+from ticketing_app import models
+
+# The statuses' JSON values, from the one definition in models.py.
+TicketStatus = Literal[tuple(s.value for s in models.TicketStatus)]  # type: ignore[valid-type]
+OrderStatus = Literal[tuple(s.value for s in models.OrderStatus)]  # type: ignore[valid-type]
+ChargeStatus = Literal[tuple(s.value for s in models.ChargeStatus)]  # type: ignore[valid-type]
 Price = Field(gt=0, le=1_000_000, multiple_of=0.01, description="Decimal major units, e.g. 19.99")
 Timestamp = Field(json_schema_extra={"format": "date-time"}, description="ISO 8601 UTC with Z")
 

@@ -11,13 +11,13 @@ from ticketing_app.api.deps import CurrentUser, LateJsonBody, PageLimit, PageOff
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import TicketIn, TicketOut, json_body_doc
 from ticketing_app.db import read_session, write_session
-from ticketing_app.models import utcnow
+from ticketing_app.models import TICKET_STATUSES, TicketStatus, utcnow
 from ticketing_app.services import tickets
 from ticketing_app.services.views import ticket_view
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
-STATUS_VALUES = ["available", "reserved", "sold", "cancelled", "all"]
+STATUS_VALUES = [*TICKET_STATUSES, "all"]
 
 
 @router.get(
@@ -41,7 +41,7 @@ STATUS_VALUES = ["available", "reserved", "sold", "cancelled", "all"]
 def list_tickets(
     status: Annotated[
         str, Query(json_schema_extra={"enum": STATUS_VALUES}, description="`all` for any status")
-    ] = "available",
+    ] = TicketStatus.AVAILABLE.value,
     q: Annotated[str | None, Query(description="Case-insensitive title search")] = None,
     sort: Annotated[str, Query(json_schema_extra={"enum": list(tickets.SORTS)})] = "newest",
     limit: PageLimit = 50,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import reflex as rx
 
-COLORS = {
-    "available": "green",
-    "reserved": "amber",
-    "sold": "gray",
-    "cancelled": "red",
-    "created": "amber",
-    "expired": "gray",
-    "complete": "green",
+from ticketing_app.models import OrderStatus, TicketStatus
+
+COLORS: dict[str, str] = {
+    TicketStatus.AVAILABLE: "green",
+    TicketStatus.RESERVED: "amber",
+    TicketStatus.SOLD: "gray",
+    TicketStatus.CANCELLED: "red",
+    OrderStatus.CREATED: "amber",
+    OrderStatus.EXPIRED: "gray",
+    OrderStatus.COMPLETE: "green",
 }
+assert set(COLORS) == {*TicketStatus, *OrderStatus}, "a status without a colour"
 
 
 def status_badge(status: rx.Var, label: rx.Var) -> rx.Component:
@@ -20,7 +23,7 @@ def status_badge(status: rx.Var, label: rx.Var) -> rx.Component:
         label,
         color_scheme=rx.match(
             status,
-            *[(key, value) for key, value in COLORS.items()],
+            *[(str(key), value) for key, value in COLORS.items()],
             "gray",
         ),
         variant="soft",

@@ -9,6 +9,7 @@ from ticketing_app.components.card_form import card_form
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
 from ticketing_app.components.status_row import status_list_page, status_row
+from ticketing_app.models import OrderStatus
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.orders import OrdersState, OrderState
 
@@ -105,16 +106,16 @@ def _outcome_panel() -> rx.Component:
     return rx.callout(
         rx.match(
             OS.order["status"],
-            ("complete", "Paid. The ticket is yours."),
+            (OrderStatus.COMPLETE.value, "Paid. The ticket is yours."),
             (
-                "expired",
+                OrderStatus.EXPIRED.value,
                 "Expired: the reservation ran out before payment. The ticket is back on sale.",
             ),
-            ("cancelled", "Cancelled. The ticket is back on sale."),
+            (OrderStatus.CANCELLED.value, "Cancelled. The ticket is back on sale."),
             "This order is closed.",
         ),
-        icon=rx.match(OS.order["status"], ("complete", "circle-check"), "info"),
-        color_scheme=rx.match(OS.order["status"], ("complete", "green"), "gray"),
+        icon=rx.match(OS.order["status"], (OrderStatus.COMPLETE.value, "circle-check"), "info"),
+        color_scheme=rx.match(OS.order["status"], (OrderStatus.COMPLETE.value, "green"), "gray"),
         data_testid="order-outcome",
     )
 

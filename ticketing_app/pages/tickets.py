@@ -6,6 +6,7 @@ import reflex as rx
 
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.layout import field_error, labelled_input, loading_block, page
+from ticketing_app.models import TicketStatus
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.ticket import NewTicketState, TicketState
 
@@ -57,7 +58,7 @@ def new_ticket() -> rx.Component:
 def _buyer_panel() -> rx.Component:
     """What a visitor who is not the seller can do."""
     return rx.cond(
-        S.ticket["status"] == "available",
+        S.ticket["status"] == TicketStatus.AVAILABLE.value,
         rx.cond(
             S.signed_in,
             rx.button(
@@ -75,8 +76,11 @@ def _buyer_panel() -> rx.Component:
         rx.callout(
             rx.match(
                 S.ticket["status"],
-                ("reserved", "Someone is buying this ticket right now. Check back soon."),
-                ("sold", "This ticket has been sold."),
+                (
+                    TicketStatus.RESERVED.value,
+                    "Someone is buying this ticket right now. Check back soon.",
+                ),
+                (TicketStatus.SOLD.value, "This ticket has been sold."),
                 "This ticket is no longer for sale.",
             ),
             icon="info",
@@ -129,7 +133,7 @@ def _seller_panel() -> rx.Component:
         width="100%",
     )
     return rx.cond(
-        S.ticket["status"] == "available",
+        S.ticket["status"] == TicketStatus.AVAILABLE.value,
         edit_form,
         rx.callout(S.why_not_editable, icon="lock", color_scheme="amber", data_testid="why-not"),
     )

@@ -17,7 +17,7 @@ from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.models import AuthSession, SigninFailure, User, UTCDateTime
-from ticketing_app.services.validation import is_uuid, parse_email, parse_password
+from ticketing_app.services.validation import parse_email, parse_password
 from ticketing_app.settings import get_settings
 
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -300,9 +300,3 @@ def current_user(db: Session, *, token: str | None, now: datetime) -> SignedIn |
         assert token is not None
         slide_session(db, token=token, now=now)
     return user
-
-
-def get_user(db: Session, user_id: str) -> User | None:
-    if not is_uuid(user_id):
-        return None
-    return db.get(User, user_id)

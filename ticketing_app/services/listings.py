@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from ticketing_app.models import Order, Ticket
+from ticketing_app.models import Order, OrderStatus, Ticket
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,11 @@ def seller_listings(db: Session, *, seller_id: str, limit: int = 200) -> list[Li
     with db.begin():
         rows = db.exec(
             select(Ticket, Order.expires_at)
-            .join(Order, (Order.id == Ticket.order_id) & (Order.status == "created"), isouter=True)
+            .join(
+                Order,
+                (Order.id == Ticket.order_id) & (Order.status == OrderStatus.CREATED),
+                isouter=True,
+            )
             .where(Ticket.user_id == seller_id)
             .order_by(Ticket.created_at.desc(), Ticket.id.desc())
             .limit(limit)

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from ticketing_app import outbox
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import ServiceUnavailable
-from ticketing_app.models import Charge, Order, utcnow
+from ticketing_app.models import Charge, ChargeStatus, Order, OrderStatus, utcnow
 from ticketing_app.services import stripe_gateway as gateway
 from ticketing_app.services.settlement import REFUND_LEASE, settle_intent, settle_payment
 
@@ -42,10 +42,10 @@ def retry_pending_refunds(db: Session, *, now: datetime, limit: int = 100) -> in
                 select(Charge.stripe_id)
                 .join(Order, Order.id == Charge.order_id)
                 .where(
-                    Charge.status == "succeeded",
+                    Charge.status == ChargeStatus.SUCCEEDED,
                     Charge.updated_at <= now - REFUND_LEASE,
                     sa.or_(
-                        Order.status != "complete",
+                        Order.status != OrderStatus.COMPLETE,
                         Order.payment_intent_id.is_(None),
                         Order.payment_intent_id != Charge.stripe_id,
                     ),
@@ -76,7 +76,11 @@ def cancel_open_intent(order_id: str, *, url: str | None = None) -> str | None:
     with read_session(url) as db:
         order = db.get(Order, order_id)
         intent_id = order.payment_intent_id if order else None
-        if order is None or order.status in ("created", "complete") or not intent_id:
+        if (
+            order is None
+            or order.status in (OrderStatus.CREATED, OrderStatus.COMPLETE)
+            or not intent_id
+        ):
             return None
     try:
         intent = gateway.cancel_intent(intent_id)

@@ -59,10 +59,6 @@ def parse_price(value: Any) -> int:
     return int(cents)
 
 
-def format_price(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def price_number(cents: int) -> int | float:
     """Cents as the API's decimal number: 2000 -> 20, 1999 -> 19.99."""
     return cents // 100 if cents % 100 == 0 else float(Decimal(cents) / 100)

@@ -13,7 +13,12 @@ from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
-from ticketing_app.state.common import post_form_script, safe_next_path, signed_in_user
+from ticketing_app.state.common import (
+    post_form_script,
+    safe_next_path,
+    show_error,
+    signed_in_user,
+)
 
 
 class AuthState(rx.State):
@@ -54,12 +59,7 @@ class AuthState(rx.State):
                 code = auth.begin_handoff(db, token=token, now=now)
         except DomainError as exc:
             self.busy = False
-            if exc.field == "email":
-                self.email_error = exc.message
-            elif exc.field == "password":
-                self.password_error = exc.message
-            else:
-                self.form_error = exc.message
+            show_error(self, exc, ("email", "password"), "form_error")
             return
         # Stay busy: the browser is about to navigate away with the new cookie.
         yield rx.call_script(post_form_script("/api/auth/session", {"code": code}, self.next_path))

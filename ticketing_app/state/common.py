@@ -12,20 +12,22 @@ import reflex as rx
 from reflex_base.config import get_config
 
 from ticketing_app.db import write_session
-from ticketing_app.models import utcnow
+from ticketing_app.errors import DomainError
+from ticketing_app.models import OrderStatus, TicketStatus, utcnow
 from ticketing_app.services import auth
 from ticketing_app.services.views import iso
 from ticketing_app.web_session import token_from_cookie_header
 
-STATUS_LABELS = {
-    "available": "Available",
-    "reserved": "Reserved",
-    "sold": "Sold",
-    "cancelled": "Cancelled",
-    "created": "Awaiting payment",
-    "expired": "Expired",
-    "complete": "Paid",
+STATUS_LABELS: dict[str, str] = {
+    TicketStatus.AVAILABLE: "Available",
+    TicketStatus.RESERVED: "Reserved",
+    TicketStatus.SOLD: "Sold",
+    TicketStatus.CANCELLED: "Cancelled",
+    OrderStatus.CREATED: "Awaiting payment",
+    OrderStatus.EXPIRED: "Expired",
+    OrderStatus.COMPLETE: "Paid",
 }
+assert set(STATUS_LABELS) == {*TicketStatus, *OrderStatus}, "a status without a label"
 
 
 def session_token(state: rx.State) -> str | None:
@@ -109,3 +111,10 @@ def post_form_script(path: str, fields: dict[str, Any], next_path: str) -> str:
         " form.appendChild(i); }"
         " document.body.appendChild(form); form.submit(); })()"
     )
+
+
+def show_error(state: rx.State, exc: DomainError, fields: tuple[str, ...], other: str) -> None:
+    """Show a DomainError where the form shows it: next to its field (`<field>_error`) when
+    the form has that field, else in the form-wide var `other`."""
+    target = f"{exc.field}_error" if exc.field in fields else other
+    setattr(state, target, exc.message)

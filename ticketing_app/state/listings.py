@@ -9,6 +9,7 @@ import reflex as rx
 
 from ticketing_app import live
 from ticketing_app.db import read_session
+from ticketing_app.models import TicketStatus
 from ticketing_app.services import listings
 from ticketing_app.services.views import iso
 from ticketing_app.state.common import status_label
@@ -21,7 +22,7 @@ def _row(card: dict[str, Any], hold_expires_at: datetime | None) -> dict[str, An
         {**card, "statusText": status_label(card["status"])},
         title=card["title"],
         date_text=f"Listed {card['listedAt']}",
-        timer_ends_at=iso(hold_expires_at) if card["status"] == "reserved" else "",
+        timer_ends_at=iso(hold_expires_at) if card["status"] == TicketStatus.RESERVED else "",
     )
 
 
@@ -41,5 +42,5 @@ class ListingsState(SignedInList, rx.State):
         return [
             str(item["orderId"])
             for item in self.rows
-            if item.get("status") == "reserved" and item.get("orderId")
+            if item.get("status") == TicketStatus.RESERVED and item.get("orderId")
         ]

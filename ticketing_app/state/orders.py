@@ -17,7 +17,7 @@ import reflex as rx
 from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError
-from ticketing_app.models import utcnow
+from ticketing_app.models import OrderStatus, utcnow
 from ticketing_app.services import orders, payments
 from ticketing_app.services.settlement import refund_notice
 from ticketing_app.services.views import order_view
@@ -43,7 +43,7 @@ def order_card(result: orders.OrderWithTicket) -> dict[str, Any]:
         "priceText": money(view["price"]),
         "statusText": status_label(view["status"]),
         "orderedAt": display_time(view["createdAt"]),
-        "active": view["status"] == "created",
+        "active": view["status"] == OrderStatus.CREATED,
     }
 
 

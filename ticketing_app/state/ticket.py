@@ -17,7 +17,7 @@ from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import utcnow
 from ticketing_app.services import orders, tickets
-from ticketing_app.state.common import signed_in_user, signin_redirect
+from ticketing_app.state.common import show_error, signed_in_user, signin_redirect
 from ticketing_app.state.market import ticket_card
 
 T = TypeVar("T")
@@ -145,12 +145,7 @@ class TicketState(rx.State):
             self._done()
 
     def _show_error(self, exc: DomainError) -> None:
-        if exc.field == "title":
-            self.title_error = exc.message
-        elif exc.field == "price":
-            self.price_error = exc.message
-        else:
-            self.error = exc.message
+        show_error(self, exc, ("title", "price"), "error")
 
 
 class NewTicketState(rx.State):
@@ -187,12 +182,7 @@ class NewTicketState(rx.State):
                 )
         except DomainError as exc:
             self.busy = False
-            if exc.field == "title":
-                self.title_error = exc.message
-            elif exc.field == "price":
-                self.price_error = exc.message
-            else:
-                self.error = exc.message
+            show_error(self, exc, ("title", "price"), "error")
             return
         self.busy = False
         yield rx.toast.success("Ticket listed")
