@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_js_url: str | None = None
     ticketing_lock_seconds: int = Field(default=900, ge=1)
+    # After a buyer's reservation of a ticket ends unpaid, how long before that buyer may
+    # reserve the same ticket again (unset: the lock window; 0: no cooldown).
+    ticketing_rehold_cooldown_seconds: int | None = Field(default=None, ge=0)
     # PostgreSQL connections per process: pool_size kept open, up to + max_overflow under load.
     ticketing_db_pool_size: int = Field(default=20, ge=1)
     ticketing_db_max_overflow: int = Field(default=40, ge=0)
@@ -40,6 +43,12 @@ class Settings(BaseSettings):
     # Outbox rows (domain_events) older than this are deleted hourly; 0 keeps them forever.
     # With NATS_URL set, only rows already published are ever deleted.
     ticketing_outbox_retention_days: int = Field(default=30, ge=0)
+
+    @property
+    def rehold_cooldown_seconds(self) -> int:
+        if self.ticketing_rehold_cooldown_seconds is None:
+            return self.ticketing_lock_seconds
+        return self.ticketing_rehold_cooldown_seconds
 
     @property
     def is_sqlite(self) -> bool:

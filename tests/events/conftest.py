@@ -204,17 +204,17 @@ class Market:
 
     def busy_day(self) -> int:
         """A bit of everything; returns how many events it wrote."""
-        seller, buyer = self.signup(), self.signup()
+        seller, buyer, next_buyer = self.signup(), self.signup(), self.signup()
         t1 = self.list_ticket(seller, "Opera")
         self.edit(seller, t1)
         o1 = self.reserve(buyer, t1)
         self.cancel_order(buyer, o1)
-        self.reserve(buyer, t1)
+        self.reserve(next_buyer, t1)  # the first buyer is in its re-reserve cooldown
         self.expire_all()
         t2 = self.list_ticket(seller, "Jazz")
         self.cancel_listing(seller, t2)
-        # 2 users + created, edited + (order, ticket) x 4 + created, cancelled
-        return 2 + 2 + 8 + 2
+        # 3 users + created, edited + (order, ticket) x 4 + created, cancelled
+        return 3 + 2 + 8 + 2
 
 
 @pytest.fixture

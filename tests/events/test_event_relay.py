@@ -190,8 +190,8 @@ def test_one_active_relay_and_takeover_when_it_stops(db_url, market, nats_url, s
         await stop(t2)
 
     asyncio.run(go())
-    assert first.published == 14 and second.published == 14
-    got = reader(stream, expect=28)
+    assert first.published == 15 and second.published == 15
+    got = reader(stream, expect=30)
     assert [m["id"] for m in got] == outbox_ids(db_url)
 
 

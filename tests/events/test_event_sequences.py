@@ -39,7 +39,7 @@ def test_each_action_writes_its_events(db_url, market):
 
         seller = market.signup()
         assert step() == [("UserCreated", seller, 1)]
-        buyer = market.signup()
+        buyer, next_buyer = market.signup(), market.signup()
         step()
         ticket = market.list_ticket(seller)
         assert step() == [("TicketCreated", ticket, 1)]
@@ -51,7 +51,7 @@ def test_each_action_writes_its_events(db_url, market):
         assert step() == [("OrderCancelled", order, 2), ("TicketUpdated", ticket, 4)]
         market.cancel_order(buyer, order)  # cancelling a cancelled order is a no-op
         assert step() == []
-        order2 = market.reserve(buyer, ticket)
+        order2 = market.reserve(next_buyer, ticket)  # the first buyer is in its cooldown
         assert step() == [("OrderCreated", order2, 1), ("TicketUpdated", ticket, 5)]
         assert market.expire_all() == [order2]
         assert step() == [("OrderExpired", order2, 2), ("TicketUpdated", ticket, 6)]

@@ -49,7 +49,13 @@ def _reserve(token: str | None, body: LateBody) -> JSONResponse:
     if not isinstance(ticket_id, str) or not ticket_id:
         raise ValidationError("Ticket id is required", "ticketId")
     engine = get_engine()  # no ORM session: the reservation runs on Core rows
-    result = orders.reserve_ticket(engine, buyer_id=user.id, ticket_id=ticket_id, now=utcnow())
+    result = orders.reserve_ticket(
+        engine,
+        buyer_id=user.id,
+        ticket_id=ticket_id,
+        now=utcnow(),
+        expected_price=body.json().get("expectedPrice"),
+    )
     return JSONResponse(order_view(result.order, result.ticket), status_code=201)
 
 

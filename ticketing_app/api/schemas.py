@@ -70,6 +70,14 @@ class TicketOut(BaseModel):
 
 class OrderIn(BaseModel):
     ticketId: str = Field(description="Id of an available ticket")  # noqa: N815
+    expectedPrice: float | None = Field(  # noqa: N815
+        default=None,
+        gt=0,
+        le=1_000_000,
+        multiple_of=0.01,
+        description="The price the buyer saw; if the ticket now costs anything else, 400 "
+        "naming the new price and nothing is reserved",
+    )
 
 
 class OrderTicketOut(BaseModel):

@@ -21,3 +21,17 @@ def declined(stripe_message: str | None, *, order_cancelled: bool, attempts: int
     if order_cancelled:
         message = f"{message} {CANCELLED_AFTER_DECLINES.format(n=attempts)}"
     return message
+
+
+def price_changed(price: str) -> str:
+    return f"The price of this ticket is now {price}. Check it and buy again."
+
+
+def rehold_cooldown(wait_seconds: float, until: str) -> str:
+    """A buyer whose reservation of this ticket ended unpaid, asking again too soon."""
+    minutes = max(1, -(-int(wait_seconds) // 60))
+    wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return (
+        "Your last reservation of this ticket ended without payment. "
+        f"You can reserve it again in {wait} (at {until})."
+    )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from ticketing_app.errors import Forbidden, NotFound, RuleViolation
+from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
 from ticketing_app.models import Order, OrderStatus, Ticket
 from ticketing_app.services import transitions
 from ticketing_app.services.messages import (
@@ -23,7 +23,7 @@ from ticketing_app.services.messages import (
 )
 from ticketing_app.services.tickets import MAX_LIMIT, check_page
 from ticketing_app.services.transitions import ACTIVE, OrderWithTicket, lock_window
-from ticketing_app.services.validation import is_uuid
+from ticketing_app.services.validation import is_uuid, parse_price
 
 __all__ = ["ACTIVE", "OrderWithTicket", "lock_window"]
 
@@ -46,13 +46,22 @@ def own_order(db: Session, user_id: str, order_id: Any, *, refresh: bool = False
 
 
 def reserve_ticket(
-    engine: sa.Engine, *, buyer_id: str, ticket_id: Any, now: datetime
+    engine: sa.Engine,
+    *,
+    buyer_id: str,
+    ticket_id: Any,
+    now: datetime,
+    expected_price: Any = None,
 ) -> OrderWithTicket:
     """Create an order and lock the ticket in one transaction; of concurrent buyers one wins.
 
     Takes the engine, not a session: in a rush most attempts are refusals, and an ORM
     session's bookkeeping — even opening and closing one — was a large part of a refusal's
-    cost (docs/performance.md §1)."""
+    cost (docs/performance.md §1).
+
+    `expected_price` (optional, decimal major units) is the price the buyer saw: if the ticket
+    costs anything else by the time it is locked, nothing is reserved (400 on expectedPrice)."""
+    expected_cents = None if expected_price is None else _expected_cents(expected_price)
     if not is_uuid(ticket_id):
         raise NotFound(TICKET_NOT_FOUND)
     ticket_id = ticket_id.lower()
@@ -64,9 +73,23 @@ def reserve_ticket(
     transitions.refuse_plainly_refused(found, buyer_id)
     try:
         with engine.begin() as conn:
-            return transitions.reserve(conn, buyer_id=buyer_id, ticket_id=ticket_id, now=now)
+            return transitions.reserve(
+                conn,
+                buyer_id=buyer_id,
+                ticket_id=ticket_id,
+                now=now,
+                expected_price_cents=expected_cents,
+            )
     except IntegrityError:  # the one-active-order index: another buyer won
         raise RuleViolation(ALREADY_RESERVED) from None
+
+
+def _expected_cents(value: Any) -> int:
+    try:
+        return parse_price(value)
+    except ValidationError as exc:  # the same rules as a price, named for this field
+        message = exc.message.replace("Price", "Expected price")
+        raise ValidationError(message, "expectedPrice") from None
 
 
 def cancel_order(db: Session, *, user_id: str, order_id: Any, now: datetime) -> Order:

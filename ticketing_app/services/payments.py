@@ -238,6 +238,12 @@ def pay_order(
     result, _ = submit_payment(
         db, buyer_id=buyer_id, order_id=order_id, payment_method=payment_method, now=now
     )
+    if result.outcome in ("pending", "ignored") and result.intent_status != "requires_action":
+        # Nothing settled. If the order ended meanwhile (cancelled or expired while the card
+        # was being charged: its intent was cancelled at Stripe), that is the answer, not
+        # "still being processed": it never will be.
+        with db.begin():
+            _require_payable(own_order(db, buyer_id, order_id, refresh=True), now)
     return charge_or_raise(result)
 
 

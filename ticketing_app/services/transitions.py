@@ -27,6 +27,7 @@ from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
 from ticketing_app.errors import NotFound, RuleViolation
 from ticketing_app.models import Order, OrderStatus, Ticket, TicketStatus, UTCDateTime, new_id
+from ticketing_app.services import messages
 from ticketing_app.services.messages import (
     ALREADY_RESERVED,
     OWN_TICKET,
@@ -123,6 +124,16 @@ _LOCK_TICKET = (
     .returning(*_TICKETS.c)
 )
 _INSERT_ORDER = sa.insert(_ORDERS)
+# When this buyer's last reservation of this ticket ended unpaid: an expired one at its
+# expires_at (however late the sweep marked it), a cancelled one when it was cancelled.
+_ENDED_AT = sa.case(
+    (_ORDERS.c.status == OrderStatus.EXPIRED, _ORDERS.c.expires_at), else_=_ORDERS.c.updated_at
+)
+_LAST_UNPAID_END = sa.select(sa.type_coerce(sa.func.max(_ENDED_AT), UTCDateTime)).where(
+    _ORDERS.c.ticket_id == sa.bindparam("ticket_id"),
+    _ORDERS.c.user_id == sa.bindparam("buyer_id"),
+    _ORDERS.c.status.in_((OrderStatus.CANCELLED, OrderStatus.EXPIRED)),
+)
 
 
 def refusal_for(status: str) -> RuleViolation:
@@ -148,10 +159,20 @@ def refuse_plainly_refused(found: tuple[str, str, Any] | None, buyer_id: str) ->
 
 
 def reserve(
-    conn: sa.Connection, *, buyer_id: str, ticket_id: str, now: datetime
+    conn: sa.Connection,
+    *,
+    buyer_id: str,
+    ticket_id: str,
+    now: datetime,
+    expected_price_cents: int | None = None,
 ) -> OrderWithTicket:
-    """Lock the ticket for `buyer_id` and create the order (rule 4). Raises the refusal;
-    an IntegrityError from the one-active-order index means another buyer won."""
+    """Lock the ticket for `buyer_id` and create the order (rule 4). Raises the refusal (the
+    caller's transaction then rolls back: nothing is reserved); an IntegrityError from the
+    one-active-order index means another buyer won.
+
+    Refused after the lock, in this transaction: a price other than `expected_price_cents`
+    (what the buyer saw), and a buyer whose own reservation of this ticket ended unpaid less
+    than the cooldown ago (no hold renewed forever by cancelling and reserving again)."""
     order_id = new_id()
     lock = {"ticket_id": ticket_id, "order_id": order_id, "buyer_id": buyer_id, "now": now}
     # The conditional UPDATE decides (checked by row count). It goes first: the read before
@@ -175,6 +196,11 @@ def reserve(
     else:
         raise refusal_for(conn.execute(_TICKET_STATUS, {"ticket_id": ticket_id}).scalar_one())
     ticket = Ticket(**locked._mapping)
+    if expected_price_cents is not None and ticket.price_cents != expected_price_cents:
+        raise RuleViolation(
+            messages.price_changed(f"{ticket.price_cents / 100:.2f}"), "expectedPrice"
+        )
+    _refuse_within_cooldown(conn, buyer_id=buyer_id, ticket_id=ticket_id, now=now)
     order = Order(
         id=order_id,
         user_id=buyer_id,
@@ -197,6 +223,24 @@ def reserve(
         now=now,
     )
     return OrderWithTicket(order=order, ticket=ticket)
+
+
+def _refuse_within_cooldown(
+    conn: sa.Connection, *, buyer_id: str, ticket_id: str, now: datetime
+) -> None:
+    """Run after the lock: on PostgreSQL this statement's snapshot then includes any cancel
+    or expiry of this buyer's hold that committed before the ticket came free (the UPDATE
+    waited for it), so cancelling and reserving at once cannot slip past."""
+    cooldown = timedelta(seconds=get_settings().rehold_cooldown_seconds)
+    if not cooldown:
+        return
+    ended = conn.execute(_LAST_UNPAID_END, {"ticket_id": ticket_id, "buyer_id": buyer_id})
+    last = ended.scalar_one()
+    if last is not None and last + cooldown > now:
+        until = last + cooldown
+        raise RuleViolation(
+            messages.rehold_cooldown((until - now).total_seconds(), until.strftime("%H:%M UTC"))
+        )
 
 
 def end_orders(

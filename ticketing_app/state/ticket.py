@@ -105,7 +105,11 @@ class TicketState(rx.State):
         result = yield from self._act(
             "buy",
             lambda db, user_id: orders.reserve_ticket(
-                db.get_bind(), buyer_id=user_id, ticket_id=self.ticket.get("id"), now=utcnow()
+                db.get_bind(),
+                buyer_id=user_id,
+                ticket_id=self.ticket.get("id"),
+                now=utcnow(),
+                expected_price=self.ticket.get("price"),  # the price this page shows
             ),
         )
         if result is not None:
