@@ -219,3 +219,28 @@ def test_past_due_hold_expires_when_someone_else_reserves(short_lock_server) -> 
     assert ticket["status"] == "reserved" and ticket["orderId"] == won.json()["id"]
     for c in clients:
         c.close()
+
+
+def test_expected_price_that_changed_reserves_nothing(seller, buyer, anon) -> None:
+    t = new_ticket(seller, 10)
+    r = seller.put(f"/api/tickets/{t['id']}", json={"title": t["title"], "price": 99})
+    assert r.status_code == 200, r.text
+    refused = buyer.post("/api/orders", json={"ticketId": t["id"], "expectedPrice": 10})
+    assert_error(refused, 400, field="expectedPrice")
+    assert "now 99.00" in refused.json()["errors"][0]["message"]
+    assert anon.get(f"/api/tickets/{t['id']}").json()["status"] == "available"
+    assert buyer.get("/api/orders").json() == []
+    bad = buyer.post("/api/orders", json={"ticketId": t["id"], "expectedPrice": "ten"})
+    assert_error(bad, 400, "Expected price must be a number", "expectedPrice")
+    ok = buyer.post("/api/orders", json={"ticketId": t["id"], "expectedPrice": 99})
+    assert ok.status_code == 201 and ok.json()["price"] == 99
+
+
+def test_rereserving_after_cancel_waits_for_the_cooldown(seller, buyer, make_user) -> None:
+    t = new_ticket(seller)
+    order = reserve(buyer, t["id"])
+    assert buyer.delete(f"/api/orders/{order['id']}").status_code == 204
+    again = place_order(buyer, t["id"])
+    assert_error(again, 400)
+    assert "again in" in again.json()["errors"][0]["message"]
+    assert place_order(make_user(), t["id"]).status_code == 201  # anyone else may

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from concurrency_helpers import NOW, WINDOW, make_ticket, make_user, reserve, ticket_row
 from sqlalchemy import Engine, event
+from sqlmodel import select as sa_select
 
 from ticketing_app.db import DriverQuery, get_engine, read_session, write_session
 from ticketing_app.errors import RuleViolation
@@ -162,3 +163,29 @@ def test_reserve_refused_with_the_real_reason_when_listing_cancelled_after_its_r
     after_statement("SELECT tickets.", cancel_listing)
     assert reserve(url, buyer, ticket_id) == ("refused", "Ticket is no longer for sale")
     assert ticket_row(url, ticket_id).status == "cancelled"
+
+
+def test_cancel_committed_between_the_refusal_read_and_the_lock_still_counts(
+    postgres_url, after_statement
+):
+    """The buyer's own cancel commits after the reservation's first read saw the ticket held
+    by that buyer's order: the lock then succeeds, and the cooldown check after it must see
+    the cancel (no renewed hold)."""
+    url = postgres_url
+    seller, buyer = make_user(url), make_user(url)
+    ticket_id = make_ticket(url, seller)
+    status, first = reserve(url, buyer, ticket_id)
+    assert status == "ok", first
+    # Past due for the read, so it does not refuse plainly; the cancel commits right after it.
+    later = NOW + WINDOW - timedelta(seconds=1)
+
+    def cancel() -> None:
+        with write_session(url) as db:
+            orders.cancel_order(db, user_id=buyer, order_id=first, now=later)
+
+    after_statement("SELECT tickets.user_id", cancel)
+    status, message = reserve(url, buyer, ticket_id, later + timedelta(seconds=2))
+    assert status == "refused" and "ended without payment" in message, message
+    with read_session(url) as db:
+        placed = db.exec(sa_select(Order).where(Order.ticket_id == ticket_id)).all()
+    assert [(o.id, o.status) for o in placed] == [(first, "cancelled")]  # the cancel ran first

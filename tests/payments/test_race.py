@@ -336,3 +336,37 @@ REAL_SWEEPER = payment_upkeep.start_refund_sweeper
 
 def fast_sweeper(url: str | None = None, interval: float = 60.0):
     return REAL_SWEEPER(url, interval=0.1)
+
+
+def test_paying_while_the_buyer_cancels_answers_the_cancel_not_503(
+    world: World, localstripe: LocalStripe, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel lands between the payment's start and the card's confirmation (the intent
+    is cancelled at Stripe): the buyer hears "This order was cancelled", never "still being
+    processed" for an order that will never settle."""
+    unsubscribe = payments.install_intent_canceller(db_url)
+    order = world.order()
+    confirm = stripe_gateway.confirm_intent
+
+    def cancel_then_confirm(intent_id: str, **kwargs: object) -> object:
+        with world.new_session() as db:
+            orders.cancel_order(db, user_id=order.user_id, order_id=order.id, now=world.now)
+        payments.wait_for_cleanups()
+        assert localstripe.intent(intent_id).status == "canceled"
+        return confirm(intent_id, **kwargs)
+
+    monkeypatch.setattr(stripe_gateway, "confirm_intent", cancel_then_confirm)
+    try:
+        with world.new_session() as db, pytest.raises(DomainError) as refused:
+            payments.pay_order(
+                db,
+                buyer_id=order.user_id,
+                order_id=order.id,
+                payment_method="pm_card_visa",
+                now=world.now,
+            )
+    finally:
+        unsubscribe()
+    assert (refused.value.status, refused.value.message) == (400, "This order was cancelled")
+    assert world.get_order(order.id).status == "cancelled"
+    assert world.charges(order.id) == []
