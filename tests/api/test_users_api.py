@@ -114,6 +114,26 @@ def test_signout_expires_cookie_and_revokes_session(make_user, server) -> None:
         assert_error(r, 401)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site", "origin": "https://evil.example"},
+        {"origin": "https://evil.example"},  # a browser without Sec-Fetch-Site
+    ],
+)
+def test_signout_refuses_cross_site_posts(make_user, headers) -> None:
+    """Sign-out CSRF: another site's auto-posted form must not sign the visitor out."""
+    user = make_user()
+    form = {"content-type": "application/x-www-form-urlencoded", **headers}
+    r = user.post("/api/users/signout", content=b"x=1", headers=form)
+    assert_error(r, 403, "Cross-site request refused")
+    assert "set-cookie" not in r.headers
+    assert user.get("/api/users/currentuser").json()["currentUser"]["id"] == user.id
+    same_site = {"sec-fetch-site": "same-origin", "origin": str(user.http.base_url).rstrip("/")}
+    r = user.post("/api/users/signout", json={}, headers=same_site)
+    assert r.status_code == 200 and cookie_header_parts(r)["max-age"] == "0"
+
+
 def test_signout_without_session_is_fine(anon) -> None:
     r = anon.post("/api/users/signout")
     assert r.status_code == 200 and r.json() == {}

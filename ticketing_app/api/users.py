@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ticketing_app.api.deps import JsonBody, MaybeUser, SessionToken
+from ticketing_app.api.deps import JsonBody, MaybeUser, SessionToken, refuse_cross_site
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import (
     OPTIONAL_AUTH,
@@ -21,7 +21,8 @@ from ticketing_app.services import auth
 from ticketing_app.web_session import clear_session_cookie, set_session_cookie
 
 router = APIRouter(prefix="/api/users", tags=["users"])
-# Signing out must always work, whatever a client sends along (SPEC shows `{}`).
+# Signing out works whatever a client sends along (SPEC shows `{}`), unless another site
+# sent it (403, like every route that reads a body).
 IGNORED_BODY = {
     "requestBody": {
         "required": False,
@@ -68,10 +69,14 @@ def signin(body: JsonBody) -> JSONResponse:
 @router.post(
     "/signout",
     response_model=Empty,
+    responses=error_responses(403),
     openapi_extra={**IGNORED_BODY, **OPTIONAL_AUTH},
-    summary="Revoke the session and expire the cookie (always succeeds)",
+    summary="Revoke the session and expire the cookie (403 only when another site sent it)",
 )
-def signout(token: SessionToken) -> JSONResponse:
+def signout(request: Request, token: SessionToken) -> JSONResponse:
+    # Another site's auto-posted form must not sign the visitor out (sign-out CSRF): the
+    # SameSite=Lax cookie is not sent with it, but the answer's expired cookie would be kept.
+    refuse_cross_site(request)
     with write_session() as db:
         auth.signout(db, token=token, now=utcnow())
     response = JSONResponse({})
