@@ -251,7 +251,27 @@ def test_page_cookie_bridge_refuses_cross_site_posts(make_user, server, headers)
         assert r.status_code == 303 and "session" in cookie_header_parts(r)
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/x", "javascript:x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/",
+        "https://evil.example/x",
+        "javascript:x",
+        "/\tevil.example/",
+        "/\t/evil.example/",  # URL parsers drop the tab: `//evil.example/`
+        "/%09/evil.example/",
+        "http://127.0.0.1:3000/\n/evil.example/",
+        "/\\evil.example/",
+    ],
+)
 def test_page_cookie_bridge_never_redirects_off_site(anon, target) -> None:
-    r = anon.post("/api/auth/session", data={"code": "x", "next": target})
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    for route in ("/api/auth/session", "/api/auth/clear"):
+        r = anon.post(route, data={"code": "x", "next": target})
+        assert r.status_code == 303 and r.headers["location"] == "/", (route, r.headers)
+
+
+def test_page_cookie_bridge_redirects_to_our_pages(anon, server) -> None:
+    """The page posts `window.location.origin + path`: any port of the backend's host."""
+    for target in ("/orders?x=1", "http://127.0.0.1:3000/orders", f"{server.base_url}/?q=a%20b"):
+        r = anon.post("/api/auth/clear", data={"next": target})
+        assert r.status_code == 303 and r.headers["location"] == target

@@ -19,8 +19,6 @@ host must then be ours (`deps.refuse_cross_site`). The JSON sign-in/up routes do
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
@@ -28,24 +26,9 @@ from ticketing_app.api.deps import refuse_cross_site
 from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
-from ticketing_app.web_session import clear_session_cookie, set_session_cookie
+from ticketing_app.web_session import clear_session_cookie, safe_next, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
-
-
-def safe_next(request: Request, target: str) -> str:
-    """Only redirect to a path, or to the same host (any port: dev runs 3000 and 8000)."""
-    parsed = urlparse(target or "/")
-    if (
-        not parsed.scheme
-        and not parsed.netloc
-        and target.startswith("/")
-        and not target.startswith("//")
-    ):
-        return target
-    if parsed.scheme in ("http", "https") and parsed.hostname == request.url.hostname:
-        return target
-    return "/"
 
 
 @router.post("/api/auth/session")
@@ -53,7 +36,7 @@ def adopt_session(
     request: Request, code: str = Form(...), next: str = Form("/")
 ) -> RedirectResponse:
     refuse_cross_site(request)
-    response = RedirectResponse(safe_next(request, next), status_code=303)
+    response = RedirectResponse(safe_next(next, host=request.url.hostname), status_code=303)
     with write_session() as db:
         token = auth.adopt_handoff(db, code=code, now=utcnow())
     if token is not None:
@@ -64,6 +47,6 @@ def adopt_session(
 @router.post("/api/auth/clear")
 def clear_session(request: Request, next: str = Form("/")) -> RedirectResponse:
     refuse_cross_site(request)
-    response = RedirectResponse(safe_next(request, next), status_code=303)
+    response = RedirectResponse(safe_next(next, host=request.url.hostname), status_code=303)
     clear_session_cookie(response)
     return response

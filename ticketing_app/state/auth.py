@@ -13,7 +13,8 @@ from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
-from ticketing_app.state.common import post_form_script, safe_next_path, signed_in_user
+from ticketing_app.state.common import post_form_script, signed_in_user
+from ticketing_app.web_session import safe_next
 
 
 class AuthState(rx.State):
@@ -24,7 +25,7 @@ class AuthState(rx.State):
 
     @rx.var
     def next_path(self) -> str:
-        return safe_next_path(self.router.url.query_parameters.get("next"))
+        return safe_next(self.router.url.query_parameters.get("next"))
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:
