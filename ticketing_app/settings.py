@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_STRIPE_SECRET_KEY = "sk_test_local_ticketing"
@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     # Outbox rows (domain_events) older than this are deleted hourly; 0 keeps them forever.
     # With NATS_URL set, only rows already published are ever deleted.
     ticketing_outbox_retention_days: int = Field(default=30, ge=0)
+    # Ids of Stripe events already handled (`stripe_events`, the webhook's de-duplication)
+    # older than this are deleted hourly; 0 keeps them forever. Stripe redelivers an event
+    # for up to 3 days, so anything shorter than 4 is refused.
+    ticketing_stripe_event_retention_days: int = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _no_public_webhook_secret_with_live_keys(self) -> Settings:
+        """Refuse to start with live Stripe keys and the webhook secret published in this
+        repository: anyone could sign forged events that the webhook would act on."""
+        live = self.stripe_secret_key.startswith(("sk_live_", "rk_live_"))
+        if live and self.stripe_webhook_secret.strip() in ("", LOCAL_STRIPE_WEBHOOK_SECRET):
+            raise ValueError(
+                "STRIPE_WEBHOOK_SECRET must be set to the endpoint's signing secret (whsec_…) "
+                "when STRIPE_SECRET_KEY is a live key; the default is public"
+            )
+        if 0 < self.ticketing_stripe_event_retention_days < 4:
+            raise ValueError(
+                "TICKETING_STRIPE_EVENT_RETENTION_DAYS must be 0 (keep) or at least 4: "
+                "Stripe redelivers an event for up to 3 days"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

@@ -41,6 +41,9 @@ def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
 def build_api() -> FastAPI:
     """The FastAPI app that Reflex mounts its own backend under (`rx.App(api_transformer=...)`)."""
     from ticketing_app.api import fallback, health, orders, payments, session_bridge, tickets, users
+    from ticketing_app.settings import get_settings
+
+    get_settings()  # refuse to start on a bad configuration (e.g. live keys, public secret)
 
     api = FastAPI(
         title="Ticketing API",

@@ -29,7 +29,7 @@ from sqlmodel import select
 
 from ticketing_app.db import read_session, write_session
 from ticketing_app.models import Order
-from ticketing_app.services import auth, orders, outbox
+from ticketing_app.services import auth, orders, outbox, payments
 from ticketing_app.services.outbox import Event
 from ticketing_app.settings import get_settings
 
@@ -253,11 +253,12 @@ class ExpiryScheduler:
         return expired
 
     def housekeeping(self) -> tuple[int, int]:
-        """Delete outbox rows past retention, stale sign-in failures and sessions ended over a
-        day ago; returns the counts of the first two."""
+        """Delete outbox rows past retention, stale sign-in failures, sessions ended over a
+        day ago and handled Stripe event ids past retention; returns the counts of the first
+        two."""
         settings = get_settings()
         now = _utcnow()
-        events = failures = sessions = 0
+        events = failures = sessions = stripe_events = 0
         try:
             if settings.ticketing_outbox_retention_days:
                 with write_session(self.db_url) as db:
@@ -270,13 +271,21 @@ class ExpiryScheduler:
                 failures = auth.prune_signin_failures(db, now=now)
             with write_session(self.db_url) as db:
                 sessions = auth.prune_sessions(db, now=now)
+            if settings.ticketing_stripe_event_retention_days:
+                with write_session(self.db_url) as db:
+                    stripe_events = payments.prune_stripe_events(
+                        db,
+                        before=now - timedelta(days=settings.ticketing_stripe_event_retention_days),
+                    )
         except Exception:
             log.exception("housekeeping failed")
-        if events or failures or sessions:
+        if events or failures or sessions or stripe_events:
             log.info(
-                "housekeeping deleted %d event(s), %d sign-in failure(s), %d ended session(s)",
+                "housekeeping deleted %d event(s), %d sign-in failure(s), %d ended session(s), "
+                "%d Stripe event id(s)",
                 events,
                 failures,
                 sessions,
+                stripe_events,
             )
         return events, failures
