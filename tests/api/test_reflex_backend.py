@@ -14,6 +14,7 @@ import httpx
 import pytest
 from api_helpers import (
     PASSWORD,
+    assert_api_edges,
     assert_error,
     cookie_header_parts,
     start_reflex_backend,
@@ -59,5 +60,6 @@ def test_reflex_mount_keeps_api_errors_in_shape(reflex_backend: str) -> None:
         r = c.patch("/api/tickets")
         assert_error(r, 405)
         assert {m.strip() for m in r.headers["allow"].split(",")} <= {"GET", "HEAD", "POST"}
+        assert_api_edges(c)  # Reflex's mount answered these in plain text
         assert c.get("/ping").status_code == 200  # Reflex's endpoints still answer
         assert c.get("/api/openapi.json").json()["info"]["title"] == "Ticketing API"

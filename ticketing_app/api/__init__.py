@@ -66,5 +66,7 @@ def build_api() -> FastAPI:
     api.include_router(payments.router)
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)
+    # HEAD, odd methods and `//api/...` in the same shape (around Reflex's mount too).
+    api.add_middleware(fallback.ApiEdges, routes=lambda: api.router.routes)
     api.openapi = lambda: _openapi_without_422(api)  # type: ignore[method-assign]
     return api

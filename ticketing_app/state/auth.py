@@ -14,6 +14,7 @@ from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
 from ticketing_app.state.common import post_form_script, signed_in_user
+from ticketing_app.state.event_args import form_fields
 from ticketing_app.web_session import safe_next
 
 
@@ -39,6 +40,7 @@ class AuthState(rx.State):
     def _submit(
         self, form: dict[str, Any], service: Callable[..., Any]
     ) -> Iterator[rx.event.EventSpec | None]:
+        fields = form_fields(form, "email", "password")
         self.email_error = self.password_error = self.form_error = ""
         self.busy = True
         yield
@@ -46,10 +48,7 @@ class AuthState(rx.State):
             with write_session() as db:
                 now = utcnow()
                 _user, token = service(
-                    db,
-                    email=str(form.get("email") or ""),
-                    password=str(form.get("password") or ""),
-                    now=now,
+                    db, email=fields["email"], password=fields["password"], now=now
                 )
                 # Only a one-time code goes through the page; the token stays on the server.
                 code = auth.begin_handoff(db, token=token, now=now)
