@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     ticketing_db_pool_size: int = Field(default=20, ge=1)
     ticketing_db_max_overflow: int = Field(default=40, ge=0)
     ticketing_secure_cookies: bool = False
+    # The site's address (links in emails, QR codes) and the one origin whose pages may call
+    # the backend with the visitor's cookie (CORS) and open its socket; more, comma-separated,
+    # in TICKETING_ALLOWED_ORIGINS (e.g. a static frontend on another host).
+    public_url: str = "http://localhost:3000"
+    ticketing_allowed_origins: str = ""
     # argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default.
     ticketing_argon2_memory_kib: int = 19456
     ticketing_argon2_time_cost: int = 2
@@ -55,6 +61,14 @@ class Settings(BaseSettings):
                 "STRIPE_WEBHOOK_SECRET must be set to the endpoint's signing secret (whsec_…) "
                 "when STRIPE_SECRET_KEY is a live key; the default is public"
             )
+        if origin_of(self.public_url) is None:
+            raise ValueError(f"PUBLIC_URL must be an http(s) URL, not {self.public_url!r}")
+        for entry in filter(None, (e.strip() for e in self.ticketing_allowed_origins.split(","))):
+            if origin_of(entry) is None:
+                raise ValueError(
+                    "TICKETING_ALLOWED_ORIGINS must list http(s) origins "
+                    f"(https://tickets.example), not {entry!r}"
+                )
         if 0 < self.ticketing_stripe_event_retention_days < 4:
             raise ValueError(
                 "TICKETING_STRIPE_EVENT_RETENTION_DAYS must be 0 (keep) or at least 4: "
@@ -63,12 +77,50 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def allowed_origins(self) -> list[str]:
+        """Origins (`scheme://host[:port]`, as browsers send them) allowed to make credentialed
+        cross-origin requests and to open the Socket.IO connection: PUBLIC_URL's and
+        TICKETING_ALLOWED_ORIGINS'. A loopback PUBLIC_URL also allows its other loopback
+        names on the same port (`make run` is opened as localhost or 127.0.0.1)."""
+        origins: list[str] = []
+        for url in [self.public_url, *self.ticketing_allowed_origins.split(",")]:
+            origin = origin_of(url)
+            if origin and origin not in origins:
+                origins.append(origin)
+        public = urlsplit(self.public_url.strip())
+        if public.hostname in LOOPBACK_NAMES:
+            port = f":{public.port}" if public.port else ""
+            for name in ("localhost", "127.0.0.1", "[::1]"):
+                alias = f"{public.scheme}://{name}{port}"
+                if alias not in origins:
+                    origins.append(alias)
+        return origins
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     @property
     def stripe_test_mode(self) -> bool:
         return self.stripe_secret_key.startswith("sk_test_") or bool(self.stripe_api_base)
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """`https://Tickets.example:443/x` -> `https://tickets.example`; None if not http(s)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    keep_port = port is not None and port != DEFAULT_PORTS[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if keep_port else "")
 
 
 @lru_cache(maxsize=1)
