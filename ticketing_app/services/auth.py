@@ -17,7 +17,12 @@ from ticketing_app.db import DriverQuery
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.models import AuthSession, SigninFailure, User, UTCDateTime
 from ticketing_app.services import outbox
-from ticketing_app.services.validation import is_uuid, parse_email, parse_password
+from ticketing_app.services.validation import (
+    is_uuid,
+    normalize_email,
+    parse_email,
+    parse_password,
+)
 from ticketing_app.settings import get_settings
 
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -144,7 +149,7 @@ def signin(db: Session, *, email: str, password: str, now: datetime) -> tuple[Us
     at once."""
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         raise ValidationError(INVALID_CREDENTIALS)
-    email = email.strip().lower()[:320]
+    email = normalize_email(email)[:320]  # the spelling signup stored (and one limit key)
     with db.begin():
         _serialize_signins(db, email)
         _check_rate_limit(db, email, now)
