@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     ticketing_session_days: int = 7
     ticketing_signin_max_failures: int = 10
     ticketing_signin_window_seconds: int = 900
+    # Known-device cookies (services/known_device.py): a browser that signed in to an account
+    # before is not held by that email's limit, only by its own per-device one. The HMAC
+    # secret must be the same on every worker; unset, each process makes its own.
+    ticketing_signin_device_max_failures: int = Field(default=10, ge=1)
+    ticketing_device_cookie_secret: str = ""
+    ticketing_device_cookie_days: int = Field(default=365, ge=1)
     # Outbox rows (domain_events) older than this are deleted hourly; 0 keeps them forever.
     # With NATS_URL set, only rows already published are ever deleted.
     ticketing_outbox_retention_days: int = Field(default=30, ge=0)
@@ -61,6 +67,8 @@ class Settings(BaseSettings):
                 "STRIPE_WEBHOOK_SECRET must be set to the endpoint's signing secret (whsec_…) "
                 "when STRIPE_SECRET_KEY is a live key; the default is public"
             )
+        if 0 < len(self.ticketing_device_cookie_secret) < 32:
+            raise ValueError("TICKETING_DEVICE_COOKIE_SECRET must be at least 32 characters")
         if origin_of(self.public_url) is None:
             raise ValueError(f"PUBLIC_URL must be an http(s) URL, not {self.public_url!r}")
         for entry in filter(None, (e.strip() for e in self.ticketing_allowed_origins.split(","))):

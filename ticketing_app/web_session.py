@@ -13,6 +13,7 @@ from starlette.responses import Response
 from ticketing_app.settings import get_settings
 
 COOKIE_NAME = "session"
+DEVICE_COOKIE_NAME = "device"
 
 
 def set_session_cookie(response: Response, token: str) -> None:
@@ -37,8 +38,22 @@ def clear_session_cookie(response: Response) -> None:
     )
 
 
-def token_from_cookie_header(header: str | None) -> str | None:
-    """The session token from a raw `Cookie:` header, or None."""
+def set_device_cookie(response: Response, value: str) -> None:
+    """The known-device cookie (services/known_device.py): long-lived, HttpOnly, and on
+    Path=/ so the Reflex socket's handshake carries it to the sign-in page's handler."""
+    response.set_cookie(
+        DEVICE_COOKIE_NAME,
+        value,
+        max_age=get_settings().ticketing_device_cookie_days * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().ticketing_secure_cookies,
+    )
+
+
+def token_from_cookie_header(header: str | None, name: str = COOKIE_NAME) -> str | None:
+    """The session token (or another cookie of ours) from a raw `Cookie:` header, or None."""
     if not header:
         return None
     jar = SimpleCookie()
@@ -47,11 +62,11 @@ def token_from_cookie_header(header: str | None) -> str | None:
     except CookieError:
         # A foreign malformed cookie must not hide ours: fall back to a plain split.
         for part in header.split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == COOKIE_NAME and value:
+            key, _, value = part.strip().partition("=")
+            if key == name and value:
                 return value
         return None
-    morsel = jar.get(COOKIE_NAME)
+    morsel = jar.get(name)
     return morsel.value if morsel and morsel.value else None
 
 

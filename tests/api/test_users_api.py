@@ -97,6 +97,46 @@ def test_signin_rate_limited_after_repeated_failures(anon, make_user) -> None:
     assert ok.status_code == 200
 
 
+def device_cookie_parts(response: httpx.Response) -> dict[str, str]:
+    headers = [h for h in response.headers.get_list("set-cookie") if h.startswith("device=")]
+    assert len(headers) == 1, response.headers
+    parts: dict[str, str] = {}
+    for i, piece in enumerate(headers[0].split(";")):
+        name, _, value = piece.strip().partition("=")
+        parts["device" if i == 0 else name.lower()] = value
+    return parts
+
+
+def test_a_browser_that_signed_in_before_is_not_locked_out_by_guesses(make_user, server) -> None:
+    """Eleven wrong guesses used to lock the owner out with the right password (429 for 15
+    minutes); the owner's own browser (its known-device cookie) now still gets in."""
+    owner = make_user("owner")
+    device = device_cookie_parts(
+        owner.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+    )
+    assert device["device"] and "httponly" in device and device["path"] == "/"
+    assert device["samesite"].lower() == "lax" and int(device["max-age"]) == 365 * 86400
+    with httpx.Client(base_url=server.base_url) as attacker:
+        for _ in range(11):
+            r = attacker.post("/api/users/signin", json={"email": owner.email, "password": "x1"})
+        assert_error(r, 429)
+        assert "device" not in attacker.cookies
+    owner.http.cookies.delete("session")  # signed out on this browser, device cookie kept
+    r = owner.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    assert owner.get("/api/users/currentuser").json()["currentUser"]["id"] == owner.id
+    with httpx.Client(base_url=server.base_url) as new_browser:  # no cookie: still limited
+        r = new_browser.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+        assert_error(r, 429)
+    stolen = {"device": owner.http.cookies["device"]}
+    with httpx.Client(base_url=server.base_url, cookies=stolen) as thief:  # its own limit
+        for _ in range(10):
+            r = thief.post("/api/users/signin", json={"email": owner.email, "password": "x1"})
+            assert_error(r, 400, "Invalid credentials")
+        r = thief.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+        assert_error(r, 429)
+
+
 def test_signout_expires_cookie_and_revokes_session(make_user, server) -> None:
     user = make_user()
     token = user.http.cookies["session"]
@@ -165,6 +205,7 @@ def test_page_cookie_bridge_exchanges_a_one_time_code_for_the_cookie(make_user, 
         cookie = cookie_header_parts(r)
         assert cookie["session"] not in (token, code) and "httponly" in cookie
         assert cookie["samesite"].lower() == "lax" and cookie["path"] == "/"
+        assert "httponly" in device_cookie_parts(r)  # the page's sign-in makes a known device
         assert browser.get("/api/users/currentuser").json()["currentUser"]["id"] == user.id
         r = browser.post("/api/auth/clear", data={"next": "/"})
         assert r.status_code == 303 and cookie_header_parts(r)["max-age"] == "0"

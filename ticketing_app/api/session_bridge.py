@@ -25,8 +25,13 @@ from fastapi.responses import RedirectResponse
 from ticketing_app.api.deps import refuse_cross_site
 from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth
-from ticketing_app.web_session import clear_session_cookie, safe_next, set_session_cookie
+from ticketing_app.services import auth, known_device
+from ticketing_app.web_session import (
+    clear_session_cookie,
+    safe_next,
+    set_device_cookie,
+    set_session_cookie,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,9 +43,10 @@ def adopt_session(
     refuse_cross_site(request)
     response = RedirectResponse(safe_next(next, host=request.url.hostname), status_code=303)
     with write_session() as db:
-        token = auth.adopt_handoff(db, code=code, now=utcnow())
-    if token is not None:
-        set_session_cookie(response, token)
+        adopted = auth.adopt_handoff(db, code=code, now=utcnow())
+    if adopted is not None:
+        set_session_cookie(response, adopted.token)
+        set_device_cookie(response, known_device.issue(adopted.email))
     return response
 
 

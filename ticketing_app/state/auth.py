@@ -4,6 +4,7 @@ never reaches the browser's JavaScript: the page gets a one-time code for the co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from ticketing_app.models import utcnow
 from ticketing_app.services import auth
 from ticketing_app.state.common import post_form_script, signed_in_user
 from ticketing_app.state.event_args import form_fields
-from ticketing_app.web_session import safe_next
+from ticketing_app.web_session import DEVICE_COOKIE_NAME, safe_next, token_from_cookie_header
 
 
 class AuthState(rx.State):
@@ -70,4 +71,6 @@ class AuthState(rx.State):
 
     @rx.event
     def signin(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
-        yield from self._submit(form, auth.signin)
+        # This browser's known-device cookie (HttpOnly; the socket's handshake carried it).
+        device = token_from_cookie_header(self.router.headers.cookie, DEVICE_COOKIE_NAME)
+        yield from self._submit(form, functools.partial(auth.signin, device=device))
