@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     ticketing_argon2_memory_kib: int = 19456
     ticketing_argon2_time_cost: int = 2
     ticketing_session_days: int = 7
+    # Per seller (services/tickets.create_ticket): new listings in any hour, and listings for
+    # sale at once; 0 turns a limit off.
+    ticketing_max_listings_per_hour: int = Field(default=30, ge=0)
+    ticketing_max_available_listings: int = Field(default=100, ge=0)
     ticketing_signin_max_failures: int = 10
     ticketing_signin_window_seconds: int = 900
     # Known-device cookies (services/known_device.py): a browser that signed in to an account
