@@ -26,6 +26,10 @@ config = rx.Config(
     # uses rx.Model / rx.session. Given one, Reflex compared the models with the database on
     # every start and reported the SQLite search index (migration 0003) as "schema changes".
     redis_url=_settings.redis_url,
+    # Only the deployment's own pages may call the backend with the visitor's cookie (CORS)
+    # or open its socket as the signed-in user (Reflex's default is "*"): PUBLIC_URL plus
+    # TICKETING_ALLOWED_ORIGINS (docs/api.md, decisions).
+    cors_allowed_origins=_settings.allowed_origins,
     plugins=[
         rx.plugins.SitemapPlugin(),
         # The app-wide Radix theme (was `rx.App(theme=...)`, deprecated since Reflex 0.9).

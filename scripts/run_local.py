@@ -80,7 +80,10 @@ def main() -> None:
         "--backend-port",
         args.backend_port,
     ]
-    app = subprocess.Popen(cmd)
+    # The pages' origin is the one the socket and CORS accept (settings.allowed_origins).
+    env = {**os.environ}
+    env.setdefault("PUBLIC_URL", f"http://localhost:{args.frontend_port}")
+    app = subprocess.Popen(cmd, env=env)
     try:
         sys.exit(app.wait())
     except KeyboardInterrupt:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_STRIPE_SECRET_KEY = "sk_test_local_ticketing"
@@ -34,15 +35,81 @@ class Settings(BaseSettings):
     ticketing_db_pool_size: int = Field(default=20, ge=1)
     ticketing_db_max_overflow: int = Field(default=40, ge=0)
     ticketing_secure_cookies: bool = False
+    # The site's address (links in emails, QR codes) and the one origin whose pages may call
+    # the backend with the visitor's cookie (CORS) and open its socket; more, comma-separated,
+    # in TICKETING_ALLOWED_ORIGINS (e.g. a static frontend on another host).
+    public_url: str = "http://localhost:3000"
+    ticketing_allowed_origins: str = ""
     # argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default.
     ticketing_argon2_memory_kib: int = 19456
     ticketing_argon2_time_cost: int = 2
     ticketing_session_days: int = 7
+    # Per seller (services/tickets.create_ticket): new listings in any hour, and listings for
+    # sale at once; 0 turns a limit off.
+    ticketing_max_listings_per_hour: int = Field(default=30, ge=0)
+    ticketing_max_available_listings: int = Field(default=100, ge=0)
     ticketing_signin_max_failures: int = 10
     ticketing_signin_window_seconds: int = 900
+    # Known-device cookies (services/known_device.py): a browser that signed in to an account
+    # before is not held by that email's limit, only by its own per-device one. The HMAC
+    # secret must be the same on every worker; unset, each process makes its own.
+    ticketing_signin_device_max_failures: int = Field(default=10, ge=1)
+    ticketing_device_cookie_secret: str = ""
+    ticketing_device_cookie_days: int = Field(default=365, ge=1)
     # Outbox rows (domain_events) older than this are deleted hourly; 0 keeps them forever.
     # With NATS_URL set, only rows already published are ever deleted.
     ticketing_outbox_retention_days: int = Field(default=30, ge=0)
+    # Ids of Stripe events already handled (`stripe_events`, the webhook's de-duplication)
+    # older than this are deleted hourly; 0 keeps them forever. Stripe redelivers an event
+    # for up to 3 days, so anything shorter than 4 is refused.
+    ticketing_stripe_event_retention_days: int = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _no_public_webhook_secret_with_live_keys(self) -> Settings:
+        """Refuse to start with live Stripe keys and the webhook secret published in this
+        repository: anyone could sign forged events that the webhook would act on."""
+        live = self.stripe_secret_key.startswith(("sk_live_", "rk_live_"))
+        if live and self.stripe_webhook_secret.strip() in ("", LOCAL_STRIPE_WEBHOOK_SECRET):
+            raise ValueError(
+                "STRIPE_WEBHOOK_SECRET must be set to the endpoint's signing secret (whsec_…) "
+                "when STRIPE_SECRET_KEY is a live key; the default is public"
+            )
+        if 0 < len(self.ticketing_device_cookie_secret) < 32:
+            raise ValueError("TICKETING_DEVICE_COOKIE_SECRET must be at least 32 characters")
+        if origin_of(self.public_url) is None:
+            raise ValueError(f"PUBLIC_URL must be an http(s) URL, not {self.public_url!r}")
+        for entry in filter(None, (e.strip() for e in self.ticketing_allowed_origins.split(","))):
+            if origin_of(entry) is None:
+                raise ValueError(
+                    "TICKETING_ALLOWED_ORIGINS must list http(s) origins "
+                    f"(https://tickets.example), not {entry!r}"
+                )
+        if 0 < self.ticketing_stripe_event_retention_days < 4:
+            raise ValueError(
+                "TICKETING_STRIPE_EVENT_RETENTION_DAYS must be 0 (keep) or at least 4: "
+                "Stripe redelivers an event for up to 3 days"
+            )
+        return self
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins (`scheme://host[:port]`, as browsers send them) allowed to make credentialed
+        cross-origin requests and to open the Socket.IO connection: PUBLIC_URL's and
+        TICKETING_ALLOWED_ORIGINS'. A loopback PUBLIC_URL also allows its other loopback
+        names on the same port (`make run` is opened as localhost or 127.0.0.1)."""
+        origins: list[str] = []
+        for url in [self.public_url, *self.ticketing_allowed_origins.split(",")]:
+            origin = origin_of(url)
+            if origin and origin not in origins:
+                origins.append(origin)
+        public = urlsplit(self.public_url.strip())
+        if public.hostname in LOOPBACK_NAMES:
+            port = f":{public.port}" if public.port else ""
+            for name in ("localhost", "127.0.0.1", "[::1]"):
+                alias = f"{public.scheme}://{name}{port}"
+                if alias not in origins:
+                    origins.append(alias)
+        return origins
 
     @property
     def rehold_cooldown_seconds(self) -> int:
@@ -57,6 +124,24 @@ class Settings(BaseSettings):
     @property
     def stripe_test_mode(self) -> bool:
         return self.stripe_secret_key.startswith("sk_test_") or bool(self.stripe_api_base)
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """`https://Tickets.example:443/x` -> `https://tickets.example`; None if not http(s)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    keep_port = port is not None and port != DEFAULT_PORTS[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if keep_port else "")
 
 
 @lru_cache(maxsize=1)

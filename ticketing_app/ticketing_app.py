@@ -10,9 +10,11 @@ from ticketing_app.pages import market as market_pages
 from ticketing_app.pages import orders as orders_pages
 from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.services.payments import install_payment_upkeep
+from ticketing_app.state.event_args import refuse_forged_event
 
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
-app = rx.App(api_transformer=build_api())
+# Forged events with arguments our pages never send: one log line, no traceback.
+app = rx.App(api_transformer=build_api(), backend_exception_handler=refuse_forged_event)
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)
 for _pages in (market_pages, auth_pages, tickets_pages, orders_pages, listings_pages):

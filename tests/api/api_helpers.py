@@ -130,6 +130,28 @@ def assert_error(
     return first
 
 
+def assert_api_edges(http: httpx.Client) -> None:
+    """HEAD, odd methods and `//api/...` (issue 18): answers a load balancer or a scanner
+    gets, on the API alone and behind Reflex's root mount alike."""
+    for path in ("/api/tickets?limit=1", "/api/health", "/api/users/currentuser", "/api/nope"):
+        got, head = http.get(path), http.head(path)
+        assert head.status_code == got.status_code, (path, head.status_code, got.status_code)
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers["content-length"] == str(len(got.content)), path
+        assert head.headers.get("x-total-count") == got.headers.get("x-total-count"), path
+    r = http.head("/api/users/signin")  # a POST route: HEAD is not GET there
+    assert r.status_code == 405 and r.content == b"" and r.headers["allow"] == "POST"
+    r = http.request("PROPFIND", "/api/tickets")
+    assert_error(r, 405, "Method not allowed", None)
+    assert {m.strip() for m in r.headers["allow"].split(",")} == {"GET", "HEAD", "POST"}
+    assert_error(http.request("FOO", "/api/nope"), 404, "Not found", None)
+    origin = str(http.base_url).rstrip("/")  # a relative "//api" would name a host "api"
+    for path in ("//api/tickets", "//api/nope", "//api/health", "//api", "///api/health"):
+        assert_error(http.get(origin + path), 404, "Not found", None)
+        assert_error(http.post(origin + path, json={}), 404, "Not found", None)
+
+
 def db_execute(db_url: str, sql: str, **params: object) -> None:
     """Put a row into a state the API cannot reach yet (e.g. `sold` before payments exist)."""
     engine = sa.create_engine(db_url)

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from api_helpers import assert_error
+from api_helpers import assert_api_edges, assert_error
 
 JSON = {"content-type": "application/json"}
 
@@ -39,6 +39,10 @@ def test_wrong_method_is_405_with_allow(anon, method, path, allow) -> None:
     r = anon.request(method, path)
     assert_error(r, 405, "Method not allowed", None)
     assert allow <= {m.strip() for m in r.headers["allow"].split(",")}
+
+
+def test_head_odd_methods_and_double_slashes_answer_in_shape(anon) -> None:
+    assert_api_edges(anon.http)
 
 
 @pytest.mark.parametrize(

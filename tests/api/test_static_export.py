@@ -33,14 +33,24 @@ from api_helpers import (
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReflexBackend]:
-    srv = start_reflex_backend(tmp_path_factory.mktemp("static-backend"), {})
+def static_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory, static_port: int) -> Iterator[ReflexBackend]:
+    # The static site is the deployment's public address: its pages' origin is the one the
+    # backend's socket and CORS accept.
+    srv = start_reflex_backend(
+        tmp_path_factory.mktemp("static-backend"),
+        {"PUBLIC_URL": f"http://127.0.0.1:{static_port}"},
+    )
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def static_site(backend: ReflexBackend) -> Iterator[str]:
+def static_site(backend: ReflexBackend, static_port: int) -> Iterator[str]:
     """Export the frontend for `backend` and serve it with `python -m http.server`."""
     from e2e.app_server import _mirror_project
 
@@ -56,7 +66,7 @@ def static_site(backend: ReflexBackend) -> Iterator[str]:
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         client = workdir / ".web" / "build" / "client"
         assert backend.base_url in (workdir / ".web" / "env.json").read_text()
-        port = free_port()
+        port = static_port
         log_path = workdir / "static.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(

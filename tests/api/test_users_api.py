@@ -97,6 +97,46 @@ def test_signin_rate_limited_after_repeated_failures(anon, make_user) -> None:
     assert ok.status_code == 200
 
 
+def device_cookie_parts(response: httpx.Response) -> dict[str, str]:
+    headers = [h for h in response.headers.get_list("set-cookie") if h.startswith("device=")]
+    assert len(headers) == 1, response.headers
+    parts: dict[str, str] = {}
+    for i, piece in enumerate(headers[0].split(";")):
+        name, _, value = piece.strip().partition("=")
+        parts["device" if i == 0 else name.lower()] = value
+    return parts
+
+
+def test_a_browser_that_signed_in_before_is_not_locked_out_by_guesses(make_user, server) -> None:
+    """Eleven wrong guesses used to lock the owner out with the right password (429 for 15
+    minutes); the owner's own browser (its known-device cookie) now still gets in."""
+    owner = make_user("owner")
+    device = device_cookie_parts(
+        owner.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+    )
+    assert device["device"] and "httponly" in device and device["path"] == "/"
+    assert device["samesite"].lower() == "lax" and int(device["max-age"]) == 365 * 86400
+    with httpx.Client(base_url=server.base_url) as attacker:
+        for _ in range(11):
+            r = attacker.post("/api/users/signin", json={"email": owner.email, "password": "x1"})
+        assert_error(r, 429)
+        assert "device" not in attacker.cookies
+    owner.http.cookies.delete("session")  # signed out on this browser, device cookie kept
+    r = owner.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    assert owner.get("/api/users/currentuser").json()["currentUser"]["id"] == owner.id
+    with httpx.Client(base_url=server.base_url) as new_browser:  # no cookie: still limited
+        r = new_browser.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+        assert_error(r, 429)
+    stolen = {"device": owner.http.cookies["device"]}
+    with httpx.Client(base_url=server.base_url, cookies=stolen) as thief:  # its own limit
+        for _ in range(10):
+            r = thief.post("/api/users/signin", json={"email": owner.email, "password": "x1"})
+            assert_error(r, 400, "Invalid credentials")
+        r = thief.post("/api/users/signin", json={"email": owner.email, "password": PASSWORD})
+        assert_error(r, 429)
+
+
 def test_signout_expires_cookie_and_revokes_session(make_user, server) -> None:
     user = make_user()
     token = user.http.cookies["session"]
@@ -112,6 +152,26 @@ def test_signout_expires_cookie_and_revokes_session(make_user, server) -> None:
         assert replay.get("/api/users/currentuser").json() == {"currentUser": None}
         r = replay.post("/api/tickets", json={"title": "Replay", "price": 5})
         assert_error(r, 401)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site", "origin": "https://evil.example"},
+        {"origin": "https://evil.example"},  # a browser without Sec-Fetch-Site
+    ],
+)
+def test_signout_refuses_cross_site_posts(make_user, headers) -> None:
+    """Sign-out CSRF: another site's auto-posted form must not sign the visitor out."""
+    user = make_user()
+    form = {"content-type": "application/x-www-form-urlencoded", **headers}
+    r = user.post("/api/users/signout", content=b"x=1", headers=form)
+    assert_error(r, 403, "Cross-site request refused")
+    assert "set-cookie" not in r.headers
+    assert user.get("/api/users/currentuser").json()["currentUser"]["id"] == user.id
+    same_site = {"sec-fetch-site": "same-origin", "origin": str(user.http.base_url).rstrip("/")}
+    r = user.post("/api/users/signout", json={}, headers=same_site)
+    assert r.status_code == 200 and cookie_header_parts(r)["max-age"] == "0"
 
 
 def test_signout_without_session_is_fine(anon) -> None:
@@ -145,6 +205,7 @@ def test_page_cookie_bridge_exchanges_a_one_time_code_for_the_cookie(make_user, 
         cookie = cookie_header_parts(r)
         assert cookie["session"] not in (token, code) and "httponly" in cookie
         assert cookie["samesite"].lower() == "lax" and cookie["path"] == "/"
+        assert "httponly" in device_cookie_parts(r)  # the page's sign-in makes a known device
         assert browser.get("/api/users/currentuser").json()["currentUser"]["id"] == user.id
         r = browser.post("/api/auth/clear", data={"next": "/"})
         assert r.status_code == 303 and cookie_header_parts(r)["max-age"] == "0"
@@ -231,7 +292,27 @@ def test_page_cookie_bridge_refuses_cross_site_posts(make_user, server, headers)
         assert r.status_code == 303 and "session" in cookie_header_parts(r)
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/x", "javascript:x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/",
+        "https://evil.example/x",
+        "javascript:x",
+        "/\tevil.example/",
+        "/\t/evil.example/",  # URL parsers drop the tab: `//evil.example/`
+        "/%09/evil.example/",
+        "http://127.0.0.1:3000/\n/evil.example/",
+        "/\\evil.example/",
+    ],
+)
 def test_page_cookie_bridge_never_redirects_off_site(anon, target) -> None:
-    r = anon.post("/api/auth/session", data={"code": "x", "next": target})
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    for route in ("/api/auth/session", "/api/auth/clear"):
+        r = anon.post(route, data={"code": "x", "next": target})
+        assert r.status_code == 303 and r.headers["location"] == "/", (route, r.headers)
+
+
+def test_page_cookie_bridge_redirects_to_our_pages(anon, server) -> None:
+    """The page posts `window.location.origin + path`: any port of the backend's host."""
+    for target in ("/orders?x=1", "http://127.0.0.1:3000/orders", f"{server.base_url}/?q=a%20b"):
+        r = anon.post("/api/auth/clear", data={"next": target})
+        assert r.status_code == 303 and r.headers["location"] == target

@@ -179,6 +179,8 @@ def start_app(
     migrate(database_url, full_env)
     port = free_port()
     backend_port = port if mode == "prod" else free_port()
+    # The pages' origin: the only one the socket and CORS accept (settings.allowed_origins).
+    full_env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     log_path = workdir / "app.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

@@ -17,6 +17,8 @@ from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from e2e.app_server import AppServer
 from e2e.helpers import EventForger, list_ticket, market_search, sign_up, unique_email
+from ticketing_app.state.auth import AuthState
+from ticketing_app.state.market import MarketState
 from ticketing_app.state.orders import OrderState
 from ticketing_app.state.ticket import NewTicketState, TicketState
 
@@ -252,3 +254,44 @@ def test_seller_cancels_listing_with_the_button_and_it_leaves_the_marketplace(
     seller.goto(base + "/listings")
     expect(seller.get_by_test_id("listing-row").filter(has_text=title)).to_contain_text("Cancelled")
     assert api_ticket(seller, base, ticket_id)["status"] == "cancelled"
+
+
+REFUSED_LINE = "refused a forged event"
+WRONG_ARGUMENTS = [
+    (CREATE_LISTING, {"form": "title=Forged&price=1"}),
+    (SAVE, {"form": ["Forged", "1"]}),
+    (f"{AuthState.get_full_name()}.signin", {"form": 5}),
+    (f"{MarketState.get_full_name()}.search", {"form": {"q": {"$ne": ""}}}),
+    (f"{TicketState.get_full_name()}.buy", {"surprise": 1}),  # no such argument
+    (CREATE_LISTING, {}),  # a missing argument
+]
+
+
+def test_events_with_wrong_argument_types_log_one_line_each(
+    app_server: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    """Each of these used to log a full traceback (a log-flooding vector) and toast "An
+    error occurred"; now one line each, nothing changed, and the page keeps working."""
+    base = app_server.url
+    tag = uuid.uuid4().hex[:6]
+    intruder, forger = intruder_on(new_context, base, "/", EventForger)
+    expect(intruder.get_by_test_id("nav-user")).to_be_visible()
+    log_start = len(app_server.log_tail(10**9))
+
+    def new_log() -> str:
+        return app_server.log_tail(10**9)[log_start:]
+
+    for handler, payload in WRONG_ARGUMENTS:
+        forger.send(handler, payload)
+    deadline = time.monotonic() + 20
+    while new_log().count(REFUSED_LINE) < len(WRONG_ARGUMENTS) and time.monotonic() < deadline:
+        intruder.wait_for_timeout(100)
+    logged = new_log()
+    assert logged.count(REFUSED_LINE) == len(WRONG_ARGUMENTS), logged
+    assert "Traceback" not in logged and "Backend Exception" not in logged, logged
+    assert len([line for line in logged.splitlines() if line.strip()]) == len(WRONG_ARGUMENTS)
+    expect(intruder.get_by_text("An error occurred.")).to_have_count(0)
+
+    list_ticket(intruder, base, f"Still works {tag}", "12")  # the same socket, still served
+    response = intruder.request.get(f"{base}/api/tickets", params={"q": "Forged", "status": "all"})
+    assert response.status == 200 and response.json() == []

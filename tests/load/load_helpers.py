@@ -180,6 +180,9 @@ class Backend:
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # Load, not abuse: sellers here list as fast as buyers buy (listing limits off).
+            "TICKETING_MAX_LISTINGS_PER_HOUR": "0",
+            "TICKETING_MAX_AVAILABLE_LISTINGS": "0",
             **env,
         }
         for name in ("FRONTEND_PORT", "BACKEND_PORT", "API_URL", "NATS_URL"):

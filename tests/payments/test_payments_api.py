@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from payment_helpers import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, event_payload, sign
 
-from tests.api.api_helpers import Server, start_api_server, stop
+from tests.api.api_helpers import ROOT, Server, start_api_server, stop
 from tests.db_helpers import fresh_postgres, migrate
 from ticketing_app.db import dispose_engines, session_factory
 from ticketing_app.models import utcnow
@@ -164,6 +166,27 @@ def test_webhook_rejects_bad_signatures_over_http(client, localstripe: LocalStri
     assert ok.status_code == 200 and ok.json() == {"received": True, "outcome": "ignored"}
 
 
+def test_webhook_refuses_signatures_dated_outside_the_tolerance_both_ways(client) -> None:
+    """A correctly signed event dated a day ahead used to get 200: the SDK only checks age."""
+    http = client(signed_in=False)
+    payload = event_payload({"id": "pi_x", "object": "payment_intent"})
+    now = int(time.time())
+    for at in (now + 86400, now + 360, now - 360):  # tolerance: 300 s
+        r = http.post(
+            "/api/webhooks/stripe",
+            content=payload,
+            headers={"Stripe-Signature": sign(payload, at=at)},
+        )
+        assert_error(r, 400, "Invalid or expired Stripe signature")
+    for at in (now + 60, now - 60):  # clocks a minute apart are fine
+        r = http.post(
+            "/api/webhooks/stripe",
+            content=payload,
+            headers={"Stripe-Signature": sign(payload, at=at)},
+        )
+        assert r.status_code == 200 and r.json()["outcome"] in ("ignored", "duplicate"), r.text
+
+
 def test_localstripe_webhook_settles_a_browser_payment(
     client, server: Server, localstripe: LocalStripe
 ) -> None:
@@ -190,3 +213,41 @@ def test_localstripe_webhook_settles_a_browser_payment(
     finally:  # stop sending this session's later events to this server
         localstripe.configure_webhook(hook, "http://127.0.0.1:9/", ["none"])
     assert buyer.get(f"/api/tickets/{order['ticket']['id']}").json()["status"] == "sold"
+
+
+LIVE_KEYS = {"STRIPE_SECRET_KEY": "sk_live_" + "x" * 24, "STRIPE_PUBLISHABLE_KEY": "pk_live_x"}
+
+
+@pytest.mark.parametrize("secret", [None, "whsec_local_ticketing", " "])
+def test_live_keys_with_the_public_webhook_secret_refuse_to_start(tmp_path, secret) -> None:
+    """The default secret is in this repository: with it, anyone could sign forged events."""
+    db_url = f"sqlite:///{tmp_path / 'api.db'}"
+    migrate(db_url)
+    env = {**LIVE_KEYS, "STRIPE_WEBHOOK_SECRET": secret} if secret else LIVE_KEYS
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+        mp.delenv("STRIPE_API_BASE", raising=False)
+        with pytest.raises(RuntimeError, match="server exited early") as refused:
+            start_api_server(db_url, tmp_path / "server.log", **env)
+        # `reflex run` reads rxconfig.py first, which reads the settings: it stops there too.
+        reflex_config = subprocess.run(
+            [sys.executable, "-c", "import rxconfig"],
+            cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert "STRIPE_WEBHOOK_SECRET must be set" in str(refused.value)
+    assert reflex_config.returncode != 0
+    assert "STRIPE_WEBHOOK_SECRET must be set" in reflex_config.stderr
+
+
+def test_live_keys_with_their_own_webhook_secret_start(tmp_path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'api.db'}"
+    migrate(db_url)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("STRIPE_API_BASE", raising=False)
+        server = start_api_server(
+            db_url, tmp_path / "server.log", **LIVE_KEYS, STRIPE_WEBHOOK_SECRET="whsec_" + "s" * 32
+        )
+    try:
+        assert httpx.get(f"{server.base_url}/api/health").status_code == 200
+    finally:
+        stop(server.proc)

@@ -109,6 +109,39 @@ def test_signup_email_in_use_is_case_insensitive(new_session, now):
         assert (err.value.message, err.value.field) == ("Email in use", "email")
 
 
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "ａｌｉｃｅ@example.com",  # fullwidth letters
+        "alice＠example.com",  # fullwidth at sign
+        "ali\u200bce@example.com",  # zero-width space
+        "al\u00adice@example.com",  # soft hyphen
+        "alice@exa\u200dmple.com",  # zero-width joiner
+        "\ufeffalice@example.com",  # BOM
+        "alice\u2060@example.com",  # word joiner
+        "ALİCE@example.com".replace("İ", "I"),  # plain case
+        "ａｌｉｃｅ@ＥＸＡＭＰＬＥ.com",
+    ],
+)
+def test_a_look_alike_of_an_existing_email_is_in_use(new_session, now, look_alike):
+    """NFKC and invisible characters first, then the uniqueness check: otherwise two
+    accounts could show the same address."""
+    signup(new_session, now, "alice@example.com", "password1")
+    with pytest.raises(ValidationError) as err:
+        signup(new_session, now, look_alike, "password1")
+    assert (err.value.message, err.value.field) == ("Email in use", "email")
+    user, _ = signin(new_session, now, look_alike, "password1")  # the same account
+    assert user.email == "alice@example.com"
+
+
+def test_a_look_alike_email_is_stored_in_its_plain_spelling(new_session, now):
+    user, _ = signup(new_session, now, "ｂｏｂ\u200b@Example.com", "password1")
+    assert user.email == "bob@example.com"
+    for bad in ("\u200b", "bob\x85@example.com"):
+        with pytest.raises(ValidationError):
+            signup(new_session, now, bad, "password1")
+
+
 def test_password_hash_is_argon2id_and_never_the_password(new_session, now, db_url):
     user, _ = signup(new_session, now, "h@example.com", "password1")
     with read_session(db_url) as db:

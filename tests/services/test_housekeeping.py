@@ -15,7 +15,7 @@ from ticketing_app import outbox
 from ticketing_app.db import read_session
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.jobs.expiry import ExpiryScheduler
-from ticketing_app.models import AuthSession, DomainEvent
+from ticketing_app.models import AuthSession, DomainEvent, StripeEvent
 from ticketing_app.services import auth
 from ticketing_app.settings import reset_settings
 
@@ -128,3 +128,40 @@ def test_ended_sessions_are_deleted_after_a_day_live_ones_kept(
         left = db.exec(select(AuthSession.token_hash)).all()
         assert auth.lookup_session(db, token=live, now=NOW) is not None
     assert sorted(left) == sorted([auth.hash_token(live), auth.hash_token(recent)])
+
+
+def stripe_event_ids(db_url: str) -> set[str]:
+    with read_session(db_url) as db:
+        return set(db.exec(select(StripeEvent.id)).all())
+
+
+def add_stripe_events(new_session, **ages: timedelta) -> None:
+    with new_session() as db, db.begin():
+        for event_id, age in ages.items():
+            db.add(StripeEvent(id=event_id, type="payment_intent.succeeded", received_at=age))
+
+
+def test_handled_stripe_event_ids_past_retention_are_deleted(
+    db_url, new_session, settings_env, NOW
+):
+    """`stripe_events` (the webhook's de-duplication) used to grow forever."""
+    add_stripe_events(
+        new_session,
+        evt_old=NOW - timedelta(days=31),
+        evt_recent=NOW - timedelta(days=29),
+        evt_retried=NOW - timedelta(days=3),  # Stripe may still redeliver this one
+    )
+    ExpiryScheduler(db_url=db_url).housekeeping()  # TICKETING_STRIPE_EVENT_RETENTION_DAYS=30
+    assert stripe_event_ids(db_url) == {"evt_recent", "evt_retried"}
+    settings_env.setenv("TICKETING_STRIPE_EVENT_RETENTION_DAYS", "4")
+    reset_settings()
+    ExpiryScheduler(db_url=db_url).housekeeping()
+    assert stripe_event_ids(db_url) == {"evt_retried"}
+
+
+def test_stripe_event_retention_zero_keeps_them(db_url, new_session, settings_env, NOW):
+    settings_env.setenv("TICKETING_STRIPE_EVENT_RETENTION_DAYS", "0")
+    reset_settings()
+    add_stripe_events(new_session, evt_ancient=NOW - timedelta(days=900))
+    ExpiryScheduler(db_url=db_url).housekeeping()
+    assert stripe_event_ids(db_url) == {"evt_ancient"}

@@ -71,6 +71,15 @@ BAD_PRICES = [
     ("   ", "Price is required"),
     ([20], "Price must be a number"),
     ({"amount": 20}, "Price must be a number"),
+    # Decimal() and float() read these as numbers; a price is written 0-9 and one ".".
+    ("\u0661\u0662", "Price must be written with the digits 0-9"),  # Arabic-Indic 12
+    ("\uff15", "Price must be written with the digits 0-9"),  # fullwidth 5
+    ("\u09e7\u09e8.50", "Price must be written with the digits 0-9"),  # Bengali
+    ("1_000", "Price must be written with the digits 0-9"),
+    ("1e3", "Price must be a number"),
+    ("+5", "Price must be a number"),
+    ("5..0", "Price must be a number"),
+    ("0x10", "Price must be a number"),
 ]
 
 
@@ -87,6 +96,7 @@ def test_create_rejects_bad_price(new_session, seller, now, event_count, subtest
     assert event_count() == 1  # only the seller's UserCreated
 
 
+VISIBLE = "Title must contain visible letters, digits or symbols"
 BAD_TITLES = [
     ("", "Title is required"),
     ("   \t\n ", "Title is required"),
@@ -96,6 +106,19 @@ BAD_TITLES = [
     ("nul\x00byte", "Title must not contain control characters"),
     ("bell\x07", "Title must not contain control characters"),
     ("lone \ud800 surrogate", "Title must not contain control characters"),
+    ("c1 \x9b control", "Title must not contain control characters"),
+    ("\u202egnp.exe", "Title must not contain text-direction control characters"),  # "exe.png"
+    ("Gig \u202dtwo", "Title must not contain text-direction control characters"),
+    ("Gig \u2067isolate\u2069", "Title must not contain text-direction control characters"),
+    ("Gig \u200f mark", "Title must not contain text-direction control characters"),
+    ("\u200b", VISIBLE),  # zero-width space
+    ("\ufeff\u200b\u2060", VISIBLE),  # BOM, word joiner
+    ("\U000e0041\U000e0042", VISIBLE),  # tag characters
+    ("\u00ad", VISIBLE),  # soft hyphen
+    ("\u3164\u3164", VISIBLE),  # Hangul filler: a letter that renders blank
+    ("\u2800", VISIBLE),  # blank Braille pattern
+    ("\u200d", VISIBLE),  # a lone zero-width joiner
+    ("\u0301\u0301", VISIBLE),  # combining marks with nothing to sit on
 ]
 
 
@@ -106,6 +129,24 @@ def test_create_rejects_bad_title(new_session, seller, now, event_count, subtest
                 tickets.create_ticket(db, seller_id=seller.id, title=title, price=20, now=now)
             assert (err.value.message, err.value.field) == (message, "title")
     assert event_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("Caf\u0065\u0301 concert", "Caf\u00e9 concert"),  # NFC: one way to write "é"
+        ("Radio\u200bhead", "Radiohead"),  # invisible characters removed
+        ("\ufeffOpera\u00ad night", "Opera night"),
+        ("Ende\U000e0041\U000e007f", "Ende"),
+        ("東京ドーム 公演", "東京ドーム 公演"),  # non-Latin text as written (no NFKC)
+        ("ｶﾗｵｹ Ｎight", "ｶﾗｵｹ Ｎight"),  # compatibility forms too: a title is shown, not matched
+        ("می\u200cخواهم", "می\u200cخواهم"),  # Persian needs its zero-width non-joiner
+        ("Family \U0001f468\u200d\U0001f469\u200d\U0001f467", "Family 👨\u200d👩\u200d👧"),
+        ("tab\tand\nnewline", "tab and newline"),
+    ],
+)
+def test_titles_are_stored_as_they_will_be_seen(make_ticket, rows, given, stored):
+    assert rows.ticket(make_ticket(title=given).id).title == stored
 
 
 def test_title_length_counts_after_trimming(make_ticket):

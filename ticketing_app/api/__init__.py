@@ -41,6 +41,9 @@ def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
 def build_api() -> FastAPI:
     """The FastAPI app that Reflex mounts its own backend under (`rx.App(api_transformer=...)`)."""
     from ticketing_app.api import fallback, health, orders, payments, session_bridge, tickets, users
+    from ticketing_app.settings import get_settings
+
+    get_settings()  # refuse to start on a bad configuration (e.g. live keys, public secret)
 
     api = FastAPI(
         title="Ticketing API",
@@ -63,5 +66,7 @@ def build_api() -> FastAPI:
     api.include_router(payments.router)
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)
+    # HEAD, odd methods and `//api/...` in the same shape (around Reflex's mount too).
+    api.add_middleware(fallback.ApiEdges, routes=lambda: api.router.routes)
     api.openapi = lambda: _openapi_without_422(api)  # type: ignore[method-assign]
     return api

@@ -19,33 +19,21 @@ host must then be ours (`deps.refuse_cross_site`). The JSON sign-in/up routes do
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from ticketing_app.api.deps import refuse_cross_site
 from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth
-from ticketing_app.web_session import clear_session_cookie, set_session_cookie
+from ticketing_app.services import auth, known_device
+from ticketing_app.web_session import (
+    clear_session_cookie,
+    safe_next,
+    set_device_cookie,
+    set_session_cookie,
+)
 
 router = APIRouter(include_in_schema=False)
-
-
-def safe_next(request: Request, target: str) -> str:
-    """Only redirect to a path, or to the same host (any port: dev runs 3000 and 8000)."""
-    parsed = urlparse(target or "/")
-    if (
-        not parsed.scheme
-        and not parsed.netloc
-        and target.startswith("/")
-        and not target.startswith("//")
-    ):
-        return target
-    if parsed.scheme in ("http", "https") and parsed.hostname == request.url.hostname:
-        return target
-    return "/"
 
 
 @router.post("/api/auth/session")
@@ -53,17 +41,18 @@ def adopt_session(
     request: Request, code: str = Form(...), next: str = Form("/")
 ) -> RedirectResponse:
     refuse_cross_site(request)
-    response = RedirectResponse(safe_next(request, next), status_code=303)
+    response = RedirectResponse(safe_next(next, host=request.url.hostname), status_code=303)
     with write_session() as db:
-        token = auth.adopt_handoff(db, code=code, now=utcnow())
-    if token is not None:
-        set_session_cookie(response, token)
+        adopted = auth.adopt_handoff(db, code=code, now=utcnow())
+    if adopted is not None:
+        set_session_cookie(response, adopted.token)
+        set_device_cookie(response, known_device.issue(adopted.email))
     return response
 
 
 @router.post("/api/auth/clear")
 def clear_session(request: Request, next: str = Form("/")) -> RedirectResponse:
     refuse_cross_site(request)
-    response = RedirectResponse(safe_next(request, next), status_code=303)
+    response = RedirectResponse(safe_next(next, host=request.url.hostname), status_code=303)
     clear_session_cookie(response)
     return response

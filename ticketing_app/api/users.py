@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Request
 from fastapi.responses import JSONResponse
 
-from ticketing_app.api.deps import JsonBody, MaybeUser, SessionToken
+from ticketing_app.api.deps import JsonBody, MaybeUser, SessionToken, refuse_cross_site
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import (
     OPTIONAL_AUTH,
@@ -17,11 +19,26 @@ from ticketing_app.api.schemas import (
 )
 from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth
-from ticketing_app.web_session import clear_session_cookie, set_session_cookie
+from ticketing_app.services import auth, known_device
+from ticketing_app.web_session import (
+    DEVICE_COOKIE_NAME,
+    clear_session_cookie,
+    set_device_cookie,
+    set_session_cookie,
+)
 
 router = APIRouter(prefix="/api/users", tags=["users"])
-# Signing out must always work, whatever a client sends along (SPEC shows `{}`).
+# The known-device cookie this browser got when it last signed in (services/known_device.py).
+DeviceCookie = Annotated[
+    str | None,
+    Cookie(
+        alias=DEVICE_COOKIE_NAME,
+        include_in_schema=False,
+        description="Set (HttpOnly) by signup/signin",
+    ),
+]
+# Signing out works whatever a client sends along (SPEC shows `{}`), unless another site
+# sent it (403, like every route that reads a body).
 IGNORED_BODY = {
     "requestBody": {
         "required": False,
@@ -45,6 +62,7 @@ def signup(body: JsonBody) -> JSONResponse:
         )
     response = JSONResponse(auth.user_view(user), status_code=201)
     set_session_cookie(response, token)
+    set_device_cookie(response, known_device.issue(user.email))
     return response
 
 
@@ -55,23 +73,32 @@ def signup(body: JsonBody) -> JSONResponse:
     openapi_extra=json_body_doc(Credentials),
     summary="Sign in (sets the session cookie); rate-limited per email",
 )
-def signin(body: JsonBody) -> JSONResponse:
+def signin(body: JsonBody, device: DeviceCookie = None) -> JSONResponse:
     with write_session() as db:
         user, token = auth.signin(
-            db, email=body.get("email"), password=body.get("password"), now=utcnow()
+            db,
+            email=body.get("email"),
+            password=body.get("password"),
+            now=utcnow(),
+            device=device,
         )
     response = JSONResponse(auth.user_view(user))
     set_session_cookie(response, token)
+    set_device_cookie(response, known_device.issue(user.email))  # a fresh nonce each time
     return response
 
 
 @router.post(
     "/signout",
     response_model=Empty,
+    responses=error_responses(403),
     openapi_extra={**IGNORED_BODY, **OPTIONAL_AUTH},
-    summary="Revoke the session and expire the cookie (always succeeds)",
+    summary="Revoke the session and expire the cookie (403 only when another site sent it)",
 )
-def signout(token: SessionToken) -> JSONResponse:
+def signout(request: Request, token: SessionToken) -> JSONResponse:
+    # Another site's auto-posted form must not sign the visitor out (sign-out CSRF): the
+    # SameSite=Lax cookie is not sent with it, but the answer's expired cookie would be kept.
+    refuse_cross_site(request)
     with write_session() as db:
         auth.signout(db, token=token, now=utcnow())
     response = JSONResponse({})

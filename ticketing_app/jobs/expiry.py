@@ -31,7 +31,7 @@ from ticketing_app import outbox
 from ticketing_app.db import read_session, write_session
 from ticketing_app.models import Order
 from ticketing_app.outbox import Event
-from ticketing_app.services import auth, orders
+from ticketing_app.services import auth, orders, payments
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -254,11 +254,12 @@ class ExpiryScheduler:
         return expired
 
     def housekeeping(self) -> tuple[int, int]:
-        """Delete outbox rows past retention, stale sign-in failures and sessions ended over a
-        day ago; returns the counts of the first two."""
+        """Delete outbox rows past retention, stale sign-in failures, sessions ended over a
+        day ago and handled Stripe event ids past retention; returns the counts of the first
+        two."""
         settings = get_settings()
         now = _utcnow()
-        events = failures = sessions = 0
+        events = failures = sessions = stripe_events = 0
         try:
             if settings.ticketing_outbox_retention_days:
                 with write_session(self.db_url) as db:
@@ -271,13 +272,21 @@ class ExpiryScheduler:
                 failures = auth.prune_signin_failures(db, now=now)
             with write_session(self.db_url) as db:
                 sessions = auth.prune_sessions(db, now=now)
+            if settings.ticketing_stripe_event_retention_days:
+                with write_session(self.db_url) as db:
+                    stripe_events = payments.prune_stripe_events(
+                        db,
+                        before=now - timedelta(days=settings.ticketing_stripe_event_retention_days),
+                    )
         except Exception:
             log.exception("housekeeping failed")
-        if events or failures or sessions:
+        if events or failures or sessions or stripe_events:
             log.info(
-                "housekeeping deleted %d event(s), %d sign-in failure(s), %d ended session(s)",
+                "housekeeping deleted %d event(s), %d sign-in failure(s), %d ended session(s), "
+                "%d Stripe event id(s)",
                 events,
                 failures,
                 sessions,
+                stripe_events,
             )
         return events, failures

@@ -17,7 +17,12 @@ from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.models import AuthSession, SigninFailure, User, UTCDateTime
-from ticketing_app.services.validation import parse_email, parse_password
+from ticketing_app.services import known_device
+from ticketing_app.services.validation import (
+    normalize_email,
+    parse_email,
+    parse_password,
+)
 from ticketing_app.settings import get_settings
 
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -91,15 +96,15 @@ def signup(db: Session, *, email: str, password: str, now: datetime) -> tuple[Us
     return user, token
 
 
-def _check_rate_limit(db: Session, email: str, now: datetime) -> None:
-    s = get_settings()
-    since = now - timedelta(seconds=s.ticketing_signin_window_seconds)
+def _check_rate_limit(db: Session, key: str, limit: int, now: datetime) -> None:
+    """`key` is the email, or a known device's key (known_device.throttle_key)."""
+    since = now - timedelta(seconds=get_settings().ticketing_signin_window_seconds)
     failures = db.exec(
         select(sa.func.count())
         .select_from(SigninFailure)
-        .where(SigninFailure.email == email, SigninFailure.created_at > since)
+        .where(SigninFailure.email == key, SigninFailure.created_at > since)
     ).one()
-    if failures >= s.ticketing_signin_max_failures:
+    if failures >= limit:
         raise RateLimited("Too many failed sign-in attempts. Try again in a few minutes.")
 
 
@@ -127,28 +132,36 @@ def prune_signin_failures(db: Session, *, now: datetime) -> int:
         return db.exec(sa.delete(SigninFailure).where(SigninFailure.created_at <= since)).rowcount
 
 
-def _serialize_signins(db: Session, email: str) -> None:
-    """One sign-in check per email at a time, until this transaction ends: without it,
-    concurrent wrong guesses all passed the count before any was recorded. (SQLite: the
-    write transaction's BEGIN IMMEDIATE already serialises.)"""
+def _serialize_signins(db: Session, key: str) -> None:
+    """One sign-in check per limit key (email or device) at a time, until this transaction
+    ends: without it, concurrent wrong guesses all passed the count before any was recorded.
+    (SQLite: the write transaction's BEGIN IMMEDIATE already serialises.)"""
     if db.get_bind().dialect.name == "postgresql":
-        db.exec(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("signin:" + email))))
+        db.exec(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("signin:" + key))))
 
 
-def signin(db: Session, *, email: str, password: str, now: datetime) -> tuple[User, str]:
+def signin(
+    db: Session, *, email: str, password: str, now: datetime, device: str | None = None
+) -> tuple[User, str]:
     """Same error, and the same work, for an unknown email and a wrong password.
 
-    Every attempt is recorded as a failure before the (slow) password check, under a
-    per-email lock, and the record is removed if the password was right: so at most
-    `ticketing_signin_max_failures` guesses are ever checked per window, however many arrive
-    at once."""
+    Every attempt is recorded as a failure before the (slow) password check, under a lock on
+    its limit's key, and the record is removed if the password was right: so at most
+    `ticketing_signin_max_failures` guesses are ever checked per window and email, however
+    many arrive at once. A browser presenting a known-device cookie for this email
+    (`device`, services/known_device.py) is counted under its own key and limit instead, so
+    guesses from elsewhere cannot lock the owner out."""
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         raise ValidationError(INVALID_CREDENTIALS)
-    email = email.strip().lower()[:320]
+    email = normalize_email(email)[:320]  # the spelling signup stored (and one limit key)
+    s = get_settings()
+    key = known_device.throttle_key(device, email)
+    limit = s.ticketing_signin_device_max_failures if key else s.ticketing_signin_max_failures
+    key = key or email
     with db.begin():
-        _serialize_signins(db, email)
-        _check_rate_limit(db, email, now)
-        attempt = SigninFailure(email=email, created_at=now)
+        _serialize_signins(db, key)
+        _check_rate_limit(db, key, limit, now)
+        attempt = SigninFailure(email=key, created_at=now)
         db.add(attempt)
         user = db.exec(select(User).where(User.email == email)).first()
     ok = password_context().verify(password[:1024], user.password_hash if user else _dummy_hash())
@@ -191,7 +204,15 @@ def begin_handoff(db: Session, *, token: str, now: datetime) -> str:
     return code
 
 
-def adopt_handoff(db: Session, *, code: str | None, now: datetime) -> str | None:
+@dataclass(frozen=True)
+class Adopted:
+    """A browser's new session token, and the email it is for (its known-device cookie)."""
+
+    token: str
+    email: str
+
+
+def adopt_handoff(db: Session, *, code: str | None, now: datetime) -> Adopted | None:
     """The session token for a live one-time code, or None. Single use: the code's session
     gets a new token (and its full lifetime) in one conditional UPDATE, so of two uses of one
     code exactly one succeeds."""
@@ -199,7 +220,7 @@ def adopt_handoff(db: Session, *, code: str | None, now: datetime) -> str | None
         return None
     token = secrets.token_urlsafe(32)
     with db.begin():
-        changed = db.exec(
+        user_id = db.exec(
             sa.update(AuthSession)
             .where(
                 AuthSession.token_hash == _handoff_hash(code),
@@ -207,8 +228,10 @@ def adopt_handoff(db: Session, *, code: str | None, now: datetime) -> str | None
                 AuthSession.expires_at > now,
             )
             .values(token_hash=hash_token(token), expires_at=_slid_expiry(now))
-        ).rowcount
-    return token if changed == 1 else None
+            .returning(AuthSession.user_id)
+        ).scalar_one_or_none()
+        email = db.exec(select(User.email).where(User.id == user_id)).first() if user_id else None
+    return Adopted(token, email) if email else None
 
 
 def signout(db: Session, *, token: str | None, now: datetime) -> None:

@@ -316,3 +316,11 @@ def handle_webhook(db: Session, *, payload: bytes, signature: str | None, now: d
     except IntegrityError:
         pass  # a concurrent delivery of the same event recorded it first
     return outcome
+
+
+def prune_stripe_events(db: Session, *, before: datetime) -> int:
+    """Forget handled webhook event ids received before `before` (hourly housekeeping). A
+    redelivery after that would be settled again, which changes nothing: settling is
+    idempotent; the ids only save the work."""
+    with db.begin():
+        return db.exec(sa.delete(StripeEvent).where(StripeEvent.received_at < before)).rowcount

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -13,10 +13,11 @@ from sqlmodel import Session, select
 
 from ticketing_app import outbox
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
-from ticketing_app.models import TICKET_STATUSES, Ticket, TicketStatus
+from ticketing_app.models import TICKET_STATUSES, Ticket, TicketStatus, User
 from ticketing_app.services.messages import TICKET_NOT_FOUND
 from ticketing_app.services.transitions import ticket_event
 from ticketing_app.services.validation import is_uuid, parse_price, parse_title
+from ticketing_app.settings import get_settings
 
 __all__ = ["TICKET_NOT_FOUND"]
 Sort = Literal["newest", "price_asc", "price_desc"]
@@ -42,10 +43,39 @@ def _not_editable(ticket: Ticket, verb: str) -> RuleViolation:
     return RuleViolation(f"Cannot {verb} a {ticket.status} ticket")
 
 
+def _check_listing_limits(db: Session, seller_id: str, now: datetime) -> None:
+    """At most TICKETING_MAX_LISTINGS_PER_HOUR new listings per seller in the last hour and
+    TICKETING_MAX_AVAILABLE_LISTINGS for sale at once (0: no limit). Counted inside the
+    transaction that adds the listing, one seller at a time: SQLite's write transaction is
+    BEGIN IMMEDIATE already; on PostgreSQL the seller's users row is locked first."""
+    settings = get_settings()
+    per_hour = settings.ticketing_max_listings_per_hour
+    at_once = settings.ticketing_max_available_listings
+    if not per_hour and not at_once:
+        return
+    if db.get_bind().dialect.name == "postgresql":
+        db.exec(select(User.id).where(User.id == seller_id).with_for_update())
+    mine = select(sa.func.count()).select_from(Ticket).where(Ticket.user_id == seller_id)
+    if per_hour:
+        recent = db.exec(mine.where(Ticket.created_at > now - timedelta(hours=1))).one()
+        if recent >= per_hour:
+            raise RuleViolation(
+                f"You can list at most {per_hour} tickets an hour. Try again later."
+            )
+    if at_once:
+        available = db.exec(mine.where(Ticket.status == "available")).one()
+        if available >= at_once:
+            raise RuleViolation(
+                f"You can have at most {at_once} tickets for sale at once. "
+                "Cancel a listing, or wait until one sells."
+            )
+
+
 def create_ticket(db: Session, *, seller_id: str, title: Any, price: Any, now: datetime) -> Ticket:
     title = parse_title(title)
     price_cents = parse_price(price)
     with db.begin():
+        _check_listing_limits(db, seller_id, now)
         ticket = Ticket(
             title=title,
             price_cents=price_cents,

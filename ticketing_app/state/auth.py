@@ -4,6 +4,7 @@ never reaches the browser's JavaScript: the page gets a one-time code for the co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,12 +14,9 @@ from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
-from ticketing_app.state.common import (
-    post_form_script,
-    safe_next_path,
-    show_error,
-    signed_in_user,
-)
+from ticketing_app.state.common import post_form_script, show_error, signed_in_user
+from ticketing_app.state.event_args import form_fields
+from ticketing_app.web_session import DEVICE_COOKIE_NAME, safe_next, token_from_cookie_header
 
 
 class AuthState(rx.State):
@@ -29,7 +27,7 @@ class AuthState(rx.State):
 
     @rx.var
     def next_path(self) -> str:
-        return safe_next_path(self.router.url.query_parameters.get("next"))
+        return safe_next(self.router.url.query_parameters.get("next"))
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:
@@ -43,6 +41,7 @@ class AuthState(rx.State):
     def _submit(
         self, form: dict[str, Any], service: Callable[..., Any]
     ) -> Iterator[rx.event.EventSpec | None]:
+        fields = form_fields(form, "email", "password")
         self.email_error = self.password_error = self.form_error = ""
         self.busy = True
         yield
@@ -50,10 +49,7 @@ class AuthState(rx.State):
             with write_session() as db:
                 now = utcnow()
                 _user, token = service(
-                    db,
-                    email=str(form.get("email") or ""),
-                    password=str(form.get("password") or ""),
-                    now=now,
+                    db, email=fields["email"], password=fields["password"], now=now
                 )
                 # Only a one-time code goes through the page; the token stays on the server.
                 code = auth.begin_handoff(db, token=token, now=now)
@@ -70,4 +66,6 @@ class AuthState(rx.State):
 
     @rx.event
     def signin(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
-        yield from self._submit(form, auth.signin)
+        # This browser's known-device cookie (HttpOnly; the socket's handshake carried it).
+        device = token_from_cookie_header(self.router.headers.cookie, DEVICE_COOKIE_NAME)
+        yield from self._submit(form, functools.partial(auth.signin, device=device))

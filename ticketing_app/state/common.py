@@ -16,7 +16,7 @@ from ticketing_app.errors import DomainError
 from ticketing_app.models import OrderStatus, TicketStatus, utcnow
 from ticketing_app.services import auth
 from ticketing_app.services.views import iso
-from ticketing_app.web_session import token_from_cookie_header
+from ticketing_app.web_session import safe_next, token_from_cookie_header
 
 STATUS_LABELS: dict[str, str] = {
     TicketStatus.AVAILABLE: "Available",
@@ -55,13 +55,6 @@ def signin_redirect(state: rx.State) -> rx.event.EventSpec:
     return rx.redirect(f"/signin?next={quote(current_path(state), safe='/')}")
 
 
-def safe_next_path(value: str | None) -> str:
-    """Only same-site paths: `/orders`, never `//evil` or `https://…`."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    return value
-
-
 def server_now() -> str:
     return iso(utcnow()) or ""
 
@@ -98,7 +91,7 @@ def _backend_origin_js() -> str:
 def post_form_script(path: str, fields: dict[str, Any], next_path: str) -> str:
     """JS that POSTs a hidden form to the backend (a full navigation, so the cookie the
     response sets reaches the WebSocket that the next page opens). Values are JSON-escaped."""
-    data = json.dumps({**fields, "__next": safe_next_path(next_path)})
+    data = json.dumps({**fields, "__next": safe_next(next_path)})
     return (
         "(() => {"
         f" const data = {data};"

@@ -13,6 +13,7 @@ from ticketing_app.errors import DomainError
 from ticketing_app.services import tickets
 from ticketing_app.services.views import ticket_view
 from ticketing_app.state.common import display_time, money
+from ticketing_app.state.event_args import form_fields
 
 PAGE_SIZE = 12
 
@@ -83,7 +84,7 @@ class MarketState(rx.State):
 
     @rx.event
     def search(self, form: dict[str, Any]) -> None:
-        self.query = str(form.get("q") or "")[:120]
+        self.query = form_fields(form, "q")["q"][:120]
         self.page = 0
         self._reload_live()
 

@@ -18,6 +18,7 @@ from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import utcnow
 from ticketing_app.services import orders, tickets
 from ticketing_app.state.common import show_error, signed_in_user, signin_redirect
+from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.market import ticket_card
 
 T = TypeVar("T")
@@ -118,6 +119,7 @@ class TicketState(rx.State):
 
     @rx.event
     def save(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
+        fields = form_fields(form, "title", "price")
         self.title_error = self.price_error = ""
         self.saved = False
         saved = yield from self._act(
@@ -126,8 +128,8 @@ class TicketState(rx.State):
                 db,
                 user_id=user_id,
                 ticket_id=self.ticket.get("id"),
-                title=form.get("title"),
-                price=form.get("price"),
+                title=fields["title"],
+                price=fields["price"],
                 now=utcnow(),
             ),
         )
@@ -168,6 +170,7 @@ class NewTicketState(rx.State):
 
     @rx.event
     def create(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
+        fields = form_fields(form, "title", "price")
         user = signed_in_user(self)
         if user is None:
             yield signin_redirect(self)
@@ -180,8 +183,8 @@ class NewTicketState(rx.State):
                 ticket = tickets.create_ticket(
                     db,
                     seller_id=user["id"],
-                    title=form.get("title"),
-                    price=form.get("price"),
+                    title=fields["title"],
+                    price=fields["price"],
                     now=utcnow(),
                 )
         except DomainError as exc:
