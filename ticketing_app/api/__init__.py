@@ -40,7 +40,16 @@ def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
 
 def build_api() -> FastAPI:
     """The FastAPI app that Reflex mounts its own backend under (`rx.App(api_transformer=...)`)."""
-    from ticketing_app.api import fallback, health, orders, payments, session_bridge, tickets, users
+    from ticketing_app.api import (
+        events,
+        fallback,
+        health,
+        orders,
+        payments,
+        session_bridge,
+        tickets,
+        users,
+    )
 
     api = FastAPI(
         title="Ticketing API",
@@ -61,6 +70,7 @@ def build_api() -> FastAPI:
     api.include_router(health.router)
     api.include_router(session_bridge.router)
     api.include_router(payments.router)
+    api.include_router(events.router)
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)
     api.openapi = lambda: _openapi_without_422(api)  # type: ignore[method-assign]

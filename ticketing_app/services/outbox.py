@@ -38,6 +38,8 @@ EVENT_TYPES = (
     "OrderCompleted",
     "ChargeCreated",
     "ChargeRefunded",
+    "EventCreated",
+    "EventUpdated",
 )
 
 _PENDING_KEY = "ticketing_pending_events"

@@ -33,30 +33,49 @@ def parse_title(value: Any) -> str:
 
 def parse_price(value: Any) -> int:
     """Decimal major units (20, 19.99, "19.99") to integer cents."""
+    return parse_money(value, "price", "Price")
+
+
+def parse_money(value: Any, field: str, label: str) -> int:
+    """An amount in decimal major units to integer cents; errors name `field` as `label`."""
     if isinstance(value, bool) or value is None:
-        raise ValidationError("Price must be a number", "price")
+        raise ValidationError(f"{label} must be a number", field)
     if isinstance(value, str):
         value = value.strip()
         if not value:
-            raise ValidationError("Price is required", "price")
+            raise ValidationError(f"{label} is required", field)
     if isinstance(value, float):
         value = repr(value)
     if not isinstance(value, int | str | Decimal):
-        raise ValidationError("Price must be a number", "price")
+        raise ValidationError(f"{label} must be a number", field)
     try:
         amount = Decimal(value)
     except (InvalidOperation, ValueError):
-        raise ValidationError("Price must be a number", "price") from None
+        raise ValidationError(f"{label} must be a number", field) from None
     if not amount.is_finite():
-        raise ValidationError("Price must be a number", "price")
+        raise ValidationError(f"{label} must be a number", field)
     if amount <= 0:
-        raise ValidationError("Price must be greater than 0", "price")
+        raise ValidationError(f"{label} must be greater than 0", field)
     if amount > Decimal(MAX_PRICE_CENTS) / 100:
-        raise ValidationError("Price must be at most 1,000,000", "price")
+        raise ValidationError(f"{label} must be at most 1,000,000", field)
     cents = amount * 100
     if cents != cents.to_integral_value():
-        raise ValidationError("Price must have at most 2 decimal places", "price")
+        raise ValidationError(f"{label} must have at most 2 decimal places", field)
     return int(cents)
+
+
+def parse_text(value: Any, field: str, label: str, max_length: int) -> str:
+    """Required one-line text: whitespace collapsed, 1..max_length characters, printable."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{label} is required", field)
+    text = " ".join(value.split())
+    if not text:
+        raise ValidationError(f"{label} is required", field)
+    if len(text) > max_length:
+        raise ValidationError(f"{label} must be at most {max_length} characters", field)
+    if _CONTROL_RE.search(text):
+        raise ValidationError(f"{label} must not contain control characters", field)
+    return text
 
 
 def format_price(cents: int) -> str:
