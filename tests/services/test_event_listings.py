@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from ticketing_app.errors import RuleViolation, ValidationError
 from ticketing_app.models import Event, Ticket, User
-from ticketing_app.services import events, orders, tickets
+from ticketing_app.services import event_start, events, orders, tickets
 from ticketing_app.settings import reset_settings
 
 START = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)  # `now` is 2026-11-25 12:00 UTC
@@ -212,16 +212,16 @@ def test_withdrawal_at_start(new_session, seller, now, list_ticket, make_user, r
 
     before_start = event.starts_at - timedelta(milliseconds=1)
     with new_session() as db:
-        assert events.withdraw_started_listings(db, now=before_start) == []
+        assert event_start.withdraw_started_listings(db, now=before_start) == []
     seen = len(stored_events())
     with new_session() as db:
-        withdrawn = events.withdraw_started_listings(db, now=event.starts_at)
+        withdrawn = event_start.withdraw_started_listings(db, now=event.starts_at)
     assert sorted(withdrawn) == sorted(t.id for t in for_sale)
     for t in for_sale:
         row = rows.ticket(t.id)
         assert (row.status, row.withdrawn_reason, row.version) == (
             "cancelled",
-            events.STARTED_REASON,
+            event_start.STARTED_REASON,
             2,
         )
     assert rows.ticket(held.id).status == "reserved"  # its hold runs out, then the sweep
@@ -231,9 +231,9 @@ def test_withdrawal_at_start(new_session, seller, now, list_ticket, make_user, r
     assert sorted((e.type, e.aggregate_id) for e in news) == sorted(
         ("TicketCancelled", t.id) for t in for_sale
     )
-    assert all(e.payload["withdrawnReason"] == events.STARTED_REASON for e in news)
+    assert all(e.payload["withdrawnReason"] == event_start.STARTED_REASON for e in news)
     with new_session() as db:  # idempotent
-        assert events.withdraw_started_listings(db, now=event.starts_at) == []
+        assert event_start.withdraw_started_listings(db, now=event.starts_at) == []
     assert len(stored_events()) == seen + 2
 
 
@@ -243,7 +243,7 @@ def test_withdrawal_runs_in_batches(new_session, seller, now, list_ticket):
     done: set[str] = set()
     while True:
         with new_session() as db:
-            batch = events.withdraw_started_listings(db, now=event.starts_at, limit=2)
+            batch = event_start.withdraw_started_listings(db, now=event.starts_at, limit=2)
         if not batch:
             break
         assert len(batch) <= 2
@@ -251,13 +251,15 @@ def test_withdrawal_runs_in_batches(new_session, seller, now, list_ticket):
     assert done == listed
 
 
-def test_next_start_with_listings(new_session, seller, now, list_ticket):
+def test_next_event_start(new_session, seller, now, rows):
+    with new_session() as db:
+        assert event_start.next_event_start(db, after=now) is None
     first = make_event(new_session, seller, now, name="A", starts_at=now + timedelta(hours=1))
     second = make_event(new_session, seller, now, name="B", starts_at=now + timedelta(hours=2))
     with new_session() as db:
-        assert events.next_start_with_listings(db, after=now) is None  # nothing on sale
-    list_ticket(second.id)
-    list_ticket(first.id)
+        assert event_start.next_event_start(db, after=now) == first.starts_at
+        assert event_start.next_event_start(db, after=first.starts_at) == second.starts_at
+        assert event_start.next_event_start(db, after=second.starts_at) is None
+    rows.execute(sa.update(Event).where(Event.id == first.id).values(status="cancelled"))
     with new_session() as db:
-        assert events.next_start_with_listings(db, after=now) == first.starts_at
-        assert events.next_start_with_listings(db, after=first.starts_at) == second.starts_at
+        assert event_start.next_event_start(db, after=now) == second.starts_at

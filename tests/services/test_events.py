@@ -352,6 +352,7 @@ def test_get_event_and_its_tickets_cheapest_first(make_event, list_for, new_sess
     )
     with new_session() as db:
         found, items = events.event_tickets(db, event.id)
+    found = found.event
     assert found.id == event.id
     assert [t.price_cents for t in items] == [4500, 4500, 6000, 7000]
     ties = sorted([listed[1].id, listed[2].id])

@@ -114,5 +114,5 @@ def get_event(event_id: str) -> JSONResponse:
 )
 def event_tickets(event_id: str, limit: PageLimit = 50, offset: PageOffset = 0) -> JSONResponse:
     with read_session() as db:
-        _event, items = events.event_tickets(db, event_id, limit=limit, offset=offset)
+        _summary, items = events.event_tickets(db, event_id, limit=limit, offset=offset)
     return JSONResponse([ticket_view(t) for t in items])

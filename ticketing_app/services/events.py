@@ -31,7 +31,6 @@ from ticketing_app.services.tickets import (
     EVENT_CANCELLED,
     EVENT_STARTED,
     check_page,
-    ticket_event,
 )
 from ticketing_app.services.validation import is_uuid, parse_text
 from ticketing_app.services.views import event_view, iso
@@ -40,7 +39,6 @@ EVENT_NOT_FOUND = "Event not found"
 SCHEDULED, CANCELLED = "scheduled", "cancelled"
 # "At most two years ahead": 2 × 365 days plus a leap day.
 MAX_AHEAD = timedelta(days=731)
-STARTED_REASON = "The event started, so this listing left the market"
 SEARCH_MAX = 120
 COUNT_AHEAD = 1000
 
@@ -249,16 +247,22 @@ def _summaries(rows: Any) -> list[EventSummary]:
     return out
 
 
+def summary_by_id(db: Session, event_id: str) -> EventSummary | None:
+    """The event with its figures, in the caller's transaction (None: no such event)."""
+    one = sa.select(_EVENTS).where(_EVENTS.c.id == event_id.lower()).subquery()
+    found = _summaries(db.execute(_with_figures(one)).all())
+    return found[0] if found else None
+
+
 def get_event(db: Session, event_id: Any) -> EventSummary:
     """One event (any status, started or not) with its figures."""
     if not is_uuid(event_id):
         raise NotFound(EVENT_NOT_FOUND)
     with db.begin():
-        one = sa.select(_EVENTS).where(_EVENTS.c.id == event_id.lower()).subquery()
-        found = _summaries(db.execute(_with_figures(one)).all())
-    if not found:
+        found = summary_by_id(db, event_id)
+    if found is None:
         raise NotFound(EVENT_NOT_FOUND)
-    return found[0]
+    return found
 
 
 def _filter_time(value: Any, field: str, label: str) -> datetime | None:
@@ -322,68 +326,23 @@ def list_events(
 
 def event_tickets(
     db: Session, event_id: Any, *, limit: int = 50, offset: int = 0
-) -> tuple[Event, list[Ticket]]:
-    """The event and its available tickets, cheapest first (read along the index)."""
+) -> tuple[EventSummary, list[Ticket]]:
+    """The event (with figures) and its available tickets, cheapest first (read along the
+    index), in one transaction."""
     check_page(limit, offset)
+    if not is_uuid(event_id):
+        raise NotFound(EVENT_NOT_FOUND)
     with db.begin():
-        event = load_event(db, event_id)
+        summary = summary_by_id(db, event_id)
+        if summary is None:
+            raise NotFound(EVENT_NOT_FOUND)
         items = list(
             db.exec(
                 select(Ticket)
-                .where(Ticket.event_id == event.id, Ticket.status == "available")
+                .where(Ticket.event_id == summary.event.id, Ticket.status == "available")
                 .order_by(Ticket.price_cents, Ticket.id)
                 .limit(limit)
                 .offset(offset)
             )
         )
-    return event, items
-
-
-def withdraw_started_listings(db: Session, *, now: datetime, limit: int = 500) -> list[str]:
-    """At its start an event's unsold listings leave the market: up to `limit` available
-    tickets of events that have started become `cancelled` with `STARTED_REASON`, with their
-    TicketCancelled events, in ONE transaction. Idempotent (the UPDATE re-checks
-    `status = 'available'`); returns the ids this call withdrew."""
-    with db.begin():
-        started = sa.select(_EVENTS.c.id).where(_EVENTS.c.starts_at <= now)
-        due = (
-            sa.select(_TICKETS.c.id)
-            .where(_TICKETS.c.status == "available", _TICKETS.c.event_id.in_(started))
-            .limit(limit)
-            # PostgreSQL: a timer and a sweep running at once take disjoint rows.
-            .with_for_update(skip_locked=True)
-            # A CTE, evaluated once: as a plain `IN (subquery)` PostgreSQL may rescan the
-            # locking subquery per row, and the LIMIT no longer bounds the batch.
-            .cte("due")
-        )
-        conn = db.connection()
-        withdrawn = [
-            Ticket(**row._mapping)
-            for row in conn.execute(
-                sa.update(_TICKETS)
-                .where(_TICKETS.c.id.in_(sa.select(due.c.id)), _TICKETS.c.status == "available")
-                .values(
-                    status="cancelled",
-                    withdrawn_reason=STARTED_REASON,
-                    version=_TICKETS.c.version + 1,
-                    updated_at=now,
-                )
-                .returning(*_TICKETS.c)
-            )
-        ]
-        if withdrawn:
-            news = [ticket_event("TicketCancelled", t) for t in withdrawn]
-            outbox.deliver_after_commit(db, outbox.write_rows(conn, news, now=now))
-    return [t.id for t in withdrawn]
-
-
-def next_start_with_listings(db: Session, *, after: datetime) -> datetime | None:
-    """The earliest start after `after` of an event that has tickets on sale (the next moment
-    `withdraw_started_listings` has work), or None."""
-    with db.begin():
-        return db.exec(
-            select(Event.starts_at)
-            .where(Event.starts_at > after, sa.exists().where(_available(Event.id)))
-            .order_by(Event.starts_at)
-            .limit(1)
-        ).first()
+    return summary, items
