@@ -46,6 +46,7 @@ def build_api() -> FastAPI:
         health,
         orders,
         payments,
+        seo,
         session_bridge,
         tickets,
         users,
@@ -71,7 +72,10 @@ def build_api() -> FastAPI:
     api.include_router(session_bridge.router)
     api.include_router(payments.router)
     api.include_router(events.router)
+    api.include_router(seo.router)  # /sitemap.xml
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)
     api.openapi = lambda: _openapi_without_422(api)  # type: ignore[method-assign]
+    # Head tags of /events/{id} and /tickets/{id} in the HTML the one-port server sends.
+    api.add_middleware(seo.LinkPreviewMiddleware)
     return api

@@ -265,6 +265,18 @@ def get_event(db: Session, event_id: Any) -> EventSummary:
     return found
 
 
+def sitemap_entries(db: Session, *, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """(id, updated_at) of upcoming scheduled events, soonest first."""
+    with db.begin():
+        rows = db.exec(
+            select(Event.id, Event.updated_at)
+            .where(Event.status == SCHEDULED, Event.starts_at > now)
+            .order_by(Event.starts_at, Event.id)
+            .limit(limit)
+        ).all()
+    return [(event_id, updated_at) for event_id, updated_at in rows]
+
+
 def _filter_time(value: Any, field: str, label: str) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
