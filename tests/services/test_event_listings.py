@@ -263,3 +263,22 @@ def test_next_event_start(new_session, seller, now, rows):
     rows.execute(sa.update(Event).where(Event.id == first.id).values(status="cancelled"))
     with new_session() as db:
         assert event_start.next_event_start(db, after=now) == second.starts_at
+
+
+def test_the_seller_sees_why_a_listing_left_the_market(new_session, seller, now, list_ticket):
+    from ticketing_app.services import listings
+    from ticketing_app.state.listings import _row
+    from ticketing_app.state.market import ticket_card
+
+    event = make_event(new_session, seller, now, starts_at=now + timedelta(hours=1))
+    ticket = list_ticket(event.id)
+    with new_session() as db:
+        event_start.withdraw_started_listings(db, now=event.starts_at)
+    with new_session() as db:
+        (listing,) = listings.seller_listings(db, seller_id=seller.id)
+    row = _row(ticket_card(listing.ticket), listing.hold_expires_at)
+    assert (row["id"], row["statusText"], row["note"]) == (
+        ticket.id,
+        "Withdrawn",
+        "The event started, so this listing left the market",
+    )

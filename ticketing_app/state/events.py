@@ -50,7 +50,7 @@ def face_value_text(ticket: Ticket) -> str:
         return f"Face value {face} · {markup}% mark-up"
     if markup < 0:
         return f"Face value {face} · {-markup}% below face value"
-    return f"Face value {face} · sold at face value"
+    return f"Face value {face} · at face value"
 
 
 def listing_card(ticket: Ticket) -> dict[str, Any]:
