@@ -33,6 +33,7 @@ TABLES = (
     "charges",
     "orders",
     "tickets",
+    "events",
     "signin_failures",
     "auth_sessions",
     "users",

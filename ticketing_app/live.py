@@ -45,6 +45,7 @@ from ticketing_app.settings import get_settings
 log = logging.getLogger(__name__)
 
 TICKETS = "tickets"
+EVENTS = "events"  # the front door's upcoming events and their figures (SPEC §9)
 
 
 def ticket_topic(ticket_id: str) -> str:
@@ -53,6 +54,10 @@ def ticket_topic(ticket_id: str) -> str:
 
 def order_topic(order_id: str) -> str:
     return f"order:{order_id}"
+
+
+def event_topic(event_id: str) -> str:
+    return f"event:{event_id}"
 
 
 def seller_topic(user_id: str) -> str:
@@ -71,6 +76,10 @@ def topics_for(event: Event) -> set[str]:
         topics |= {TICKETS, ticket_topic(event.aggregate_id)}
         if p.get("userId"):
             topics.add(seller_topic(p["userId"]))
+        if p.get("eventId"):  # its event's count and "from" price
+            topics |= {EVENTS, event_topic(p["eventId"])}
+    elif event.aggregate_type == "event":
+        topics |= {EVENTS, event_topic(event.aggregate_id)}
     elif event.aggregate_type == "order":
         topics.add(order_topic(event.aggregate_id))
         if p.get("userId"):

@@ -42,7 +42,20 @@ ORDER_STATUSES: tuple[str, ...] = tuple(OrderStatus)
 CHARGE_STATUSES: tuple[str, ...] = tuple(ChargeStatus)
 # A PaymentIntent that succeeded at Stripe: kept, or given back.
 SETTLED_CHARGE_STATUSES = (ChargeStatus.SUCCEEDED, ChargeStatus.REFUNDED)
+
+
+class EventStatus(StrEnum):
+    """A show's state (SPEC §9)."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+EVENT_STATUSES: tuple[str, ...] = tuple(EventStatus)
 MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
+EVENT_NAME_MAX, EVENT_VENUE_MAX, EVENT_CITY_MAX = 120, 120, 80
+# Why a listing left the market without its seller cancelling it (tickets.withdrawn_reason).
+WITHDRAWN_REASON_MAX = 200
 
 
 def new_id() -> str:
@@ -127,6 +140,38 @@ class SigninFailure(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_signin_failures_email_created", "email", "created_at"),)
 
 
+class Event(SQLModel, table=True):
+    """What tickets are for: a concert, a match (SPEC §9). Not a domain event (DomainEvent)."""
+
+    __tablename__ = "events"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=EVENT_NAME_MAX)
+    venue: str = Field(max_length=EVENT_VENUE_MAX)
+    city: str = Field(max_length=EVENT_CITY_MAX)
+    starts_at: datetime = Field(sa_column=_ts())
+    status: str = Field(default="scheduled", max_length=16)
+    # Name + venue (case folded, whitespace collapsed) + start: one event per key, whoever
+    # creates it first (services/events.dedupe_key; the unique index decides races).
+    dedupe_key: str = Field(sa_column=sa.Column(sa.String(700), nullable=False))
+    created_by: str = Field(foreign_key="users.id", max_length=36)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", EVENT_STATUSES), name="ck_events_status"),
+        sa.CheckConstraint(
+            f"length(name) BETWEEN 1 AND {EVENT_NAME_MAX} "
+            f"AND length(venue) BETWEEN 1 AND {EVENT_VENUE_MAX} "
+            f"AND length(city) BETWEEN 1 AND {EVENT_CITY_MAX}",
+            name="ck_events_text_lengths",
+        ),
+        sa.Index("uq_events_dedupe_key", "dedupe_key", unique=True),
+        sa.Index("ix_events_status_starts", "status", "starts_at"),
+    )
+
+
 class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
 
@@ -139,11 +184,22 @@ class Ticket(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+    # SPEC §9: the event it is for (None: a plain listing) and the price printed on it.
+    event_id: str | None = Field(default=None, foreign_key="events.id", max_length=36)
+    face_value_cents: int | None = Field(default=None)
+    withdrawn_reason: str | None = Field(default=None, max_length=WITHDRAWN_REASON_MAX)
 
     __table_args__ = (
         sa.CheckConstraint(
             f"price_cents > 0 AND price_cents <= {MAX_PRICE_CENTS}", name="ck_tickets_price"
         ),
+        sa.CheckConstraint(
+            f"face_value_cents IS NULL OR "
+            f"(face_value_cents > 0 AND face_value_cents <= {MAX_PRICE_CENTS})",
+            name="ck_tickets_face_value",
+        ),
+        # "Cheapest available tickets of an event", and its count, from the index alone.
+        sa.Index("ix_tickets_event_status_price", "event_id", "status", "price_cents", "id"),
         sa.CheckConstraint(_in("status", TICKET_STATUSES), name="ck_tickets_status"),
         sa.CheckConstraint(
             f"(status = '{TicketStatus.RESERVED}') = (order_id IS NOT NULL)",

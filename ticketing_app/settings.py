@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # PostgreSQL connections per process: pool_size kept open, up to + max_overflow under load.
     ticketing_db_pool_size: int = Field(default=20, ge=1)
     ticketing_db_max_overflow: int = Field(default=40, ge=0)
+    # SPEC §9: a listing's price may be at most this % of its face value; 0 turns the cap off.
+    ticketing_price_cap_percent: int = Field(default=120, ge=0)
     ticketing_secure_cookies: bool = False
     # The site's address (links in emails, QR codes) and the one origin whose pages may call
     # the backend with the visitor's cookie (CORS) and open its socket; more, comma-separated,

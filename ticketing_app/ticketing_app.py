@@ -5,6 +5,7 @@ import reflex as rx
 from ticketing_app import jobs
 from ticketing_app.api import build_api
 from ticketing_app.pages import auth as auth_pages
+from ticketing_app.pages import events as events_pages
 from ticketing_app.pages import listings as listings_pages
 from ticketing_app.pages import market as market_pages
 from ticketing_app.pages import orders as orders_pages
@@ -17,5 +18,12 @@ from ticketing_app.state.event_args import refuse_forged_event
 app = rx.App(api_transformer=build_api(), backend_exception_handler=refuse_forged_event)
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)
-for _pages in (market_pages, auth_pages, tickets_pages, orders_pages, listings_pages):
+for _pages in (
+    market_pages,
+    auth_pages,
+    tickets_pages,
+    orders_pages,
+    listings_pages,
+    events_pages,
+):
     _pages.add_pages(app)

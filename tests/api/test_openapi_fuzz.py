@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -41,6 +42,11 @@ SPEC_ROUTES = {
     ("get", "/api/orders/{order_id}"): (200, {401, 403, 404}),
     ("delete", "/api/orders/{order_id}"): (204, {400, 401, 403, 404}),
     ("get", "/api/health"): (200, {503}),
+    # SPEC §9
+    ("post", "/api/events"): (201, {400, 401}),
+    ("get", "/api/events"): (200, {400}),
+    ("get", "/api/events/{event_id}"): (200, {404}),
+    ("get", "/api/events/{event_id}/tickets"): (200, {400, 404}),
 }
 PAYMENT_ROUTES = {
     ("post", "/api/payments"): (201, {400, 401, 402, 403, 404}),
@@ -91,11 +97,28 @@ def _client(base: str) -> httpx.Client:
     return c
 
 
-def seed(base: str) -> tuple[str, list[str], list[str]]:
-    """A fuzzing user with own listings and orders, plus someone else's; returns its token."""
+def seed(base: str) -> tuple[str, list[str], list[str], list[str]]:
+    """A fuzzing user with own listings (some for events) and orders, plus someone else's;
+    returns its token and the ids."""
     me, other = _client(base), _client(base)
+    starts = datetime.now(UTC) + timedelta(days=30)
+    events = [
+        me.post(
+            "/api/events",
+            json={
+                "name": f"Fuzz show {i}",
+                "venue": "Hall",
+                "city": "Town",
+                "startsAt": (starts + timedelta(days=i)).isoformat(),
+            },
+        ).json()["id"]
+        for i in range(3)
+    ]
     mine = [
-        me.post("/api/tickets", json={"title": f"Mine {i}", "price": 10 + i}).json()["id"]
+        me.post(
+            "/api/tickets",
+            json={"title": f"Mine {i}", "price": 10 + i, "eventId": events[i % 3]},
+        ).json()["id"]
         for i in range(6)
     ]
     theirs = [
@@ -107,7 +130,7 @@ def seed(base: str) -> tuple[str, list[str], list[str]]:
     token = me.cookies["session"]
     me.close()
     other.close()
-    return token, mine + theirs, orders
+    return token, mine + theirs, orders, events
 
 
 def toml_list(values: list[str]) -> str:
@@ -152,7 +175,7 @@ def fuzz_server(tmp_path_factory) -> Iterator[Server]:
 
 @pytest.mark.slow
 def test_schemathesis_signed_in(fuzz_server: Server, tmp_path: Path) -> None:
-    token, tickets, orders = seed(fuzz_server.base_url)
+    token, tickets, orders, events = seed(fuzz_server.base_url)
     config = f"""
 [auth.openapi.APIKeyCookie]
 api_key = "{token}"
@@ -163,11 +186,16 @@ values = {toml_list(tickets)}
 [dictionaries.orders]
 values = {toml_list(orders)}
 
+[dictionaries.events]
+values = {toml_list(events)}
+
 [parameters]
 "path.ticket_id" = {{ dictionary = "tickets", probability = 0.6 }}
 "body.ticketId" = {{ dictionary = "tickets", probability = 0.6 }}
 "path.order_id" = {{ dictionary = "orders", probability = 0.6 }}
 "body.orderId" = {{ dictionary = "orders", probability = 0.6 }}
+"path.event_id" = {{ dictionary = "events", probability = 0.6 }}
+"body.eventId" = {{ dictionary = "events", probability = 0.6 }}
 """
     # Signing out would revoke the shared session mid-run; it is fuzzed anonymously below.
     run_schemathesis(

@@ -17,6 +17,10 @@ TICKET_KEYS = {
     "version",
     "createdAt",
     "updatedAt",
+    "eventId",  # SPEC §9
+    "faceValue",
+    "hasFile",
+    "withdrawnReason",
 }
 
 

@@ -254,6 +254,21 @@ def test_sweep_expires_every_due_order_once(
         assert orders.next_expiry(db) == now + WINDOW + timedelta(minutes=2)
 
 
+def test_sweep_batch_limit_holds(new_session, make_ticket, buyer, reserve, now, rows):
+    """`limit` bounds one sweep's batch: PostgreSQL may run an `IN (SELECT … LIMIT … FOR
+    UPDATE SKIP LOCKED)` subquery again per row, which expired 4 of 5 with limit=2."""
+    made = [make_ticket(title=f"T{i}") for i in range(5)]
+    placed = [reserve(buyer, t.id).order for t in made]
+    at = now + WINDOW + timedelta(seconds=1)
+    with new_session() as db:
+        first = orders.expire_due_orders(db, now=at, limit=2)
+    assert len(first) == 2
+    assert sum(rows.order(o.id).status == "expired" for o in placed) == 2
+    with new_session() as db:
+        rest = orders.expire_due_orders(db, now=at, limit=10)
+    assert sorted(first + rest) == sorted(o.id for o in placed)
+
+
 def test_reserving_a_ticket_held_past_due_expires_the_old_hold_first(
     make_ticket, buyer, make_user, reserve, now, rows, stored_events
 ):

@@ -22,6 +22,10 @@ def test_ticket_view_shape(make_ticket, seller, now):
         "version": 1,
         "createdAt": "2026-11-25T12:00:00.000Z",
         "updatedAt": "2026-11-25T12:00:00.000Z",
+        "eventId": None,
+        "faceValue": None,
+        "hasFile": False,
+        "withdrawnReason": None,
     }
     assert ticket_view(make_ticket(price=20))["price"] == 20
 

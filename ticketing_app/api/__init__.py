@@ -40,7 +40,17 @@ def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
 
 def build_api() -> FastAPI:
     """The FastAPI app that Reflex mounts its own backend under (`rx.App(api_transformer=...)`)."""
-    from ticketing_app.api import fallback, health, orders, payments, session_bridge, tickets, users
+    from ticketing_app.api import (
+        events,
+        fallback,
+        health,
+        orders,
+        payments,
+        seo,
+        session_bridge,
+        tickets,
+        users,
+    )
     from ticketing_app.settings import get_settings
 
     get_settings()  # refuse to start on a bad configuration (e.g. live keys, public secret)
@@ -64,9 +74,13 @@ def build_api() -> FastAPI:
     api.include_router(health.router)
     api.include_router(session_bridge.router)
     api.include_router(payments.router)
+    api.include_router(events.router)
+    api.include_router(seo.router)  # /sitemap.xml
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)
     # HEAD, odd methods and `//api/...` in the same shape (around Reflex's mount too).
     api.add_middleware(fallback.ApiEdges, routes=lambda: api.router.routes)
     api.openapi = lambda: _openapi_without_422(api)  # type: ignore[method-assign]
+    # Head tags of /events/{id} and /tickets/{id} in the HTML the one-port server sends.
+    api.add_middleware(seo.LinkPreviewMiddleware)
     return api

@@ -54,6 +54,18 @@ class Empty(BaseModel):
 class TicketIn(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     price: float = Price
+    eventId: str | None = Field(  # noqa: N815
+        default=None,
+        description="The event the ticket is for (SPEC §9); on PUT, leaving it out keeps it",
+    )
+    faceValue: float | None = Field(  # noqa: N815
+        default=None,
+        gt=0,
+        le=1_000_000,
+        multiple_of=0.01,
+        description="The price printed on the ticket; caps the price "
+        "(TICKETING_PRICE_CAP_PERCENT, 120 % by default)",
+    )
 
 
 class TicketOut(BaseModel):
@@ -66,6 +78,36 @@ class TicketOut(BaseModel):
     version: int
     createdAt: str = Timestamp  # noqa: N815
     updatedAt: str = Timestamp  # noqa: N815
+    eventId: str | None  # noqa: N815
+    faceValue: float | None  # noqa: N815
+    hasFile: bool  # noqa: N815
+    withdrawnReason: str | None = Field(  # noqa: N815
+        description="Why the listing left the market without its seller cancelling it"
+    )
+
+
+EventStatus = Literal["scheduled", "cancelled"]
+
+
+class EventIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    venue: str = Field(min_length=1, max_length=120)
+    city: str = Field(min_length=1, max_length=80)
+    startsAt: str = Field(  # noqa: N815
+        json_schema_extra={"format": "date-time"},
+        description="ISO 8601 with a time zone; in the future, at most two years ahead",
+    )
+
+
+class EventOut(BaseModel):
+    id: str
+    name: str
+    venue: str
+    city: str
+    startsAt: str = Timestamp  # noqa: N815
+    status: EventStatus
+    ticketsAvailable: int = Field(ge=0)  # noqa: N815
+    lowestPrice: float | None = Field(description="Cheapest available ticket; null: none")  # noqa: N815
 
 
 class OrderIn(BaseModel):

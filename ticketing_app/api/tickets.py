@@ -66,7 +66,13 @@ def create_ticket(user: CurrentUser, body: LateJsonBody) -> JSONResponse:
     data = body.json()  # after the 401
     with write_session() as db:
         ticket = tickets.create_ticket(
-            db, seller_id=user.id, title=data.get("title"), price=data.get("price"), now=utcnow()
+            db,
+            seller_id=user.id,
+            title=data.get("title"),
+            price=data.get("price"),
+            event_id=data.get("eventId"),
+            face_value=data.get("faceValue"),
+            now=utcnow(),
         )
     return JSONResponse(ticket_view(ticket), status_code=201)
 
@@ -104,6 +110,8 @@ def update_ticket(ticket_id: str, user: CurrentUser, body: LateJsonBody) -> JSON
             ticket_id=ticket_id,
             title=data.get("title"),
             price=data.get("price"),
+            event_id=data.get("eventId", tickets.UNCHANGED),
+            face_value=data.get("faceValue", tickets.UNCHANGED),
             now=utcnow(),
         )
     return JSONResponse(ticket_view(ticket))

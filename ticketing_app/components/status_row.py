@@ -36,6 +36,10 @@ def status_row(
             rx.vstack(
                 rx.text(row["title"], weight="medium", size="3"),
                 rx.text(row["dateText"], size="1", color_scheme="gray"),
+                rx.cond(
+                    row["note"] != "",
+                    rx.text(row["note"], size="1", color_scheme="amber", data_testid="row-note"),
+                ),
                 spacing="1",
             ),
             rx.spacer(),

@@ -9,6 +9,8 @@
   "expiry-scheduler" lease (`ticketing_app.lease`); the others poll and take over within
   seconds when the holder dies. The lease saves work; correctness comes from the
   idempotent `orders.expire_order`.
+- the event-start scheduler (`event_start.py`: listings leave the market at their event's
+  start), under its own "event-start-scheduler" lease, the same way.
 """
 
 from __future__ import annotations
@@ -20,18 +22,20 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ticketing_app.jobs.bus import EventBus
+from ticketing_app.jobs.event_start import EventStartScheduler
 from ticketing_app.jobs.expiry import ExpiryScheduler
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 SCHEDULER_LEASE = "expiry-scheduler"
+EVENT_START_LEASE = "event-start-scheduler"
 LEASE_TTL_SECONDS = 5.0
 STANDBY_POLL_SECONDS = 1.0
 
 
 async def run_scheduler(
-    scheduler: ExpiryScheduler | None = None,
+    scheduler: ExpiryScheduler | EventStartScheduler | None = None,
     *,
     lease: Any = None,
     poll_seconds: float = STANDBY_POLL_SECONDS,
@@ -74,18 +78,24 @@ async def _supervise(name: str, start: Callable[[], Coroutine[Any, Any, None]]) 
 
 async def run_background(app: Any) -> None:
     """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
+    from ticketing_app.lease import make_lease
     from ticketing_app.live import LivePusher
     from ticketing_app.outbox.relay import run_relay
 
     bus = EventBus(redis_url=get_settings().redis_url)
     pusher = LivePusher(app)
     scheduler = ExpiryScheduler()
+    event_starts = EventStartScheduler()
     bus.add_listener(pusher.on_event)
     bus.add_listener(scheduler.on_event)
+    bus.add_listener(event_starts.on_event)
     loops: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
         "ticketing-event-bus": bus.run,
         "ticketing-live-prune": pusher.prune_forever,
         "ticketing-expiry": lambda: run_scheduler(scheduler),
+        "ticketing-event-start": lambda: run_scheduler(
+            event_starts, lease=make_lease(EVENT_START_LEASE, ttl_seconds=LEASE_TTL_SECONDS)
+        ),
         "ticketing-outbox-relay": run_relay,  # no-op without NATS_URL (docs/events.md)
     }
     tasks = [asyncio.create_task(_supervise(n, f), name=n) for n, f in loops.items()]

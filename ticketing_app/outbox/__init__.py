@@ -40,6 +40,8 @@ EVENT_TYPES = (
     "OrderCompleted",
     "ChargeCreated",
     "ChargeRefunded",
+    "EventCreated",
+    "EventUpdated",
 )
 
 

@@ -6,6 +6,8 @@ import reflex as rx
 
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.pages.events import events_section
+from ticketing_app.state.events import EventsState
 from ticketing_app.state.market import MarketState
 from ticketing_app.state.nav import NavState
 
@@ -146,6 +148,7 @@ def _results() -> rx.Component:
 
 def index() -> rx.Component:
     return page(
+        events_section(),  # SPEC §9: the front door; the ticket list stays below
         rx.vstack(
             rx.heading("Tickets for sale", size="7"),
             rx.text(
@@ -172,5 +175,5 @@ def add_pages(app: rx.App) -> None:
         index,
         route="/",
         title="Ticketing · Tickets for sale",
-        on_load=[NavState.load, MarketState.load],
+        on_load=[NavState.load, EventsState.load, MarketState.load],
     )

@@ -8,6 +8,7 @@ from ticketing_app.components.badges import status_badge
 from ticketing_app.components.card_form import card_form
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.local_time import local_time
 from ticketing_app.components.status_row import status_list_page, status_row
 from ticketing_app.models import OrderStatus
 from ticketing_app.state.nav import NavState
@@ -144,6 +145,19 @@ def order_detail() -> rx.Component:
                 spacing="2",
             ),
             rx.heading(OS.order["ticketTitle"], size="7"),
+            rx.cond(
+                OS.event.length() > 0,
+                rx.text(
+                    rx.link(OS.event["name"], href="/events/" + OS.event["id"].to(str)),
+                    " · ",
+                    OS.event["whereText"],
+                    " · ",
+                    local_time(OS.event["startsAt"].to(str)),
+                    size="2",
+                    color_scheme="gray",
+                    data_testid="order-event",
+                ),
+            ),
             rx.text(OS.order["priceText"], size="7", weight="bold", color="var(--accent-11)"),
             rx.link("View ticket", href="/tickets/" + OS.order["ticketId"].to(str), size="2"),
             rx.cond(

@@ -6,11 +6,126 @@ import reflex as rx
 
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.layout import field_error, labelled_input, loading_block, page
+from ticketing_app.components.local_time import local_time
 from ticketing_app.models import TicketStatus
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.ticket import NewTicketState, TicketState
 
 S = TicketState
+
+
+N = NewTicketState
+
+
+def _suggestion(event: rx.Var) -> rx.Component:
+    return rx.button(
+        rx.vstack(
+            rx.text(event["name"], weight="medium"),
+            rx.text(
+                event["whereText"],
+                " · ",
+                local_time(event["startsAt"].to(str)),
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="0",
+            align="start",
+        ),
+        type="button",
+        variant="ghost",
+        on_click=N.pick_event(event["id"].to(str)),
+        width="100%",
+        justify="start",
+        height="auto",
+        padding="0.5rem",
+        role="option",
+        aria_label=event["name"].to(str) + ", " + event["whereText"].to(str),
+        data_testid="event-suggestion",
+    )
+
+
+def _event_picker() -> rx.Component:
+    """ "Event": search as you type among upcoming events; or name a new one below."""
+    chosen = rx.callout(
+        rx.hstack(
+            rx.vstack(
+                rx.text("Selling for ", rx.text.strong(N.chosen["name"])),
+                rx.text(
+                    N.chosen["whereText"],
+                    " · ",
+                    local_time(N.chosen["startsAt"].to(str)),
+                    size="1",
+                ),
+                spacing="1",
+            ),
+            rx.spacer(),
+            rx.button("Change event", type="button", variant="soft", on_click=N.clear_event),
+            width="100%",
+            align="center",
+            wrap="wrap",
+        ),
+        icon="calendar-check",
+        color_scheme="green",
+        data_testid="chosen-event",
+        width="100%",
+    )
+    new_event = rx.vstack(
+        rx.text(
+            "Not in the list? Name it with its venue, city and start to add it.",
+            size="1",
+            color_scheme="gray",
+        ),
+        rx.grid(
+            labelled_input("Venue", "venue", N.errors.get("venue", ""), id="new-venue"),
+            labelled_input("City", "city", N.errors.get("city", ""), id="new-city"),
+            columns=rx.breakpoints(initial="1", sm="2"),
+            spacing="3",
+            width="100%",
+        ),
+        labelled_input(
+            "Starts at",
+            "starts_at",
+            N.errors.get("starts_at", ""),
+            id="new-starts-at",
+            type="datetime-local",
+        ),
+        spacing="3",
+        width="100%",
+    )
+    return rx.vstack(
+        labelled_input(
+            "Event",
+            "event",
+            N.errors.get("event", ""),
+            id="new-event",
+            placeholder="Search upcoming events, or name a new one",
+            value=N.event_query,
+            on_change=N.search_events.debounce(250),
+            auto_complete="off",
+            max_length=120,
+            read_only=N.has_chosen,
+        ),
+        rx.cond(
+            N.has_chosen,
+            chosen,
+            rx.vstack(
+                rx.cond(
+                    N.suggestions.length() > 0,
+                    rx.card(
+                        rx.vstack(rx.foreach(N.suggestions, _suggestion), spacing="1"),
+                        role="listbox",
+                        aria_label="Matching events",
+                        width="100%",
+                    ),
+                ),
+                new_event,
+                spacing="3",
+                width="100%",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
 
 
 def new_ticket() -> rx.Component:
@@ -24,32 +139,48 @@ def new_ticket() -> rx.Component:
                         color_scheme="gray",
                         size="2",
                     ),
+                    _event_picker(),
+                    rx.divider(),
                     labelled_input(
                         "Title",
                         "title",
-                        NewTicketState.title_error,
+                        N.title_error,
                         id="new-title",
-                        placeholder="e.g. Concert, Row F seat 12",
+                        placeholder="e.g. Row F seat 12",
                         max_length=120,
                     ),
-                    labelled_input(
-                        "Price",
-                        "price",
-                        NewTicketState.price_error,
-                        id="new-price",
-                        placeholder="20.00",
-                        input_mode="decimal",
+                    rx.grid(
+                        labelled_input(
+                            "Price",
+                            "price",
+                            N.price_error,
+                            id="new-price",
+                            placeholder="20.00",
+                            input_mode="decimal",
+                        ),
+                        labelled_input(
+                            "Face value",
+                            "face_value",
+                            N.errors.get("face_value", ""),
+                            id="new-face-value",
+                            placeholder="printed on the ticket",
+                            input_mode="decimal",
+                        ),
+                        columns="2",
+                        spacing="3",
+                        width="100%",
                     ),
-                    field_error(NewTicketState.error),
-                    rx.button("List ticket", type="submit", size="3", loading=NewTicketState.busy),
+                    rx.cond(N.cap_hint != "", rx.text(N.cap_hint, size="1", color_scheme="gray")),
+                    field_error(N.error),
+                    rx.button("List ticket", type="submit", size="3", loading=N.busy),
                     spacing="4",
                     width="100%",
                 ),
-                on_submit=NewTicketState.create,
+                on_submit=N.create,
                 reset_on_submit=False,
             ),
             size="4",
-            max_width="520px",
+            max_width="560px",
             width="100%",
         )
     )
@@ -139,6 +270,24 @@ def _seller_panel() -> rx.Component:
     )
 
 
+def _event_block() -> rx.Component:
+    return rx.vstack(
+        rx.link(
+            rx.heading(S.event["name"], size="5"),
+            href="/events/" + S.event["id"].to(str),
+            data_testid="ticket-event",
+        ),
+        rx.text(
+            S.event["whereText"],
+            " · ",
+            local_time(S.event["startsAt"].to(str), data_testid="event-start"),
+            size="2",
+            color_scheme="gray",
+        ),
+        spacing="1",
+    )
+
+
 def ticket_detail() -> rx.Component:
     found = rx.card(
         rx.vstack(
@@ -147,8 +296,13 @@ def ticket_detail() -> rx.Component:
                 rx.cond(S.is_seller, rx.badge("Your listing", variant="outline")),
                 spacing="2",
             ),
+            rx.cond(S.event.length() > 0, _event_block()),
             rx.heading(S.ticket["title"], size="7"),
             rx.text(S.ticket["priceText"], size="8", weight="bold", color="var(--accent-11)"),
+            rx.cond(
+                S.ticket["faceText"] != "",
+                rx.text(S.ticket["faceText"], size="2", color_scheme="gray", data_testid="face"),
+            ),
             rx.text("Listed ", S.ticket["listedAt"], size="2", color_scheme="gray"),
             rx.cond(
                 S.error != "",

@@ -131,10 +131,13 @@ def expire_due_orders(db: Session, *, now: datetime, limit: int = 500) -> list[s
         # PostgreSQL: concurrent batches (timers, the sweep) take disjoint rows instead of
         # deadlocking on each other's; a skipped order is another transaction's to end.
         .with_for_update(skip_locked=True)
+        # A CTE, evaluated once: as a plain `IN (subquery)` PostgreSQL may run the locking
+        # subquery again, and the LIMIT no longer bounds the batch.
+        .cte("due")
     )
     with db.begin():
         ended = transitions.end_orders(
-            db.connection(), due.scalar_subquery(), OrderStatus.EXPIRED, now
+            db.connection(), sa.select(due.c.id), OrderStatus.EXPIRED, now
         )
     return [order.id for order in ended]
 

@@ -13,10 +13,16 @@ from sqlmodel import Session, select
 
 from ticketing_app import outbox
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
-from ticketing_app.models import TICKET_STATUSES, Ticket, TicketStatus, User
+from ticketing_app.models import TICKET_STATUSES, Event, EventStatus, Ticket, TicketStatus, User
 from ticketing_app.services.messages import TICKET_NOT_FOUND
 from ticketing_app.services.transitions import ticket_event
-from ticketing_app.services.validation import is_uuid, parse_price, parse_title
+from ticketing_app.services.validation import (
+    format_price,
+    is_uuid,
+    parse_money,
+    parse_price,
+    parse_title,
+)
 from ticketing_app.settings import get_settings
 
 __all__ = ["TICKET_NOT_FOUND"]
@@ -63,7 +69,7 @@ def _check_listing_limits(db: Session, seller_id: str, now: datetime) -> None:
                 f"You can list at most {per_hour} tickets an hour. Try again later."
             )
     if at_once:
-        available = db.exec(mine.where(Ticket.status == "available")).one()
+        available = db.exec(mine.where(Ticket.status == TicketStatus.AVAILABLE)).one()
         if available >= at_once:
             raise RuleViolation(
                 f"You can have at most {at_once} tickets for sale at once. "
@@ -71,17 +77,86 @@ def _check_listing_limits(db: Session, seller_id: str, now: datetime) -> None:
             )
 
 
-def create_ticket(db: Session, *, seller_id: str, title: Any, price: Any, now: datetime) -> Ticket:
+# SPEC §9: what a listing may say about its event and face value.
+NO_SUCH_EVENT = "No such event"
+EVENT_STARTED = "This event has already started"
+EVENT_CANCELLED = "This event was cancelled"
+UNCHANGED: Any = object()  # update_ticket: a field the request did not mention
+
+
+def parse_face_value(value: Any) -> int | None:
+    """Optional: None or "" means not stated."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_money(value, "faceValue", "Face value")
+
+
+def parse_event_id(value: Any) -> str | None:
+    """Optional: None or "" means no event; anything else must look like an id."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not is_uuid(value):
+        raise ValidationError(NO_SUCH_EVENT, "eventId")
+    return value.lower()
+
+
+def check_price_cap(price_cents: int, face_value_cents: int | None) -> None:
+    """Price ≤ face value × TICKETING_PRICE_CAP_PERCENT / 100 (0: no cap); 400 on `price`
+    naming the highest allowed price."""
+    percent = get_settings().ticketing_price_cap_percent
+    if face_value_cents is None or not percent:
+        return
+    highest = face_value_cents * percent // 100
+    if price_cents > highest:
+        raise ValidationError(
+            f"Price must be at most {format_price(highest)} ({percent}% of the face value "
+            f"{format_price(face_value_cents)})",
+            "price",
+        )
+
+
+def listable_event(db: Session, event_id: str | None, now: datetime) -> Event | None:
+    """The event a listing names, read in the caller's write transaction, refusing one that is
+    unknown (400 on eventId), cancelled or started. On PostgreSQL the row is share-locked, so
+    the event cannot be cancelled or moved until this listing commits."""
+    if event_id is None:
+        return None
+    event = db.exec(select(Event).where(Event.id == event_id).with_for_update(read=True)).first()
+    if event is None:
+        raise ValidationError(NO_SUCH_EVENT, "eventId")
+    if event.status == EventStatus.CANCELLED:
+        raise RuleViolation(EVENT_CANCELLED, "eventId")
+    if event.starts_at <= now:
+        raise RuleViolation(EVENT_STARTED, "eventId")
+    return event
+
+
+def create_ticket(
+    db: Session,
+    *,
+    seller_id: str,
+    title: Any,
+    price: Any,
+    now: datetime,
+    event_id: Any = None,
+    face_value: Any = None,
+) -> Ticket:
     title = parse_title(title)
     price_cents = parse_price(price)
+    event_ref = parse_event_id(event_id)
+    face_value_cents = parse_face_value(face_value)
+    check_price_cap(price_cents, face_value_cents)
     with db.begin():
         _check_listing_limits(db, seller_id, now)
+        listable_event(db, event_ref, now)
         ticket = Ticket(
             title=title,
             price_cents=price_cents,
             user_id=seller_id,
             created_at=now,
             updated_at=now,
+            event_id=event_ref,
+            face_value_cents=face_value_cents,
         )
         db.add(ticket)
         db.flush()
@@ -105,14 +180,30 @@ def check_owner(db: Session, *, user_id: str, ticket_id: Any) -> None:
 
 
 def update_ticket(
-    db: Session, *, user_id: str, ticket_id: Any, title: Any, price: Any, now: datetime
+    db: Session,
+    *,
+    user_id: str,
+    ticket_id: Any,
+    title: Any,
+    price: Any,
+    now: datetime,
+    event_id: Any = UNCHANGED,
+    face_value: Any = UNCHANGED,
 ) -> Ticket:
-    """404, then 403, then 400 (bad title/price, then not available): a stranger learns
-    nothing from the body's mistakes, the seller gets the field errors."""
+    """404, then 403, then 400 (bad title/price/event/face value, then not available): a
+    stranger learns nothing from the body's mistakes, the seller gets the field errors.
+    `event_id` / `face_value` left UNCHANGED keep what the ticket has (SPEC §4's
+    `{title, price}` still works); None clears them."""
     with db.begin():
         ticket = _owned(db, user_id, ticket_id)
         title = parse_title(title)
         price_cents = parse_price(price)
+        event_ref = ticket.event_id if event_id is UNCHANGED else parse_event_id(event_id)
+        face_value_cents = (
+            ticket.face_value_cents if face_value is UNCHANGED else parse_face_value(face_value)
+        )
+        check_price_cap(price_cents, face_value_cents)
+        listable_event(db, event_ref, now)
         if ticket.status != TicketStatus.AVAILABLE:
             raise _not_editable(ticket, "edit")
         changed = db.exec(
@@ -121,6 +212,8 @@ def update_ticket(
             .values(
                 title=title,
                 price_cents=price_cents,
+                event_id=event_ref,
+                face_value_cents=face_value_cents,
                 version=Ticket.version + 1,
                 updated_at=now,
             )

@@ -5,7 +5,9 @@ each, used by every caller (pages, API, webhook, scheduler):
 - `end_orders`: an active order becomes cancelled or expired, and its ticket goes back on sale
   (the buyer's cancel, expiry by timer or sweep, the third decline, and the release when a
   payment arrives for a reservation that has ended);
-- `complete`: a paid order completes and its ticket is sold.
+- `complete`: a paid order completes and its ticket is sold;
+- `withdraw_listings`: available tickets leave the market with a reason the seller is shown
+  (an event's start; later an operator).
 
 Each runs Core statements on the caller's open transaction (`conn`), decides by conditional
 UPDATEs checked by row count (the Python around them only picks the message), and writes its
@@ -333,3 +335,27 @@ def complete(
         now=now,
     )
     return OrderWithTicket(order=order, ticket=ticket)
+
+
+def withdraw_listings(
+    conn: sa.Connection, which: Iterable[str] | Any, reason: str, now: datetime
+) -> list[Ticket]:
+    """Take the available tickets among `which` (ids, or a select of ids) off the market:
+    `cancelled`, with `reason` for the seller, and their TicketCancelled events. Only while
+    available (a reserved ticket finishes its reservation first); returns those withdrawn."""
+    withdrawn = [
+        Ticket(**row._mapping)
+        for row in conn.execute(
+            sa.update(_TICKETS)
+            .where(_TICKETS.c.id.in_(which), _TICKETS.c.status == TicketStatus.AVAILABLE)
+            .values(
+                status=TicketStatus.CANCELLED,
+                withdrawn_reason=reason,
+                version=_TICKETS.c.version + 1,
+                updated_at=now,
+            )
+            .returning(*_TICKETS.c)
+        )
+    ]
+    outbox.write_rows(conn, [ticket_event("TicketCancelled", t) for t in withdrawn], now=now)
+    return withdrawn

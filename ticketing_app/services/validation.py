@@ -33,33 +33,35 @@ _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _UNSEEN_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me", "Cs"})
 
 
-VISIBLE_TITLE = "Title must contain visible letters, digits or symbols"
-
-
 def _visible(char: str) -> bool:
     return char not in _BLANK_LETTERS and unicodedata.category(char) not in _UNSEEN_CATEGORIES
 
 
-def parse_title(value: Any) -> str:
-    """Trimmed, inner whitespace collapsed, NFC (the same text as typed, composed one way),
-    invisible characters removed; direction controls, control characters and a title with
-    nothing visible in it refused."""
+def parse_text(value: Any, field: str, label: str, max_length: int) -> str:
+    """Required one-line text (titles, event names, venues, cities): trimmed, inner whitespace
+    collapsed, NFC (the same text as typed, composed one way), invisible characters removed;
+    direction controls, control characters and text with nothing visible in it refused."""
     if not isinstance(value, str):
-        raise ValidationError("Title is required", "title")
-    title = " ".join(_INVISIBLE_RE.sub("", unicodedata.normalize("NFC", value)).split())
-    if not title:
+        raise ValidationError(f"{label} is required", field)
+    text = " ".join(_INVISIBLE_RE.sub("", unicodedata.normalize("NFC", value)).split())
+    visible = f"{label} must contain visible letters, digits or symbols"
+    if not text:
         if value.strip():  # only invisible characters
-            raise ValidationError(VISIBLE_TITLE, "title")
-        raise ValidationError("Title is required", "title")
-    if len(title) > TITLE_MAX:
-        raise ValidationError(f"Title must be at most {TITLE_MAX} characters", "title")
-    if _CONTROL_RE.search(title):
-        raise ValidationError("Title must not contain control characters", "title")
-    if _BIDI_RE.search(title):
-        raise ValidationError("Title must not contain text-direction control characters", "title")
-    if not any(_visible(char) for char in title):
-        raise ValidationError(VISIBLE_TITLE, "title")
-    return title
+            raise ValidationError(visible, field)
+        raise ValidationError(f"{label} is required", field)
+    if len(text) > max_length:
+        raise ValidationError(f"{label} must be at most {max_length} characters", field)
+    if _CONTROL_RE.search(text):
+        raise ValidationError(f"{label} must not contain control characters", field)
+    if _BIDI_RE.search(text):
+        raise ValidationError(f"{label} must not contain text-direction control characters", field)
+    if not any(_visible(char) for char in text):
+        raise ValidationError(visible, field)
+    return text
+
+
+def parse_title(value: Any) -> str:
+    return parse_text(value, "title", "Title", TITLE_MAX)
 
 
 _PRICE_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
@@ -67,36 +69,46 @@ _PRICE_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 def parse_price(value: Any) -> int:
     """Decimal major units (20, 19.99, "19.99") to integer cents."""
+    return parse_money(value, "price", "Price")
+
+
+def parse_money(value: Any, field: str, label: str) -> int:
+    """An amount in decimal major units to integer cents; errors name `field` as `label`."""
     if isinstance(value, bool) or value is None:
-        raise ValidationError("Price must be a number", "price")
+        raise ValidationError(f"{label} must be a number", field)
     if isinstance(value, str):
         value = value.strip()
         if not value:
-            raise ValidationError("Price is required", "price")
-        # Decimal() also reads "١٢", "５", "1_000" and "1e3": a price is written 0-9 with
+            raise ValidationError(f"{label} is required", field)
+        # Decimal() also reads "١٢", "５", "1_000" and "1e3": an amount is written 0-9 with
         # at most one ".", as the page and the API document it.
         if not _PRICE_RE.fullmatch(value):
             if "_" in value or any(c.isdigit() and c not in "0123456789" for c in value):
-                raise ValidationError("Price must be written with the digits 0-9", "price")
-            raise ValidationError("Price must be a number", "price")
+                raise ValidationError(f"{label} must be written with the digits 0-9", field)
+            raise ValidationError(f"{label} must be a number", field)
     if isinstance(value, float):
         value = repr(value)
     if not isinstance(value, int | str | Decimal):
-        raise ValidationError("Price must be a number", "price")
+        raise ValidationError(f"{label} must be a number", field)
     try:
         amount = Decimal(value)
     except (InvalidOperation, ValueError):
-        raise ValidationError("Price must be a number", "price") from None
+        raise ValidationError(f"{label} must be a number", field) from None
     if not amount.is_finite():
-        raise ValidationError("Price must be a number", "price")
+        raise ValidationError(f"{label} must be a number", field)
     if amount <= 0:
-        raise ValidationError("Price must be greater than 0", "price")
+        raise ValidationError(f"{label} must be greater than 0", field)
     if amount > Decimal(MAX_PRICE_CENTS) / 100:
-        raise ValidationError("Price must be at most 1,000,000", "price")
+        raise ValidationError(f"{label} must be at most 1,000,000", field)
     cents = amount * 100
     if cents != cents.to_integral_value():
-        raise ValidationError("Price must have at most 2 decimal places", "price")
+        raise ValidationError(f"{label} must have at most 2 decimal places", field)
     return int(cents)
+
+
+def format_price(cents: int) -> str:
+    """Cents as a plain decimal amount with two places: 1999 -> "19.99"."""
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def price_number(cents: int) -> int | float:

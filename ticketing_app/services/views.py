@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ticketing_app.models import Charge, Order, Ticket, iso
+from ticketing_app.models import Charge, Event, Order, Ticket, iso
 from ticketing_app.services.validation import price_number
+
+
+def _price_or_none(cents: int | None) -> int | float | None:
+    return None if cents is None else price_number(cents)
 
 
 def ticket_view(ticket: Ticket) -> dict[str, Any]:
@@ -19,7 +23,30 @@ def ticket_view(ticket: Ticket) -> dict[str, Any]:
         "version": ticket.version,
         "createdAt": iso(ticket.created_at),
         "updatedAt": iso(ticket.updated_at),
+        "eventId": ticket.event_id,
+        "faceValue": _price_or_none(ticket.face_value_cents),
+        "hasFile": False,  # ticket files come with SPEC §10
+        # Why the listing left the market without its seller cancelling it (or null).
+        "withdrawnReason": ticket.withdrawn_reason,
     }
+
+
+def event_view(
+    event: Event, tickets_available: int | None = None, lowest_price_cents: int | None = None
+) -> dict[str, Any]:
+    """SPEC §9 Event JSON; without the two figures (domain event payloads) they are omitted."""
+    view: dict[str, Any] = {
+        "id": event.id,
+        "name": event.name,
+        "venue": event.venue,
+        "city": event.city,
+        "startsAt": iso(event.starts_at),
+        "status": event.status,
+    }
+    if tickets_available is not None:
+        view["ticketsAvailable"] = tickets_available
+        view["lowestPrice"] = _price_or_none(lowest_price_cents)
+    return view
 
 
 def order_view(order: Order, ticket: Ticket) -> dict[str, Any]:

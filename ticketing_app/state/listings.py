@@ -18,11 +18,13 @@ from ticketing_app.state.market import ticket_card
 
 
 def _row(card: dict[str, Any], hold_expires_at: datetime | None) -> dict[str, Any]:
+    withdrawn = card.get("withdrawnReason") or ""
     return list_row(
-        {**card, "statusText": status_label(card["status"])},
+        {**card, "statusText": "Withdrawn" if withdrawn else status_label(card["status"])},
         title=card["title"],
         date_text=f"Listed {card['listedAt']}",
         timer_ends_at=iso(hold_expires_at) if card["status"] == TicketStatus.RESERVED else "",
+        note=withdrawn,  # why it left the market without the seller cancelling it
     )
 
 

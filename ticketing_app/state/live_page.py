@@ -23,11 +23,23 @@ from ticketing_app.state.common import server_now, signed_in_user, signin_redire
 
 
 def list_row(
-    card: dict[str, Any], *, title: str, date_text: str, timer_ends_at: str | None
+    card: dict[str, Any],
+    *,
+    title: str,
+    date_text: str,
+    timer_ends_at: str | None,
+    note: str = "",
 ) -> dict[str, Any]:
     """A row as components/status_row.py prints it: `card` (with `id`, `status`, `statusText`,
-    `priceText`) plus `title`, `dateText` and `timerEndsAt` ("" when no countdown runs)."""
-    return {**card, "title": title, "dateText": date_text, "timerEndsAt": timer_ends_at or ""}
+    `priceText`) plus `title`, `dateText`, `timerEndsAt` ("" when no countdown runs) and
+    `note` (a line of explanation, "" for none)."""
+    return {
+        **card,
+        "title": title,
+        "dateText": date_text,
+        "timerEndsAt": timer_ends_at or "",
+        "note": note,
+    }
 
 
 def expire_if_due(order_id: str) -> None:

@@ -18,7 +18,7 @@ from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import OrderStatus, utcnow
-from ticketing_app.services import orders, payments
+from ticketing_app.services import event_listings, orders, payments
 from ticketing_app.services.settlement import refund_notice
 from ticketing_app.services.views import order_view
 from ticketing_app.settings import get_settings
@@ -30,6 +30,7 @@ from ticketing_app.state.common import (
     signin_redirect,
     status_label,
 )
+from ticketing_app.state.events import event_card
 from ticketing_app.state.live_page import SignedInList, SignedInLivePage, list_row
 
 
@@ -98,6 +99,7 @@ STILL_PROCESSING = "The payment is still being processed. This page updates when
 
 class OrderState(SignedInLivePage, rx.State):
     order: dict[str, Any] = {}
+    event: dict[str, Any] = {}  # the ticket's event ({}: none)
     not_found: str = ""
     error: str = ""
     busy: bool = False
@@ -128,6 +130,9 @@ class OrderState(SignedInLivePage, rx.State):
         self.not_found = ""
         with read_session() as db:
             self.refund_message = refund_notice(db, order_id=result.order.id) or ""
+        with read_session() as db:
+            summary = event_listings.event_of_ticket(db, result.ticket.id)
+        self.event = event_card(summary) if summary is not None else {}
         card = order_card(result)
         if self.refund_message:
             card["statusText"] = "Refunded"

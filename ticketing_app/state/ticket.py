@@ -16,10 +16,11 @@ from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import utcnow
-from ticketing_app.services import orders, tickets
+from ticketing_app.services import event_listings, events, orders, tickets
+from ticketing_app.settings import get_settings
 from ticketing_app.state.common import show_error, signed_in_user, signin_redirect
 from ticketing_app.state.event_args import form_fields
-from ticketing_app.state.market import ticket_card
+from ticketing_app.state.events import event_card, listing_card
 
 T = TypeVar("T")
 
@@ -37,6 +38,7 @@ def _ticket_id_from_path(path: str) -> str:
 
 class TicketState(rx.State):
     ticket: dict[str, Any] = {}
+    event: dict[str, Any] = {}  # its event's card ({}: a ticket without an event)
     not_found: bool = False
     loading: bool = True
     signed_in: bool = False
@@ -57,12 +59,13 @@ class TicketState(rx.State):
         self.signed_in = user is not None
         try:
             with read_session() as db:
-                ticket = tickets.get_ticket(db, ticket_id)
+                ticket, summary = event_listings.ticket_with_event(db, ticket_id)
         except NotFound:
-            self.not_found, self.ticket, self.loading = True, {}, False
+            self.not_found, self.ticket, self.event, self.loading = True, {}, {}, False
             return
         self.not_found = False
-        self.ticket = ticket_card(ticket)
+        self.ticket = listing_card(ticket)
+        self.event = event_card(summary) if summary is not None else {}
         self.is_seller = user is not None and user["id"] == ticket.user_id
         self.loading = False
 
@@ -154,42 +157,138 @@ class TicketState(rx.State):
         show_error(self, exc, ("title", "price"), "error")
 
 
+# Form field of each service error `field` on /tickets/new.
+NEW_TICKET_FIELDS = {
+    "title": "title",
+    "price": "price",
+    "faceValue": "face_value",
+    "name": "event",
+    "eventId": "event",
+    "venue": "venue",
+    "city": "city",
+    "startsAt": "starts_at",
+}
+SUGGESTIONS = 6
+
+
 class NewTicketState(rx.State):
-    title_error: str = ""
-    price_error: str = ""
+    """The listing form: title, price, face value and the event, picked from the upcoming
+    ones as the seller types ("Event"), or named with venue, city and start to create it."""
+
+    errors: dict[str, str] = {}
     error: str = ""
     busy: bool = False
+    event_query: str = ""
+    suggestions: list[dict[str, Any]] = []
+    chosen: dict[str, Any] = {}  # the picked event's card; {} while none is picked
+    time_zone: str = ""  # the browser's IANA zone: "Starts at" is its local time
+    cap_hint: str = ""
+
+    @rx.var
+    def title_error(self) -> str:
+        return self.errors.get("title", "")
+
+    @rx.var
+    def price_error(self) -> str:
+        return self.errors.get("price", "")
+
+    @rx.var
+    def has_chosen(self) -> bool:
+        return bool(self.chosen)
 
     @rx.event
-    def load(self) -> rx.event.EventSpec | None:
-        self.title_error = self.price_error = self.error = ""
-        self.busy = False
+    def load(self) -> Iterator[rx.event.EventSpec | None]:
+        self.errors, self.error, self.busy = {}, "", False
+        self.event_query, self.suggestions, self.chosen = "", [], {}
+        cap = get_settings().ticketing_price_cap_percent
+        self.cap_hint = f"With a face value, the price may be at most {cap}% of it." if cap else ""
         if signed_in_user(self) is None:
-            return signin_redirect(self)
-        return None
+            yield signin_redirect(self)
+            return
+        yield rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone",
+            callback=NewTicketState.set_time_zone,
+        )
+        wanted = self.router.url.query_parameters.get("event")
+        if wanted:
+            self._choose(str(wanted))
+
+    @rx.event
+    def set_time_zone(self, zone: Any) -> None:
+        self.time_zone = str(zone or "")[:64]
+
+    def _choose(self, event_id: str) -> None:
+        try:
+            with read_session() as db:
+                summary = events.get_event(db, event_id)
+        except NotFound:
+            self.errors = {**self.errors, "event": "That event no longer exists"}
+            return
+        self.chosen = event_card(summary)
+        self.event_query = summary.event.name
+        self.suggestions = []
+
+    @rx.event
+    def search_events(self, value: str) -> None:
+        """Search as you type: upcoming events whose name, venue or city match."""
+        self.event_query = str(value)[: events.SEARCH_MAX]
+        if self.chosen and self.event_query != self.chosen.get("name"):
+            self.chosen = {}
+        if len(self.event_query.strip()) < 2 or self.chosen:
+            self.suggestions = []
+            return
+        with read_session() as db:
+            page = events.list_events(db, now=utcnow(), q=self.event_query, limit=SUGGESTIONS)
+        self.suggestions = [event_card(s) for s in page.items]
+
+    @rx.event
+    def pick_event(self, event_id: str) -> None:
+        self._choose(event_id)
+
+    @rx.event
+    def clear_event(self) -> None:
+        self.chosen, self.event_query, self.suggestions = {}, "", []
 
     @rx.event
     def create(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
-        fields = form_fields(form, "title", "price")
+        fields = form_fields(
+            form, "title", "price", "face_value", "event", "venue", "city", "starts_at"
+        )
         user = signed_in_user(self)
         if user is None:
             yield signin_redirect(self)
             return
-        self.title_error = self.price_error = self.error = ""
+        self.errors, self.error = {}, ""
         self.busy = True
         yield
+        name = fields["event"].strip()
+        new_event = None
+        if not self.chosen and name:
+            new_event = {
+                "name": name,
+                "venue": fields["venue"],
+                "city": fields["city"],
+                "starts_at": events.local_to_utc(fields["starts_at"], self.time_zone),
+            }
         try:
             with write_session() as db:
-                ticket = tickets.create_ticket(
+                ticket = event_listings.list_ticket(
                     db,
                     seller_id=user["id"],
                     title=fields["title"],
                     price=fields["price"],
+                    face_value=fields["face_value"],
+                    event_id=self.chosen.get("id"),
+                    new_event=new_event,
                     now=utcnow(),
                 )
         except DomainError as exc:
             self.busy = False
-            show_error(self, exc, ("title", "price"), "error")
+            field = NEW_TICKET_FIELDS.get(exc.field or "")
+            if field:
+                self.errors = {field: exc.message}
+            else:
+                self.error = exc.message
             return
         self.busy = False
         yield rx.toast.success("Ticket listed")

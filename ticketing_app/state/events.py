@@ -1,0 +1,176 @@
+"""Events (SPEC §9) in the UI: the front door's upcoming events (`EventsState`, on `/` above
+the ticket list) and one event with its tickets cheapest first (`EventPageState`). Both live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app import live
+from ticketing_app.db import read_session
+from ticketing_app.errors import DomainError, NotFound
+from ticketing_app.models import Ticket, utcnow
+from ticketing_app.services import events
+from ticketing_app.state.common import money
+from ticketing_app.state.market import ticket_card
+
+PAGE_SIZE = 6
+
+
+def event_card(summary: events.EventSummary) -> dict[str, Any]:
+    """Event JSON plus the strings the pages print."""
+    view = summary.view()
+    count = view["ticketsAvailable"]
+    lowest = view["lowestPrice"]
+    return {
+        **view,
+        "whereText": f"{view['venue']} · {view['city']}",
+        "countText": (
+            "No tickets available"
+            if not count
+            else f"{count} ticket available"
+            if count == 1
+            else f"{count} tickets available"
+        ),
+        "fromText": f"from {money(lowest)}" if lowest is not None else "",
+        "started": summary.event.starts_at <= utcnow(),
+    }
+
+
+def face_value_text(ticket: Ticket) -> str:
+    """ "Face value $100.00 · 10% mark-up" ("" when the seller did not state it)."""
+    if ticket.face_value_cents is None:
+        return ""
+    face = money(ticket.face_value_cents / 100)
+    markup = round((ticket.price_cents - ticket.face_value_cents) * 100 / ticket.face_value_cents)
+    if markup > 0:
+        return f"Face value {face} · {markup}% mark-up"
+    if markup < 0:
+        return f"Face value {face} · {-markup}% below face value"
+    return f"Face value {face} · at face value"
+
+
+def listing_card(ticket: Ticket) -> dict[str, Any]:
+    return {**ticket_card(ticket), "faceText": face_value_text(ticket)}
+
+
+def _read_events(query: str, page: int) -> tuple[int, tuple[dict[str, Any], ...]]:
+    with read_session() as db:
+        result = events.list_events(
+            db, now=utcnow(), q=query, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        )
+    return result.total, tuple(event_card(s) for s in result.items)
+
+
+class EventsState(rx.State):
+    """The upcoming events on `/`: search, pages; re-read on every push of `live.EVENTS`."""
+
+    events: list[dict[str, Any]] = []
+    total: int = 0
+    query: str = ""
+    page: int = 0
+    loading: bool = True
+    error: str = ""
+
+    @rx.var
+    def page_count(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.var
+    def has_prev(self) -> bool:
+        return self.page > 0
+
+    @rx.var
+    def has_next(self) -> bool:
+        return (self.page + 1) * PAGE_SIZE < self.total
+
+    def _reload_live(self) -> None:
+        """The same for every client showing this search and page: read once per push wave."""
+        try:
+            total, cards = live.shared(
+                ("events", self.query, self.page), lambda: _read_events(self.query, self.page)
+            )
+        except DomainError as exc:
+            self.error, self.loading = exc.message, False
+            return
+        self.error = ""
+        self.total = total
+        if not cards and self.page > 0 and total:
+            self.page = (total - 1) // PAGE_SIZE  # the last page shrank under us
+            self._reload_live()
+            return
+        self.events = [dict(card) for card in cards]
+        self.loading = False
+
+    @rx.event
+    def load(self) -> Iterator[None]:
+        self.loading = True
+        yield
+        live.watch(self.router.session.client_token, EventsState, [live.EVENTS], in_thread=False)
+        self._reload_live()
+
+    @rx.event
+    def search(self, form: dict[str, Any]) -> None:
+        self.query = str(form.get("event_q") or "")[: events.SEARCH_MAX]
+        self.page = 0
+        self._reload_live()
+
+    @rx.event
+    def clear_search(self) -> None:
+        self.query, self.page = "", 0
+        self._reload_live()
+
+    @rx.event
+    def next_page(self) -> None:
+        if self.has_next:
+            self.page += 1
+        self._reload_live()
+
+    @rx.event
+    def prev_page(self) -> None:
+        self.page = max(0, self.page - 1)
+        self._reload_live()
+
+
+TICKETS_SHOWN = 50
+
+
+def _event_id_from_path(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class EventPageState(rx.State):
+    """`/events/[event_id]`: the event and its available tickets, cheapest first, live."""
+
+    event: dict[str, Any] = {}
+    tickets: list[dict[str, Any]] = []
+    not_found: bool = False
+    loading: bool = True
+
+    @rx.var
+    def sell_href(self) -> str:
+        return f"/tickets/new?event={self.event.get('id', '')}"
+
+    def _reload_live(self) -> None:
+        event_id = _event_id_from_path(self.router.url.path)
+        try:
+            with read_session() as db:
+                summary, items = events.event_tickets(db, event_id, limit=TICKETS_SHOWN)
+        except NotFound:
+            self.not_found, self.event, self.tickets, self.loading = True, {}, [], False
+            return
+        self.not_found = False
+        self.event = event_card(summary)
+        self.tickets = [listing_card(t) for t in items]
+        self.loading = False
+
+    @rx.event
+    def load(self) -> Iterator[None]:
+        self.loading = True
+        yield
+        event_id = _event_id_from_path(self.router.url.path)
+        live.watch(self.router.session.client_token, EventPageState, [live.event_topic(event_id)])
+        self._reload_live()
