@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import select
 
-from ticketing_app.db import read_session, write_session
+from ticketing_app.db import get_engine, read_session, write_session
 from ticketing_app.errors import DomainError
-from ticketing_app.models import Order, Ticket, User, utcnow
-from ticketing_app.services import auth, events, outbox, tickets
+from ticketing_app.models import Ticket, User, utcnow
+from ticketing_app.services import auth, events, tickets, transitions
 
 PASSWORD = "password123"
 USERS = ("alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com")
@@ -74,35 +73,12 @@ def _exists(seller: User, title: str, event_id: str | None) -> bool:
 
 def _mark_sold(ticket: Ticket, buyer: User) -> None:
     """A finished sale as the payment flow leaves it (complete order, sold ticket, and their
-    domain events); demo data only, so without a Stripe charge."""
+    domain events), through the same transitions; demo data only, so without a Stripe charge."""
     now = utcnow()
-    with write_session() as db, db.begin():
-        order = Order(
-            user_id=buyer.id,
-            ticket_id=ticket.id,
-            price_cents=ticket.price_cents,
-            status="complete",
-            expires_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        db.add(order)
-        db.flush()
-        db.exec(
-            sa.update(Ticket)
-            .where(Ticket.id == ticket.id, Ticket.status == "available")
-            .values(status="sold", version=Ticket.version + 1, updated_at=now)
-        )
-        sold = tickets.load_ticket(db, ticket.id, refresh=True)
-        tickets.record_ticket_event(db, "TicketUpdated", sold, now)
-        outbox.record(
-            db,
-            type="OrderCompleted",
-            aggregate_type="order",
-            aggregate_id=order.id,
-            aggregate_version=order.version,
-            payload={"id": order.id, "userId": buyer.id, "ticketId": ticket.id},
-            now=now,
+    with get_engine().begin() as conn:
+        held = transitions.reserve(conn, buyer_id=buyer.id, ticket_id=ticket.id, now=now)
+        transitions.complete(
+            conn, order_id=held.order.id, payment_intent_id=f"pi_demo_{held.order.id}", now=now
         )
 
 

@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy as sa
 from live_helpers import Market, utcnow, wait_until
 
+from ticketing_app import outbox
 from ticketing_app.db import write_session
 from ticketing_app.jobs.event_start import EventStartScheduler
 from ticketing_app.models import Event, Ticket, User
-from ticketing_app.services import event_start, events, outbox, tickets
+from ticketing_app.services import event_start, events, tickets
 
 
 def make_event(market: Market, user: User, starts_at: datetime, name: str = "Gig") -> Event:

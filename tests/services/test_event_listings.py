@@ -208,7 +208,7 @@ def test_withdrawal_at_start(new_session, seller, now, list_ticket, make_user, r
     rows.execute(sa.update(Ticket).where(Ticket.id == sold.id).values(status="sold"))
     buyer = make_user()
     with new_session() as db:
-        orders.reserve_ticket(db, buyer_id=buyer.id, ticket_id=held.id, now=now)
+        orders.reserve_ticket(db.get_bind(), buyer_id=buyer.id, ticket_id=held.id, now=now)
 
     before_start = event.starts_at - timedelta(milliseconds=1)
     with new_session() as db:

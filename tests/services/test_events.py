@@ -260,7 +260,7 @@ def test_list_upcoming_soonest_first_with_figures(
     rows.execute(sa.update(Ticket).where(Ticket.id == sold.id).values(status="sold"))
     buyer = make_user()
     with new_session() as db:  # reserved tickets are not available
-        orders.reserve_ticket(db, buyer_id=buyer.id, ticket_id=cheapest.id, now=now)
+        orders.reserve_ticket(db.get_bind(), buyer_id=buyer.id, ticket_id=cheapest.id, now=now)
     list_for(None, price=1)  # no event
 
     with new_session() as db:

@@ -292,9 +292,11 @@ def test_reserving_a_ticket_held_past_due_expires_the_old_hold_first(
 
 
 def test_buyer_may_reserve_again_after_own_hold_expired(make_ticket, buyer, reserve, now, rows):
+    """Once the re-reserve cooldown (by default one lock window after the hold ran out) is
+    over; test_reserve_abuse.py has the refusals before it."""
     ticket = make_ticket()
     first = reserve(buyer, ticket.id).order
-    second = reserve(buyer, ticket.id, at=now + WINDOW + timedelta(seconds=1)).order
+    second = reserve(buyer, ticket.id, at=now + 2 * WINDOW + timedelta(seconds=1)).order
     assert rows.order(first.id).status == "expired" and second.id != first.id
     assert rows.ticket(ticket.id).order_id == second.id
 
