@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     ticketing_db_max_overflow: int = Field(default=40, ge=0)
     # SPEC §9: a listing's price may be at most this % of its face value; 0 turns the cap off.
     ticketing_price_cap_percent: int = Field(default=120, ge=0)
+    # SPEC §9 hoarding limits (0 turns one off): reservations one buyer holds at once, and
+    # tickets one buyer holds or has bought for one event.
+    ticketing_max_active_orders: int = Field(default=3, ge=0)
+    ticketing_max_tickets_per_event: int = Field(default=8, ge=0)
     ticketing_secure_cookies: bool = False
     # The site's address (links in emails, QR codes) and the one origin whose pages may call
     # the backend with the visitor's cookie (CORS) and open its socket; more, comma-separated,

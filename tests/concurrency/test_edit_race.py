@@ -7,6 +7,7 @@ order whose price differs from the price the ticket had when it was locked.
 
 from __future__ import annotations
 
+import pytest
 from concurrency_helpers import (
     ALREADY_RESERVED_OUTCOME,
     NOW,
@@ -25,6 +26,7 @@ ROUNDS = 20
 BUYERS = 3
 
 
+@pytest.mark.usefixtures("no_hoarding_limits")
 def test_edit_versus_reserve_never_leaves_a_stale_price(db_url: str) -> None:
     url = db_url
     seller = make_user(url)
@@ -57,6 +59,7 @@ def test_edit_versus_reserve_never_leaves_a_stale_price(db_url: str) -> None:
     assert seen  # which orders occurred depends on scheduling; each is checked when it does
 
 
+@pytest.mark.usefixtures("no_hoarding_limits")
 def test_cancel_listing_versus_reserve_one_outcome_with_its_own_message(db_url: str) -> None:
     url = db_url
     seller, buyer = make_user(url), make_user(url)

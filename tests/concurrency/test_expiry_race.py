@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from concurrency_helpers import (
     NOW,
     WINDOW,
@@ -59,6 +60,7 @@ def assert_next_buyer_holds(url: str, ticket_id: str, old: str, new: tuple) -> N
     assert (ticket.status, ticket.order_id, ticket.version) == ("reserved", new[1], 4)
 
 
+@pytest.mark.usefixtures("no_hoarding_limits")
 def test_expirers_and_a_reserver_expire_a_due_order_exactly_once(db_url: str) -> None:
     url = db_url
     seller, first, second = make_user(url), make_user(url), make_user(url)
@@ -76,6 +78,7 @@ def test_expirers_and_a_reserver_expire_a_due_order_exactly_once(db_url: str) ->
         assert {o.id: o.status for o in orders_for(url, ticket_id)}[old] == "expired"
 
 
+@pytest.mark.usefixtures("no_hoarding_limits")
 def test_late_cancel_racing_the_next_buyer_ends_the_old_order_once(db_url: str) -> None:
     """The old buyer cancels just as the hold lapses and another buyer reserves: whichever
     ends the old order, it ends once, and the cancel never releases the new hold."""

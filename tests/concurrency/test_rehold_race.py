@@ -4,6 +4,7 @@ databases, 20 rounds each)."""
 
 from __future__ import annotations
 
+import pytest
 from concurrency_helpers import (
     NOW,
     make_ticket,
@@ -37,6 +38,7 @@ def test_cancel_and_rereserve_at_once_never_renews_the_hold(db_url: str) -> None
         assert [o.id for o in orders_for(db_url, ticket_id)] == [first]
 
 
+@pytest.mark.usefixtures("no_hoarding_limits")
 def test_reprice_racing_a_reservation_never_charges_an_unseen_price(db_url: str) -> None:
     seller, buyer = make_user(db_url), make_user(db_url)
     for _ in range(ROUNDS):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import Counter
 
+import pytest
 from concurrency_helpers import (
     ALREADY_RESERVED_OUTCOME,
     make_ticket,
@@ -38,6 +39,7 @@ def assert_one_winner(url: str, ticket_id: str, results: list[tuple[str, tuple]]
     assert (ticket.status, ticket.order_id, ticket.version) == ("reserved", winner_order, 2)
 
 
+@pytest.mark.usefixtures("no_hoarding_limits")
 def test_fifty_threads_one_winner_postgres(postgres_url: str) -> None:
     url = postgres_url
     seller = make_user(url)
@@ -48,6 +50,7 @@ def test_fifty_threads_one_winner_postgres(postgres_url: str) -> None:
         assert_one_winner(url, ticket_id, list(zip(buyers, outcomes, strict=True)))
 
 
+@pytest.mark.usefixtures("no_hoarding_limits")
 def test_eight_processes_one_winner_sqlite(sqlite_url: str) -> None:
     url = sqlite_url
     seller = make_user(url)

@@ -229,10 +229,14 @@ def test_expire_order_leaves_ended_orders_alone(
 
 
 def test_sweep_expires_every_due_order_once(
-    new_session, make_ticket, buyer, reserve, now, rows, stored_events
+    new_session, make_ticket, buyer, make_user, reserve, now, rows, stored_events
 ):
     made = [make_ticket(title=f"T{i}") for i in range(4)]
-    placed = [reserve(buyer, t.id, at=now + timedelta(minutes=i)).order for i, t in enumerate(made)]
+    buyers = [buyer, buyer, buyer, make_user()]  # at most 3 holds each
+    placed = [
+        reserve(b, t.id, at=now + timedelta(minutes=i)).order
+        for i, (b, t) in enumerate(zip(buyers, made, strict=True))
+    ]
     at = now + WINDOW + timedelta(minutes=1, seconds=30)  # the first two are due
     with new_session() as db:
         assert orders.next_expiry(db) == now + WINDOW
@@ -254,11 +258,11 @@ def test_sweep_expires_every_due_order_once(
         assert orders.next_expiry(db) == now + WINDOW + timedelta(minutes=2)
 
 
-def test_sweep_batch_limit_holds(new_session, make_ticket, buyer, reserve, now, rows):
+def test_sweep_batch_limit_holds(new_session, make_ticket, make_user, reserve, now, rows):
     """`limit` bounds one sweep's batch: PostgreSQL may run an `IN (SELECT … LIMIT … FOR
     UPDATE SKIP LOCKED)` subquery again per row, which expired 4 of 5 with limit=2."""
     made = [make_ticket(title=f"T{i}") for i in range(5)]
-    placed = [reserve(buyer, t.id).order for t in made]
+    placed = [reserve(make_user(), t.id).order for t in made]
     at = now + WINDOW + timedelta(seconds=1)
     with new_session() as db:
         first = orders.expire_due_orders(db, now=at, limit=2)

@@ -19,24 +19,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ticketing_app import outbox
-from ticketing_app.errors import NotFound, RuleViolation, ValidationError
+from ticketing_app.errors import NotFound, ValidationError
 from ticketing_app.models import (
     EVENT_CITY_MAX,
     EVENT_NAME_MAX,
     EVENT_VENUE_MAX,
     Event,
+    EventStatus,
     Ticket,
 )
 from ticketing_app.services.tickets import (
-    EVENT_CANCELLED,
-    EVENT_STARTED,
     check_page,
 )
 from ticketing_app.services.validation import is_uuid, parse_text
 from ticketing_app.services.views import event_view, iso
 
 EVENT_NOT_FOUND = "Event not found"
-SCHEDULED, CANCELLED = "scheduled", "cancelled"
+SCHEDULED, CANCELLED = EventStatus.SCHEDULED, EventStatus.CANCELLED
 # "At most two years ahead": 2 × 365 days plus a leap day.
 MAX_AHEAD = timedelta(days=731)
 SEARCH_MAX = 120
@@ -211,15 +210,6 @@ def load_event(db: Session, event_id: Any, *, field: str | None = None) -> Event
             raise ValidationError("No such event", field)
         raise NotFound(EVENT_NOT_FOUND)
     return event
-
-
-def check_on_sale(event: Event, now: datetime) -> None:
-    """Tickets are listed or bought for an event only while it is scheduled and has not
-    started (for the reservation side; listings check it in `tickets.listable_event`)."""
-    if event.status == CANCELLED:
-        raise RuleViolation(EVENT_CANCELLED, "eventId")
-    if event.starts_at <= now:
-        raise RuleViolation(EVENT_STARTED, "eventId")
 
 
 def _available(event_id: Any) -> Any:

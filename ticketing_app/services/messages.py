@@ -12,6 +12,8 @@ NOT_YOUR_ORDER = "This order belongs to someone else"
 ORDER_COMPLETE = "Cannot cancel a completed order"
 CARD_DECLINED = "Your card was declined."
 CANCELLED_AFTER_DECLINES = "The order was cancelled after {n} declined payments."
+EVENT_STARTED = "This event has already started"
+EVENT_CANCELLED = "This event was cancelled"
 
 
 def declined(stripe_message: str | None, *, order_cancelled: bool, attempts: int) -> str:
@@ -34,4 +36,18 @@ def rehold_cooldown(wait_seconds: float, until: str) -> str:
     return (
         "Your last reservation of this ticket ended without payment. "
         f"You can reserve it again in {wait} (at {until})."
+    )
+
+
+def too_many_holds(limit: int) -> str:
+    return (
+        f"You can hold at most {limit} reservation{'s' if limit != 1 else ''} at once. "
+        "Pay for or cancel one of them first."
+    )
+
+
+def too_many_for_event(limit: int) -> str:
+    return (
+        f"You can hold or buy at most {limit} ticket{'s' if limit != 1 else ''} for one event, "
+        "and you have reached that."
     )

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from ticketing_app import outbox
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
 from ticketing_app.models import TICKET_STATUSES, Event, EventStatus, Ticket, TicketStatus, User
-from ticketing_app.services.messages import TICKET_NOT_FOUND
+from ticketing_app.services.messages import EVENT_CANCELLED, EVENT_STARTED, TICKET_NOT_FOUND
 from ticketing_app.services.transitions import ticket_event
 from ticketing_app.services.validation import (
     format_price,
@@ -25,7 +25,7 @@ from ticketing_app.services.validation import (
 )
 from ticketing_app.settings import get_settings
 
-__all__ = ["TICKET_NOT_FOUND"]
+__all__ = ["EVENT_CANCELLED", "EVENT_STARTED", "TICKET_NOT_FOUND"]
 Sort = Literal["newest", "price_asc", "price_desc"]
 SORTS: tuple[str, ...] = ("newest", "price_asc", "price_desc")
 MAX_LIMIT = 200
@@ -79,8 +79,6 @@ def _check_listing_limits(db: Session, seller_id: str, now: datetime) -> None:
 
 # SPEC §9: what a listing may say about its event and face value.
 NO_SUCH_EVENT = "No such event"
-EVENT_STARTED = "This event has already started"
-EVENT_CANCELLED = "This event was cancelled"
 UNCHANGED: Any = object()  # update_ticket: a field the request did not mention
 
 

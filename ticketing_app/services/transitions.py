@@ -28,7 +28,17 @@ import sqlalchemy as sa
 from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
 from ticketing_app.errors import NotFound, RuleViolation
-from ticketing_app.models import Order, OrderStatus, Ticket, TicketStatus, UTCDateTime, new_id
+from ticketing_app.models import (
+    Event,
+    EventStatus,
+    Order,
+    OrderStatus,
+    Ticket,
+    TicketStatus,
+    User,
+    UTCDateTime,
+    new_id,
+)
 from ticketing_app.services import messages
 from ticketing_app.services.messages import (
     ALREADY_RESERVED,
@@ -126,15 +136,59 @@ _LOCK_TICKET = (
     .returning(*_TICKETS.c)
 )
 _INSERT_ORDER = sa.insert(_ORDERS)
+_EVENTS = Event.__table__
+_USERS = User.__table__
+# The buyer's row, locked (PostgreSQL) before counting what the buyer holds, so that two
+# reservations by one buyer count one after the other: the limits are exact.
+_LOCK_BUYER = (
+    sa.select(_USERS.c.id).where(_USERS.c.id == sa.bindparam("buyer_id")).with_for_update()
+)
+# The event's start and status; share-locked on PostgreSQL so it cannot be cancelled or
+# moved until this reservation commits.
+_EVENT_OF_TICKET = (
+    sa.select(_EVENTS.c.starts_at, _EVENTS.c.status)
+    .where(_EVENTS.c.id == sa.bindparam("event_id"))
+    .with_for_update(read=True)
+)
+_HOLDING = sa.and_(
+    _ORDERS.c.user_id == sa.bindparam("buyer_id"),
+    _ORDERS.c.status == ACTIVE,
+    _ORDERS.c.expires_at > sa.bindparam("now", type_=UTCDateTime),
+)
 # When this buyer's last reservation of this ticket ended unpaid: an expired one at its
 # expires_at (however late the sweep marked it), a cancelled one when it was cancelled.
 _ENDED_AT = sa.case(
     (_ORDERS.c.status == OrderStatus.EXPIRED, _ORDERS.c.expires_at), else_=_ORDERS.c.updated_at
 )
-_LAST_UNPAID_END = sa.select(sa.type_coerce(sa.func.max(_ENDED_AT), UTCDateTime)).where(
-    _ORDERS.c.ticket_id == sa.bindparam("ticket_id"),
-    _ORDERS.c.user_id == sa.bindparam("buyer_id"),
-    _ORDERS.c.status.in_((OrderStatus.CANCELLED, OrderStatus.EXPIRED)),
+# What the buyer already has, in one statement: live holds, holds or purchases for this
+# ticket's event, and when their last hold of this ticket ended unpaid.
+_BUYER_COUNTS = sa.select(
+    sa.select(sa.func.count()).where(_HOLDING).scalar_subquery().label("holds"),
+    sa.select(sa.func.count())
+    .select_from(_ORDERS.join(_TICKETS, _TICKETS.c.id == _ORDERS.c.ticket_id))
+    .where(
+        _ORDERS.c.user_id == sa.bindparam("buyer_id"),
+        _TICKETS.c.event_id == sa.bindparam("event_id"),
+        sa.or_(
+            _ORDERS.c.status == OrderStatus.COMPLETE,
+            sa.and_(
+                _ORDERS.c.status == ACTIVE,
+                _ORDERS.c.expires_at > sa.bindparam("now", type_=UTCDateTime),
+            ),
+        ),
+    )
+    .scalar_subquery()
+    .label("for_event"),
+    sa.type_coerce(
+        sa.select(sa.func.max(_ENDED_AT))
+        .where(
+            _ORDERS.c.ticket_id == sa.bindparam("ticket_id"),
+            _ORDERS.c.user_id == sa.bindparam("buyer_id"),
+            _ORDERS.c.status.in_((OrderStatus.CANCELLED, OrderStatus.EXPIRED)),
+        )
+        .scalar_subquery(),
+        UTCDateTime,
+    ).label("last_unpaid_end"),
 )
 
 
@@ -173,8 +227,10 @@ def reserve(
     one-active-order index means another buyer won.
 
     Refused after the lock, in this transaction: a price other than `expected_price_cents`
-    (what the buyer saw), and a buyer whose own reservation of this ticket ended unpaid less
-    than the cooldown ago (no hold renewed forever by cancelling and reserving again)."""
+    (what the buyer saw); an event that has started or was cancelled; a buyer over the
+    hoarding limits; a buyer whose own reservation of this ticket ended unpaid less than the
+    cooldown ago (no hold renewed forever by cancelling and reserving again). The hold ends
+    at the lock window or the event's start, whichever comes first."""
     order_id = new_id()
     lock = {"ticket_id": ticket_id, "order_id": order_id, "buyer_id": buyer_id, "now": now}
     # The conditional UPDATE decides (checked by row count). It goes first: the read before
@@ -202,14 +258,17 @@ def reserve(
         raise RuleViolation(
             messages.price_changed(f"{ticket.price_cents / 100:.2f}"), "expectedPrice"
         )
-    _refuse_within_cooldown(conn, buyer_id=buyer_id, ticket_id=ticket_id, now=now)
+    expires_at = now + lock_window()
+    if ticket.event_id is not None:
+        expires_at = min(expires_at, _refuse_ended_event(conn, ticket.event_id, now))
+    _refuse_over_limits(conn, buyer_id=buyer_id, ticket=ticket, now=now)
     order = Order(
         id=order_id,
         user_id=buyer_id,
         ticket_id=ticket_id,
         price_cents=ticket.price_cents,  # the locked row's price, even if repriced
         status=ACTIVE,
-        expires_at=now + lock_window(),
+        expires_at=expires_at,
         failed_payment_attempts=0,
         version=1,
         created_at=now,
@@ -227,22 +286,42 @@ def reserve(
     return OrderWithTicket(order=order, ticket=ticket)
 
 
-def _refuse_within_cooldown(
-    conn: sa.Connection, *, buyer_id: str, ticket_id: str, now: datetime
+def _refuse_ended_event(conn: sa.Connection, event_id: str, now: datetime) -> datetime:
+    """The event's start, unless it has started or was cancelled (then the refusal)."""
+    starts_at, status = conn.execute(_EVENT_OF_TICKET, {"event_id": event_id}).one()
+    if status == EventStatus.CANCELLED:
+        raise RuleViolation(messages.EVENT_CANCELLED)
+    if starts_at <= now:
+        raise RuleViolation(messages.EVENT_STARTED)
+    return starts_at
+
+
+def _refuse_over_limits(
+    conn: sa.Connection, *, buyer_id: str, ticket: Ticket, now: datetime
 ) -> None:
-    """Run after the lock: on PostgreSQL this statement's snapshot then includes any cancel
-    or expiry of this buyer's hold that committed before the ticket came free (the UPDATE
-    waited for it), so cancelling and reserving at once cannot slip past."""
-    cooldown = timedelta(seconds=get_settings().rehold_cooldown_seconds)
-    if not cooldown:
-        return
-    ended = conn.execute(_LAST_UNPAID_END, {"ticket_id": ticket_id, "buyer_id": buyer_id})
-    last = ended.scalar_one()
-    if last is not None and last + cooldown > now:
-        until = last + cooldown
+    """The hoarding limits and the re-reserve cooldown, counted after the buyer's row is
+    locked, in this transaction (SQLite: BEGIN IMMEDIATE already serialises writers). Run
+    after the ticket lock, so refusals that the lock decides never queue for the buyer's row,
+    and so on PostgreSQL this snapshot includes any cancel or expiry of this buyer's hold
+    that committed before the ticket came free (the UPDATE waited for it): cancelling and
+    reserving at once cannot slip past the cooldown."""
+    settings = get_settings()
+    max_holds = settings.ticketing_max_active_orders
+    max_for_event = settings.ticketing_max_tickets_per_event
+    cooldown = timedelta(seconds=settings.rehold_cooldown_seconds)
+    params = {"buyer_id": buyer_id, "ticket_id": ticket.id, "event_id": ticket.event_id, "now": now}
+    if conn.dialect.name == "postgresql" and (max_holds or max_for_event):
+        conn.execute(_LOCK_BUYER, params)
+    holds, for_event, last_unpaid_end = conn.execute(_BUYER_COUNTS, params).one()
+    if cooldown and last_unpaid_end is not None and last_unpaid_end + cooldown > now:
+        until = last_unpaid_end + cooldown
         raise RuleViolation(
             messages.rehold_cooldown((until - now).total_seconds(), until.strftime("%H:%M UTC"))
         )
+    if max_holds and holds >= max_holds:
+        raise RuleViolation(messages.too_many_holds(max_holds))
+    if max_for_event and ticket.event_id is not None and for_event >= max_for_event:
+        raise RuleViolation(messages.too_many_for_event(max_for_event))
 
 
 def end_orders(
