@@ -32,10 +32,19 @@ def make_event(market: Market, user: User, starts_at: datetime, name: str = "Gig
         ).event
 
 
-def list_for(market: Market, user: User, event: Event, price: int = 20) -> Ticket:
+def list_for(
+    market: Market, user: User, event: Event, price: int = 20, at: datetime | None = None
+) -> Ticket:
+    """List a ticket for `event`, as of `at` (default now): a test that lists many before a
+    start a moment away passes the time it began, so a slow machine cannot miss the start."""
     with write_session(market.url) as db:
         return tickets.create_ticket(
-            db, seller_id=user.id, title="Seat", price=price, event_id=event.id, now=utcnow()
+            db,
+            seller_id=user.id,
+            title="Seat",
+            price=price,
+            event_id=event.id,
+            now=at or utcnow(),
         )
 
 
@@ -106,8 +115,9 @@ def test_timer_follows_the_next_start(market: Market, start_scheduler) -> None:
 
 def test_two_schedulers_withdraw_each_listing_once(market: Market, start_scheduler) -> None:
     seller = market.user()
-    event = make_event(market, seller, utcnow() + timedelta(seconds=1.5))
-    listed = [list_for(market, seller, event, 10 + i) for i in range(20)]
+    began = utcnow()
+    event = make_event(market, seller, began + timedelta(seconds=1.5))
+    listed = [list_for(market, seller, event, 10 + i, at=began) for i in range(20)]
     start_scheduler(sweep_seconds=0.2)
     start_scheduler(sweep_seconds=0.3)
     wait_until(
