@@ -350,22 +350,18 @@ def end_orders(
     ]
     if not ended:
         return []
-    released = conn.execute(
-        sa.update(_TICKETS)
-        .where(
+    released = _move_tickets(
+        conn,
+        [
             _TICKETS.c.order_id.in_([o.id for o in ended]),
             _TICKETS.c.status == TicketStatus.RESERVED,
-        )
-        .values(
-            status=TicketStatus.AVAILABLE,
-            order_id=None,
-            version=_TICKETS.c.version + 1,
-            updated_at=now,
-        )
-        .returning(*_TICKETS.c)
+        ],
+        now,
+        status=TicketStatus.AVAILABLE,
+        order_id=None,
     )
     news = [order_event(ENDINGS[status], order, **extra) for order in ended]
-    news += [ticket_event("TicketUpdated", Ticket(**row._mapping)) for row in released]
+    news += [ticket_event("TicketUpdated", ticket) for ticket in released]
     outbox.write_rows(conn, news, now=now)
     return ended
 
@@ -390,24 +386,20 @@ def complete(
     if row is None:
         raise Moved
     order = Order(**row._mapping)
-    sold = conn.execute(
-        sa.update(_TICKETS)
-        .where(
+    sold = _move_tickets(
+        conn,
+        [
             _TICKETS.c.id == order.ticket_id,
             _TICKETS.c.order_id == order.id,
             _TICKETS.c.status == TicketStatus.RESERVED,
-        )
-        .values(
-            status=TicketStatus.SOLD,
-            order_id=None,
-            version=_TICKETS.c.version + 1,
-            updated_at=now,
-        )
-        .returning(*_TICKETS.c)
-    ).first()
-    if sold is None:
+        ],
+        now,
+        status=TicketStatus.SOLD,
+        order_id=None,
+    )
+    if not sold:
         raise Moved
-    ticket = Ticket(**sold._mapping)
+    (ticket,) = sold
     outbox.write_rows(
         conn,
         [order_event("OrderCompleted", order, **extra), ticket_event("TicketUpdated", ticket)],
@@ -422,19 +414,28 @@ def withdraw_listings(
     """Take the available tickets among `which` (ids, or a select of ids) off the market:
     `cancelled`, with `reason` for the seller, and their TicketCancelled events. Only while
     available (a reserved ticket finishes its reservation first); returns those withdrawn."""
-    withdrawn = [
+    withdrawn = _move_tickets(
+        conn,
+        [_TICKETS.c.id.in_(which), _TICKETS.c.status == TicketStatus.AVAILABLE],
+        now,
+        status=TicketStatus.CANCELLED,
+        withdrawn_reason=reason,
+    )
+    outbox.write_rows(conn, [ticket_event("TicketCancelled", t) for t in withdrawn], now=now)
+    return withdrawn
+
+
+def _move_tickets(
+    conn: sa.Connection, where: list[Any], now: datetime, **values: Any
+) -> list[Ticket]:
+    """The one shape of every ticket change here: a conditional UPDATE (`where` decides, row
+    by row) that bumps the version, returning the tickets it changed."""
+    return [
         Ticket(**row._mapping)
         for row in conn.execute(
             sa.update(_TICKETS)
-            .where(_TICKETS.c.id.in_(which), _TICKETS.c.status == TicketStatus.AVAILABLE)
-            .values(
-                status=TicketStatus.CANCELLED,
-                withdrawn_reason=reason,
-                version=_TICKETS.c.version + 1,
-                updated_at=now,
-            )
+            .where(*where)
+            .values(**values, version=_TICKETS.c.version + 1, updated_at=now)
             .returning(*_TICKETS.c)
         )
     ]
-    outbox.write_rows(conn, [ticket_event("TicketCancelled", t) for t in withdrawn], now=now)
-    return withdrawn
