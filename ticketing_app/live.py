@@ -78,6 +78,8 @@ def topics_for(event: Event) -> set[str]:
             topics.add(seller_topic(p["userId"]))
         if p.get("eventId"):  # its event's count and "from" price
             topics |= {EVENTS, event_topic(p["eventId"])}
+        if p.get("previousEventId"):  # moved off that event
+            topics |= {EVENTS, event_topic(p["previousEventId"])}
     elif event.aggregate_type == "event":
         topics |= {EVENTS, event_topic(event.aggregate_id)}
     elif event.aggregate_type == "order":

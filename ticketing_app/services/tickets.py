@@ -32,8 +32,8 @@ MAX_LIMIT = 200
 MAX_OFFSET = 1_000_000
 
 
-def _record(db: Session, type: str, ticket: Ticket, now: datetime) -> None:
-    outbox.record_rows(db, [ticket_event(type, ticket)], now=now)
+def _record(db: Session, type: str, ticket: Ticket, now: datetime, **extra: Any) -> None:
+    outbox.record_rows(db, [ticket_event(type, ticket, **extra)], now=now)
 
 
 def load_ticket(db: Session, ticket_id: Any, *, refresh: bool = False) -> Ticket:
@@ -194,6 +194,7 @@ def update_ticket(
     `{title, price}` still works); None clears them."""
     with db.begin():
         ticket = _owned(db, user_id, ticket_id)
+        previous_event = ticket.event_id
         title = parse_title(title)
         price_cents = parse_price(price)
         event_ref = ticket.event_id if event_id is UNCHANGED else parse_event_id(event_id)
@@ -219,7 +220,9 @@ def update_ticket(
         ticket = load_ticket(db, ticket.id, refresh=True)
         if changed != 1:  # reserved between our read and our write
             raise _not_editable(ticket, "edit")
-        _record(db, "TicketUpdated", ticket, now)
+        # Moved to another event (or off one): the page of the one it left changes too.
+        moved = {"previousEventId": previous_event} if previous_event != event_ref else {}
+        _record(db, "TicketUpdated", ticket, now, **moved)
     return ticket
 
 

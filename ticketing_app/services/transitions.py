@@ -69,8 +69,9 @@ def lock_window() -> timedelta:
     return timedelta(seconds=get_settings().ticketing_lock_seconds)
 
 
-def ticket_event(type: str, ticket: Ticket) -> outbox.NewEvent:
-    return outbox.NewEvent(type, "ticket", ticket.id, ticket.version, ticket_view(ticket))
+def ticket_event(type: str, ticket: Ticket, **extra: Any) -> outbox.NewEvent:
+    payload = {**ticket_view(ticket), **extra}
+    return outbox.NewEvent(type, "ticket", ticket.id, ticket.version, payload)
 
 
 def order_event(type: str, order: Order, **extra: Any) -> outbox.NewEvent:
