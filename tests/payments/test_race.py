@@ -9,9 +9,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from payment_helpers import LocalStripe, World, event_payload, sign
+from payment_helpers import LocalStripe, event_payload, sign
 from sqlmodel import Session
 
+from tests.support import World
 from ticketing_app.db import session_factory
 from ticketing_app.errors import DomainError, ServiceUnavailable
 from ticketing_app.models import Order
