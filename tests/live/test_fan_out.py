@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.support import spawn_server, wait_until_async
+from tests.support.servers import NO_LISTING_LIMITS
 
 pytestmark = [pytest.mark.slow]
 
@@ -143,7 +144,9 @@ def test_a_burst_of_listings_reaches_every_marketplace_tab_and_an_order_page(
 ) -> None:
     # The live tests' 2 s window (conftest) would expire the order before it is cancelled.
     backend = spawn_server(
-        "backend", {"DATABASE_URL": sqlite_url, "TICKETING_LOCK_SECONDS": "900"}, start=False
+        "backend",
+        {**NO_LISTING_LIMITS, "DATABASE_URL": sqlite_url, "TICKETING_LOCK_SECONDS": "900"},
+        start=False,
     )
     try:
         backend.start()

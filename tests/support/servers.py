@@ -47,6 +47,11 @@ INHERITED_ONLY_IF_GIVEN = (
     "REDIS_URL",
     "NATS_URL",
 )
+# Load, not abuse: sellers in the load tests and benchmarks list as fast as buyers buy.
+NO_LISTING_LIMITS = {
+    "TICKETING_MAX_LISTINGS_PER_HOUR": "0",
+    "TICKETING_MAX_AVAILABLE_LISTINGS": "0",
+}
 # localstripe pickles its whole store to /tmp after every write (slow, and shared by every
 # localstripe on the machine); the tests need none of that, so the launcher turns it off.
 LOCALSTRIPE_LAUNCHER = """
@@ -191,8 +196,9 @@ class Server:
                     f"{self.kind} server exited early ({self.proc.returncode}):\n{self.log_tail()}"
                 )
             if time.monotonic() - began > timeout:
+                tail = self.log_tail()
                 self.stop()
-                raise RuntimeError(f"{self.kind} not up after {timeout} s:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.kind} not up after {timeout} s:\n{tail}")
             time.sleep(0.1)
         return time.monotonic() - began
 

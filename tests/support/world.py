@@ -39,7 +39,7 @@ def row_id(row: Any) -> Any:
     return row.id if isinstance(row, SQLModel) else row
 
 
-def unique_email(prefix: str = "u") -> str:
+def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
 
 
