@@ -7,7 +7,7 @@ watchers, relative to one watcher.
     .venv/bin/python bench/bench_clients.py [--clients 500] [--samples 200] [--pushes 5]
 
 Backend: `reflex run --env prod --backend-only` (one worker, SQLite with 1,000 tickets for
-sale, in-memory state manager), started in a throwaway directory (tests/load/load_helpers.Backend).
+sale, in-memory state manager), started in a throwaway directory (tests.support.spawn_server).
 Each client opens its socket the way the frontend does: its own token, the boot event
 (`hydrate_and_load` for `/`) in the Socket.IO CONNECT packet, so the backend sends the state
 and runs the page's on_load (NavState.load, MarketState.load: the cookie check and the first
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sys
 import tempfile
 import time
 import uuid
@@ -41,7 +40,6 @@ import httpx
 import socketio
 import sqlalchemy as sa
 from common import (
-    ROOT,
     drop_sqlite,
     fresh_sqlite,
     header,
@@ -51,8 +49,8 @@ from common import (
     seed_users,
 )
 
-sys.path.insert(0, str(ROOT / "tests" / "load"))
-from load_helpers import Backend  # noqa: E402
+from tests.support import spawn_server  # noqa: E402
+from tests.support.servers import NO_LISTING_LIMITS  # noqa: E402
 
 NAMESPACE = "/_event"  # Reflex's Socket.IO namespace (also its path)
 STATE = "reflex___state____state"
@@ -278,7 +276,8 @@ def main() -> None:
     (cookie,) = seed_sessions(engine, [seller])
     engine.dispose()
     log = Path(tempfile.mkdtemp(prefix="bench-clients-")) / "backend.log"
-    backend = Backend(log, {"DATABASE_URL": db_url})
+    env = {**NO_LISTING_LIMITS, "DATABASE_URL": db_url}
+    backend = spawn_server("backend", env, log_path=log, start=False)
     try:
         backend.start()
         assert backend.proc is not None

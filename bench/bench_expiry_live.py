@@ -7,7 +7,7 @@ connected client watching it receives the state delta that shows it (sampled ord
 
 Setup: N buyers, N reserved tickets and N active orders due at T + i/N s are seeded by SQL
 (bench_expiry.seed_due), T = now + --lead s; then `reflex run --env prod --backend-only` (one
-worker, in-memory state manager; tests/load/load_helpers.Backend) starts, and its expiry
+worker, in-memory state manager; tests.support.spawn_server("backend")) starts, and its expiry
 scheduler sets a timer for each active order (start-up scan) as it does after any restart.
 Then, before T, Socket.IO clients speaking Reflex's event protocol open the pages a browser
 would (boot event `hydrate_and_load` in the CONNECT packet, which runs the page's on_load and
@@ -39,7 +39,9 @@ import sqlalchemy as sa
 from bench_clients import MARKET, ORDER, TICKET, Browser, close_all, connect_all, var
 from bench_expiry import seed_due
 from common import drop_sqlite, fresh_postgres, fresh_sqlite, header, percentile, seed_sessions
-from load_helpers import Backend  # bench_clients put tests/load on sys.path
+
+from tests.support import spawn_server
+from tests.support.servers import NO_LISTING_LIMITS
 
 
 def epoch(value: datetime | str) -> float:
@@ -135,8 +137,13 @@ def run(name: str, db_url: str, args: argparse.Namespace) -> None:
     buyers = [orders[i]["u"] for i in watched]
     cookies = dict(zip(buyers, seed_sessions(engine, buyers), strict=True))
     log = Path(tempfile.mkdtemp(prefix="bench-expiry-live-")) / "backend.log"
-    env = {"DATABASE_URL": db_url, "TICKETING_DB_POOL_SIZE": "8", "TICKETING_DB_MAX_OVERFLOW": "4"}
-    backend = Backend(log, env)
+    env = {
+        **NO_LISTING_LIMITS,
+        "DATABASE_URL": db_url,
+        "TICKETING_DB_POOL_SIZE": "8",
+        "TICKETING_DB_MAX_OVERFLOW": "4",
+    }
+    backend = spawn_server("backend", env, log_path=log, start=False)
     try:
         backend.start()
         seen = asyncio.run(

@@ -4,7 +4,7 @@ POST /api/orders, against GET /api/health on the same server at the same concurr
     .venv/bin/python bench/bench_http_reserve.py [--clients 50 200] [--rounds 2]
         [--database pg|sqlite]
 
-Server: the granian process the API tests start (tests/api/api_helpers.start_api_server: one
+Server: the granian process the API tests start (tests.support.spawn_server("api"): one
 worker serving `ticketing_app.api:build_api`, the same FastAPI app `reflex run --env prod
 --backend-only` mounts). Clients: aiohttp, one session (cookie jar) per signed-up buyer.
 Each race lists 50 fresh tickets; every client tries 10 of them in its own random order, one
@@ -23,19 +23,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sys  # noqa: E402
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 import sqlalchemy as sa
-from common import ROOT, fresh_postgres, fresh_sqlite, header, percentile, seed_tickets, seed_users
+from common import (
+    PASSWORD,
+    fresh_postgres,
+    fresh_sqlite,
+    header,
+    percentile,
+    seed_tickets,
+    seed_users,
+)
 
+from tests.support import spawn_server, unique_email  # noqa: E402
 from ticketing_app.db import dispose_engines, get_engine
-
-sys.path.insert(0, str(ROOT / "tests" / "api"))
-from api_helpers import PASSWORD, start_api_server, stop, unique_email  # noqa: E402
 
 
 async def signup(session: aiohttp.ClientSession, base: str) -> str:
@@ -155,12 +160,12 @@ def main() -> None:
     header("Contended reservations over HTTP (granian, 1 worker) vs GET /api/health")
     db_url = fresh_postgres() if args.database == "pg" else fresh_sqlite()
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    srv = start_api_server(db_url, workdir / "server.log")
+    srv = spawn_server("api", {"DATABASE_URL": db_url}, log_path=workdir / "server.log")
     try:
         print(f"{'PostgreSQL' if args.database == 'pg' else 'SQLite'}:")
         asyncio.run(bench(srv.base_url, db_url, args.clients, args.rounds, args.tries))
     finally:
-        stop(srv.proc)
+        srv.remove()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ tickets, relative to the same requests with 1,000 tickets, in the same run.
     .venv/bin/python bench/bench_listing.py [--large 100000] [--small 1000] [--requests 40]
         [--database pg|sqlite|both]
 
-Server: the granian process the API tests use (tests/api/api_helpers.start_api_server), one
+Server: the granian process the API tests use (tests.support.spawn_server("api")), one
 per database size, both up at once; requests alternate between them so outside load hits both
 alike. Titles are "<artist> at <venue> #<n>" with 20 artists, so `q=coldplay` matches 5% of the
 tickets and `q=#742 ` a few: the search trims the query, so it is `#742`, which matches #742,
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys  # noqa: E402  (tests/api helpers: the same server the API tests run)
 import tempfile
 import time
 import uuid
@@ -27,7 +26,6 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from common import (
-    ROOT,
     fresh_postgres,
     fresh_sqlite,
     header,
@@ -36,10 +34,8 @@ from common import (
     seed_users,
 )
 
+from tests.support import spawn_server  # noqa: E402  (the server the API tests run)
 from ticketing_app.db import dispose_engines, get_engine
-
-sys.path.insert(0, str(ROOT / "tests" / "api"))
-from api_helpers import start_api_server, stop  # noqa: E402
 
 ARTISTS = [
     "Coldplay",
@@ -111,7 +107,10 @@ def timed_get(client: httpx.Client, params: dict[str, str]) -> float:
 
 def bench(name: str, urls: dict[str, str], requests: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-listing-"))
-    servers = {size: start_api_server(url, workdir / f"{size}.log") for size, url in urls.items()}
+    servers = {
+        size: spawn_server("api", {"DATABASE_URL": url}, log_path=workdir / f"{size}.log")
+        for size, url in urls.items()
+    }
     try:
         clients = {s: httpx.Client(base_url=srv.base_url, timeout=60) for s, srv in servers.items()}
         samples: dict[tuple[str, str], list[float]] = {}
@@ -133,7 +132,7 @@ def bench(name: str, urls: dict[str, str], requests: int) -> None:
             )
     finally:
         for srv in servers.values():
-            stop(srv.proc)
+            srv.remove()
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from tests.db_helpers import migrate  # noqa: E402
+from tests.support import World  # noqa: E402
 from ticketing_app.db import dispose_engines, normalize_url, session_factory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +123,9 @@ def new_session(db_url: str) -> Callable[[], Session]:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(db_url: str, now: datetime) -> World:
+    """Users, tickets and orders through the real services on `db_url`, at `now`."""
+    return World(db_url, now=now)

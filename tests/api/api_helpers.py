@@ -1,90 +1,33 @@
-"""Helpers for the API tests: start/stop a real server process, clients, error assertions."""
+"""Helpers for the API tests: clients, error assertions, raw rows. The server processes are
+`tests.support.spawn_server("api" | "backend", env)`."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
-from tests.db_helpers import fresh_postgres, migrate
+from tests.db_helpers import fresh_postgres
+from tests.support import unique_email
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = [
+    "API_DB_NAME",
+    "PASSWORD",
+    "TEST_DATABASE_URL",
+    "Client",
+    "assert_api_edges",
+    "assert_error",
+    "cookie_header_parts",
+    "db_execute",
+    "postgres_api_url",
+    "unique_email",
+]
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
 API_DB_NAME = "ticketing_api"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    base_url: str
-    db_url: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server did not start:\n{log_path.read_text()[-4000:]}")
-
-
-def start_api_server(db_url: str, log_path: Path, **env: str) -> Server:
-    """granian on the FastAPI app alone: the REST contract without compiling any page."""
-    port = free_port()
-    full_env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        **env,
-    }
-    for name in ("REDIS_URL", "NATS_URL"):
-        if name not in env:
-            full_env.pop(name, None)
-    cmd = [
-        str(Path(sys.executable).parent / "granian"),
-        "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--no-access-log", "ticketing_app.api:build_api",
-    ]  # fmt: skip
-    log = log_path.open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{base}/api/openapi.json", proc, log_path, timeout=30)
-    return Server(base_url=base, db_url=db_url, proc=proc, log_path=log_path)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def postgres_api_url() -> str:
@@ -103,10 +46,6 @@ class Client:
 
     def __getattr__(self, name: str):  # get/post/put/delete/request
         return getattr(self.http, name)
-
-
-def unique_email(prefix: str = "user") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
 
 
 def assert_error(
@@ -171,94 +110,3 @@ def cookie_header_parts(response: httpx.Response) -> dict[str, str]:
         name, _, value = piece.strip().partition("=")
         parts["session" if i == 0 else name.lower()] = value
     return parts
-
-
-# localstripe pickles its store to /tmp after every write (slow, shared machine-wide): off.
-LOCALSTRIPE_LAUNCHER = """
-import sys
-import localstripe.resources as resources
-resources.Store.dump_to_disk = lambda self: None
-from localstripe.server import start
-sys.argv = ["localstripe", "--port", sys.argv[1], "--from-scratch"]
-start()
-"""
-
-
-def start_localstripe(log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """A real (fake) Stripe API server, so payment routes do real work while fuzzed."""
-    port = free_port()
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LOCALSTRIPE_LAUNCHER, str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{base}/js.stripe.com/v3/", proc, log_path, timeout=30)
-    return base, proc
-
-
-LINKED = ("ticketing_app", "alembic", "alembic.ini", "assets", "rxconfig.py", "requirements.txt")
-VENV_BIN = Path(sys.executable).parent
-
-
-def reflex_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "REFLEX_USE_NPM": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    for name in ("FRONTEND_PORT", "BACKEND_PORT", "REDIS_URL", "NATS_URL", "API_URL"):
-        env.pop(name, None)
-    env.update(extra)
-    return env
-
-
-@dataclass
-class ReflexBackend:
-    base_url: str
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        """The whole process group: reflex and its granian workers."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-
-def start_reflex_backend(
-    workdir: Path, env: dict[str, str], port: int | None = None
-) -> ReflexBackend:
-    """`reflex run --env prod --backend-only --backend-port PORT` in `workdir`, which symlinks
-    the sources so Reflex writes `.states/` and `.web/backend/` there, not in the checkout."""
-    for name in LINKED:
-        if (ROOT / name).exists():
-            (workdir / name).symlink_to(ROOT / name)
-    db_url = env.get("DATABASE_URL") or f"sqlite:///{workdir / 'backend.db'}"
-    migrate(db_url)
-    port = port or free_port()
-    log_path = workdir / "reflex.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "reflex"), "run", "--env", "prod", "--backend-only",
-             "--backend-port", str(port)],
-            cwd=workdir, env=reflex_env({**env, "DATABASE_URL": db_url}), stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    backend = ReflexBackend(f"http://127.0.0.1:{port}", port, workdir, proc)
-    try:
-        wait_until_up(f"{backend.base_url}/api/health", proc, log_path, timeout=180)
-    except Exception:
-        backend.stop()
-        raise
-    return backend

@@ -10,17 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_helpers import (
-    PASSWORD,
-    TEST_DATABASE_URL,
-    Client,
-    Server,
-    migrate,
-    postgres_api_url,
-    start_api_server,
-    stop,
-    unique_email,
-)
+from api_helpers import PASSWORD, TEST_DATABASE_URL, Client, postgres_api_url, unique_email
+
+from tests.db_helpers import migrate
+from tests.support import Server, spawn_server
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -36,9 +29,9 @@ def server(
         if not TEST_DATABASE_URL:
             pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
         db_url = postgres_api_url()
-    srv = start_api_server(db_url, directory / "server.log")
+    srv = spawn_server("api", {"DATABASE_URL": db_url}, log_path=directory / "server.log")
     yield srv
-    stop(srv.proc)
+    srv.remove()
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from api_helpers import PASSWORD, Server, unique_email
+from api_helpers import PASSWORD, unique_email
+
+from tests.support import Server
 
 BUYERS = 100
 

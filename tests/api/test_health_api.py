@@ -7,7 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import assert_error, free_port, migrate, start_api_server, stop
+from api_helpers import assert_error
+
+from tests.db_helpers import migrate
+from tests.support import free_port, spawn_server
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_NATS_URL = os.environ.get("TEST_NATS_URL")
@@ -20,11 +23,10 @@ def test_health_ok(anon) -> None:
 
 
 def health_of(tmp_path: Path, db_url: str, **env: str) -> httpx.Response:
-    srv = start_api_server(db_url, tmp_path / "server.log", **env)
-    try:
+    with spawn_server(
+        "api", {"DATABASE_URL": db_url, **env}, log_path=tmp_path / "server.log"
+    ) as srv:
         return httpx.get(f"{srv.base_url}/api/health", timeout=30)
-    finally:
-        stop(srv.proc)
 
 
 def sqlite_db(tmp_path: Path) -> str:
@@ -58,8 +60,7 @@ def test_health_503_when_redis_and_nats_unreachable(tmp_path: Path) -> None:
 
 def test_health_503_and_api_503_when_database_down(tmp_path: Path) -> None:
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
-    srv = start_api_server(db_url, tmp_path / "server.log")
-    try:
+    with spawn_server("api", {"DATABASE_URL": db_url}, log_path=tmp_path / "server.log") as srv:
         r = httpx.get(f"{srv.base_url}/api/health", timeout=30)
         assert r.status_code == 503
         assert r.json()["db"] is False and r.json()["status"] == "unavailable"
@@ -71,5 +72,3 @@ def test_health_503_and_api_503_when_database_down(tmp_path: Path) -> None:
             timeout=30,
         )
         assert_error(r, 503)
-    finally:
-        stop(srv.proc)

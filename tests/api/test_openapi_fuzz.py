@@ -17,15 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import (
-    PASSWORD,
-    Server,
-    migrate,
-    start_api_server,
-    start_localstripe,
-    stop,
-    unique_email,
-)
+from api_helpers import PASSWORD, unique_email
+
+from tests.db_helpers import migrate
+from tests.support import Server, spawn_server
+from tests.support.stripe import start_localstripe
 
 SPEC_ROUTES = {
     ("post", "/api/users/signup"): (201, {400}),
@@ -164,13 +160,17 @@ def fuzz_server(tmp_path_factory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("api-fuzz")
     db_url = f"sqlite:///{directory / 'api.db'}"
     migrate(db_url)
-    stripe_base, stripe_proc = start_localstripe(directory / "localstripe.log")
+    stripe = start_localstripe(directory)
     try:
-        srv = start_api_server(db_url, directory / "server.log", STRIPE_API_BASE=stripe_base)
+        srv = spawn_server(
+            "api",
+            {"DATABASE_URL": db_url, "STRIPE_API_BASE": stripe.base_url},
+            log_path=directory / "server.log",
+        )
         yield srv
-        stop(srv.proc)
+        srv.remove()
     finally:
-        stop(stripe_proc)
+        stripe.stop()
 
 
 @pytest.mark.slow

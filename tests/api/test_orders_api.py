@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from api_helpers import (
-    PASSWORD,
-    assert_error,
-    db_execute,
-    migrate,
-    start_api_server,
-    stop,
-    unique_email,
-)
+from api_helpers import PASSWORD, assert_error, db_execute, unique_email
+
+from tests.db_helpers import migrate
+from tests.support import spawn_server, wait_until
+from ticketing_app.models import utcnow
 
 ORDER_KEYS = {"id", "userId", "status", "price", "expiresAt", "createdAt", "ticket"}
 
@@ -194,9 +190,13 @@ def short_lock_server(tmp_path_factory) -> Iterator:
     directory = tmp_path_factory.mktemp("api-short-lock")
     db_url = f"sqlite:///{directory / 'api.db'}"
     migrate(db_url)
-    srv = start_api_server(db_url, directory / "server.log", TICKETING_LOCK_SECONDS="1")
+    srv = spawn_server(
+        "api",
+        {"DATABASE_URL": db_url, "TICKETING_LOCK_SECONDS": "1"},
+        log_path=directory / "server.log",
+    )
     yield srv
-    stop(srv.proc)
+    srv.remove()
 
 
 def test_past_due_hold_expires_when_someone_else_reserves(short_lock_server) -> None:
@@ -214,7 +214,9 @@ def test_past_due_hold_expires_when_someone_else_reserves(short_lock_server) -> 
     t = seller.post("/api/tickets", json={"title": "Short hold", "price": 3}).json()
     held = place_order(first, t["id"]).json()
     assert_error(place_order(second, t["id"]), 400, "Ticket is already reserved")
-    time.sleep(1.5)
+    # Past due on the server's clock (ours: same machine); expiresAt is rounded to the ms.
+    due = datetime.fromisoformat(held["expiresAt"].replace("Z", "+00:00"))
+    wait_until(lambda: utcnow() > due + timedelta(milliseconds=1), 5, "the hold past due")
     won = place_order(second, t["id"])
     assert won.status_code == 201, won.text
     assert first.get(f"/api/orders/{held['id']}").json()["status"] == "expired"

@@ -14,14 +14,9 @@ from datetime import datetime
 
 import httpx
 import pytest
-from api_helpers import (
-    PASSWORD,
-    assert_api_edges,
-    assert_error,
-    cookie_header_parts,
-    start_reflex_backend,
-    unique_email,
-)
+from api_helpers import PASSWORD, assert_api_edges, assert_error, cookie_header_parts, unique_email
+
+from tests.support import spawn_server
 
 SITE = "https://tickets.example"
 STATIC_SITE = "https://static.example:8443"
@@ -30,19 +25,14 @@ REFUSED_ORIGINS = ["https://evil.example", "https://tickets.example.evil.example
 
 
 @pytest.fixture(scope="module")
-def reflex_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    backend = start_reflex_backend(
-        tmp_path_factory.mktemp("reflex-backend"),
-        {
-            "TICKETING_LOCK_SECONDS": "42",
-            "PUBLIC_URL": SITE,
-            "TICKETING_ALLOWED_ORIGINS": f"{STATIC_SITE}, https://admin.example",
-        },
-    )
-    try:
+def reflex_backend() -> Iterator[str]:
+    env = {
+        "TICKETING_LOCK_SECONDS": "42",
+        "PUBLIC_URL": SITE,
+        "TICKETING_ALLOWED_ORIGINS": f"{STATIC_SITE}, https://admin.example",
+    }
+    with spawn_server("backend", env) as backend:
         yield backend.base_url
-    finally:
-        backend.stop()
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,17 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import (
-    PASSWORD,
-    VENV_BIN,
-    ReflexBackend,
-    free_port,
-    reflex_env,
-    start_reflex_backend,
-    stop,
-    unique_email,
-    wait_until_up,
-)
+from api_helpers import PASSWORD, unique_email
+
+from tests.support import Server, child_env, free_port, spawn_server
+from tests.support.servers import VENV_BIN
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +30,15 @@ def static_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory, static_port: int) -> Iterator[ReflexBackend]:
+def backend(static_port: int) -> Iterator[Server]:
     # The static site is the deployment's public address: its pages' origin is the one the
     # backend's socket and CORS accept.
-    srv = start_reflex_backend(
-        tmp_path_factory.mktemp("static-backend"),
-        {"PUBLIC_URL": f"http://127.0.0.1:{static_port}"},
-    )
-    yield srv
-    srv.stop()
+    with spawn_server("backend", {"PUBLIC_URL": f"http://127.0.0.1:{static_port}"}) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
-def static_site(backend: ReflexBackend, static_port: int) -> Iterator[str]:
+def static_site(backend: Server, static_port: int) -> Iterator[str]:
     """Export the frontend for `backend` and serve it with `python -m http.server`."""
     from e2e.app_server import _mirror_project
 
@@ -60,35 +48,21 @@ def static_site(backend: ReflexBackend, static_port: int) -> Iterator[str]:
         result = subprocess.run(
             [str(VENV_BIN / "reflex"),
              "export", "--frontend-only", "--no-zip", "--env", "prod"],
-            cwd=workdir, env=reflex_env({"API_URL": backend.base_url}),
+            cwd=workdir, env=child_env({"API_URL": backend.base_url}),
             capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         client = workdir / ".web" / "build" / "client"
         assert backend.base_url in (workdir / ".web" / "env.json").read_text()
-        port = static_port
-        log_path = workdir / "static.log"
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                 "--directory", str(client)],
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(f"{base}/index.html", server, log_path, timeout=30)
-            yield base
-        finally:
-            stop(server)
+        with spawn_server("static", port=static_port, directory=client) as site:
+            yield site.url
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_exported_frontend_signs_in_and_lists_tickets(
-    backend: ReflexBackend, static_site: str
-) -> None:
+def test_exported_frontend_signs_in_and_lists_tickets(backend: Server, static_site: str) -> None:
     from playwright.sync_api import expect
 
     from e2e.chromium import chromium

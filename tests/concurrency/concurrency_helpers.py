@@ -1,4 +1,5 @@
-"""Plain functions shared by the concurrency tests, importable by spawned worker processes.
+"""Plain functions shared by the concurrency tests, importable by spawned worker processes:
+racing calls and their outcomes. Users and tickets come from `tests.support.World` (at NOW).
 
 Each call opens its own session, as a request handler or a scheduler job would.
 """
@@ -6,7 +7,6 @@ Each call opens its own session, as a request handler or a scheduler job would.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError
-from ticketing_app.models import DomainEvent, Order, Ticket
-from ticketing_app.services import auth, orders, tickets
+from ticketing_app.models import Ticket
+from ticketing_app.services import orders
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 WINDOW = timedelta(seconds=900)
@@ -36,21 +36,6 @@ def outcome(call: Callable[[], Any]) -> Outcome:
         return ("crashed", repr(err))
 
 
-def make_user(url: str) -> str:
-    with write_session(url) as db:
-        user, _ = auth.signup(
-            db, email=f"u-{uuid.uuid4().hex[:12]}@example.com", password=PASSWORD, now=NOW
-        )
-    return user.id
-
-
-def make_ticket(url: str, seller_id: str, price: Any = 20) -> str:
-    with write_session(url) as db:
-        return tickets.create_ticket(
-            db, seller_id=seller_id, title="Hot ticket", price=price, now=NOW
-        ).id
-
-
 def reserve_call(url: str, buyer_id: str, ticket_id: str, now: datetime = NOW) -> Callable[[], str]:
     """A reservation as a call (for `run_together`), returning the new order's id."""
 
@@ -65,27 +50,6 @@ def reserve_call(url: str, buyer_id: str, ticket_id: str, now: datetime = NOW) -
 
 def reserve(url: str, buyer_id: str, ticket_id: str, now: datetime = NOW) -> Outcome:
     return outcome(reserve_call(url, buyer_id, ticket_id, now))
-
-
-def ticket_row(url: str, ticket_id: str) -> Ticket:
-    with read_session(url) as db:
-        found = db.get(Ticket, ticket_id)
-    assert found is not None
-    return found
-
-
-def orders_for(url: str, ticket_id: str) -> list[Order]:
-    with read_session(url) as db:
-        return list(db.exec(select(Order).where(Order.ticket_id == ticket_id)))
-
-
-def count_events(url: str, aggregate_id: str, type: str) -> int:
-    with read_session(url) as db:
-        return db.exec(
-            select(sa.func.count())
-            .select_from(DomainEvent)
-            .where(DomainEvent.aggregate_id == aggregate_id, DomainEvent.type == type)
-        ).one()
 
 
 def reserve_worker(url: str, buyer_id: str, barrier: Any, tasks: Any, results: Any) -> None:

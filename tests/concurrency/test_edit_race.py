@@ -8,17 +8,9 @@ order whose price differs from the price the ticket had when it was locked.
 from __future__ import annotations
 
 import pytest
-from concurrency_helpers import (
-    ALREADY_RESERVED_OUTCOME,
-    NOW,
-    make_ticket,
-    make_user,
-    orders_for,
-    reserve_call,
-    run_together,
-    ticket_row,
-)
+from concurrency_helpers import ALREADY_RESERVED_OUTCOME, NOW, reserve_call, run_together
 
+from tests.support import World
 from ticketing_app.db import write_session
 from ticketing_app.services import tickets
 
@@ -29,11 +21,12 @@ BUYERS = 3
 @pytest.mark.usefixtures("no_hoarding_limits")
 def test_edit_versus_reserve_never_leaves_a_stale_price(db_url: str) -> None:
     url = db_url
-    seller = make_user(url)
-    buyers = [make_user(url) for _ in range(BUYERS)]
+    world = World(url, now=NOW)
+    seller = world.user().id
+    buyers = [world.user().id for _ in range(BUYERS)]
     seen: set[str] = set()
     for _ in range(ROUNDS):
-        ticket_id = make_ticket(url, seller, price=20)
+        ticket_id = world.ticket(seller, "Hot ticket", price=20).id
 
         def edit(ticket_id: str = ticket_id) -> int:
             with write_session(url) as db:
@@ -45,8 +38,8 @@ def test_edit_versus_reserve_never_leaves_a_stale_price(db_url: str) -> None:
         winners = [value for status, value in reserves if status == "ok"]
         assert len(winners) == 1, reserves
         assert [r for r in reserves if r[0] != "ok"] == [ALREADY_RESERVED_OUTCOME] * (BUYERS - 1)
-        (order,) = orders_for(url, ticket_id)
-        ticket = ticket_row(url, ticket_id)
+        (order,) = world.orders_for(ticket_id)
+        ticket = world.get_ticket(ticket_id)
         assert (ticket.status, ticket.order_id) == ("reserved", order.id)
         assert order.price_cents == ticket.price_cents
         if edited == ("ok", 3500):
@@ -62,9 +55,10 @@ def test_edit_versus_reserve_never_leaves_a_stale_price(db_url: str) -> None:
 @pytest.mark.usefixtures("no_hoarding_limits")
 def test_cancel_listing_versus_reserve_one_outcome_with_its_own_message(db_url: str) -> None:
     url = db_url
-    seller, buyer = make_user(url), make_user(url)
+    world = World(url, now=NOW)
+    seller, buyer = world.user().id, world.user().id
     for _ in range(ROUNDS):
-        ticket_id = make_ticket(url, seller)
+        ticket_id = world.ticket(seller).id
 
         def cancel(ticket_id: str = ticket_id) -> str:
             with write_session(url) as db:
@@ -73,10 +67,10 @@ def test_cancel_listing_versus_reserve_one_outcome_with_its_own_message(db_url: 
                 ).status
 
         cancelled, reserved = run_together([cancel, reserve_call(url, buyer, ticket_id)])
-        ticket = ticket_row(url, ticket_id)
+        ticket = world.get_ticket(ticket_id)
         if cancelled[0] == "ok":
             assert reserved == ("refused", "Ticket is no longer for sale"), reserved
-            assert (ticket.status, ticket.order_id, orders_for(url, ticket_id)) == (
+            assert (ticket.status, ticket.order_id, world.orders_for(ticket_id)) == (
                 "cancelled",
                 None,
                 [],

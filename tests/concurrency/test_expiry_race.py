@@ -6,19 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from concurrency_helpers import (
-    NOW,
-    WINDOW,
-    count_events,
-    make_ticket,
-    make_user,
-    orders_for,
-    reserve,
-    reserve_call,
-    run_together,
-    ticket_row,
-)
+from concurrency_helpers import NOW, WINDOW, reserve, reserve_call, run_together
 
+from tests.support import World
 from ticketing_app.db import write_session
 from ticketing_app.services import orders
 
@@ -51,11 +41,12 @@ def cancel_call(url: str, buyer_id: str, order_id: str):
 
 
 def assert_next_buyer_holds(url: str, ticket_id: str, old: str, new: tuple) -> None:
+    world = World(url, now=NOW)
     assert new[0] == "ok", new
-    by_id = {o.id: o for o in orders_for(url, ticket_id)}
+    by_id = {o.id: o for o in world.orders_for(ticket_id)}
     assert set(by_id) == {old, new[1]}
     assert by_id[new[1]].status == "created"
-    ticket = ticket_row(url, ticket_id)
+    ticket = world.get_ticket(ticket_id)
     # created (1), reserved by old (2), released (3), reserved by the new order (4)
     assert (ticket.status, ticket.order_id, ticket.version) == ("reserved", new[1], 4)
 
@@ -63,9 +54,10 @@ def assert_next_buyer_holds(url: str, ticket_id: str, old: str, new: tuple) -> N
 @pytest.mark.usefixtures("no_hoarding_limits")
 def test_expirers_and_a_reserver_expire_a_due_order_exactly_once(db_url: str) -> None:
     url = db_url
-    seller, first, second = make_user(url), make_user(url), make_user(url)
+    world = World(url, now=NOW)
+    seller, first, second = world.user().id, world.user().id, world.user().id
     for _ in range(ROUNDS):
-        ticket_id = make_ticket(url, seller)
+        ticket_id = world.ticket(seller).id
         old = reserve(url, first, ticket_id)[1]
         calls = [expire_call(url, old) for _ in range(3)] + [sweep_call(url) for _ in range(3)]
         results = run_together([*calls, reserve_call(url, second, ticket_id, LATER)])
@@ -73,9 +65,9 @@ def test_expirers_and_a_reserver_expire_a_due_order_exactly_once(db_url: str) ->
         assert all(status == "ok" for status, _ in expirers), expirers
         by_expirers = sum(1 for _, v in expirers if v is True or (isinstance(v, list) and old in v))
         assert by_expirers <= 1
-        assert count_events(url, old, "OrderExpired") == 1
+        assert len(world.events(old, type="OrderExpired")) == 1
         assert_next_buyer_holds(url, ticket_id, old, new)
-        assert {o.id: o.status for o in orders_for(url, ticket_id)}[old] == "expired"
+        assert {o.id: o.status for o in world.orders_for(ticket_id)}[old] == "expired"
 
 
 @pytest.mark.usefixtures("no_hoarding_limits")
@@ -83,9 +75,10 @@ def test_late_cancel_racing_the_next_buyer_ends_the_old_order_once(db_url: str) 
     """The old buyer cancels just as the hold lapses and another buyer reserves: whichever
     ends the old order, it ends once, and the cancel never releases the new hold."""
     url = db_url
-    seller, first, second = make_user(url), make_user(url), make_user(url)
+    world = World(url, now=NOW)
+    seller, first, second = world.user().id, world.user().id, world.user().id
     for _ in range(ROUNDS):
-        ticket_id = make_ticket(url, seller)
+        ticket_id = world.ticket(seller).id
         old = reserve(url, first, ticket_id)[1]
         cancelled, expired, new = run_together(
             [
@@ -96,6 +89,6 @@ def test_late_cancel_racing_the_next_buyer_ends_the_old_order_once(db_url: str) 
         )
         assert cancelled[0] == "ok" and cancelled[1] in ("cancelled", "expired"), cancelled
         assert expired[0] == "ok", expired
-        ended = count_events(url, old, "OrderExpired") + count_events(url, old, "OrderCancelled")
+        ended = sum(e.type in ("OrderExpired", "OrderCancelled") for e in world.events(old))
         assert ended == 1
         assert_next_buyer_holds(url, ticket_id, old, new)

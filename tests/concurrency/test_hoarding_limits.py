@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from concurrency_helpers import NOW, make_ticket, make_user, reserve_call, run_together
+from concurrency_helpers import NOW, reserve_call, run_together
 
+from tests.support import World
 from ticketing_app.db import write_session
 from ticketing_app.services import events, tickets
 from ticketing_app.settings import reset_settings
@@ -52,10 +53,11 @@ def event_tickets(url: str, seller: str, n: int, name: str) -> list[str]:
 
 def test_one_buyer_twenty_threads_get_exactly_the_hold_limit(db_url: str, limits) -> None:
     limits(holds=3, per_event=0)
+    world = World(db_url, now=NOW)
     for _ in range(ROUNDS):
-        sellers = [make_user(db_url) for _ in range(2)]  # listing limits stay out of it
-        buyer = make_user(db_url)
-        wanted = [make_ticket(db_url, sellers[i % 2]) for i in range(THREADS)]
+        sellers = [world.user() for _ in range(2)]  # listing limits stay out of it
+        buyer = world.user().id
+        wanted = [world.ticket(sellers[i % 2]).id for i in range(THREADS)]
         outcomes = run_together([reserve_call(db_url, buyer, t) for t in wanted])
         won = [o for o in outcomes if o[0] == "ok"]
         assert len(won) == 3, outcomes
@@ -68,8 +70,9 @@ def test_one_buyer_twenty_threads_get_exactly_the_hold_limit(db_url: str, limits
 
 def test_one_buyer_twenty_threads_get_exactly_the_event_limit(db_url: str, limits) -> None:
     limits(holds=0, per_event=8)
+    world = World(db_url, now=NOW)
     for round_ in range(ROUNDS):
-        seller, buyer = make_user(db_url), make_user(db_url)
+        seller, buyer = world.user().id, world.user().id
         wanted = event_tickets(db_url, seller, THREADS, f"Show {round_}")
         outcomes = run_together([reserve_call(db_url, buyer, t) for t in wanted])
         won = [o for o in outcomes if o[0] == "ok"]

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from concurrency_helpers import NOW, WINDOW, make_ticket, make_user, reserve, ticket_row
+from concurrency_helpers import NOW, WINDOW, reserve
 from sqlalchemy import Engine, event
-from sqlmodel import select as sa_select
 
+from tests.support import World
 from ticketing_app.db import DriverQuery, get_engine, read_session, write_session
 from ticketing_app.errors import RuleViolation
 from ticketing_app.models import Order
@@ -62,16 +62,18 @@ def after_statement(
 def held_past_due(url: str) -> tuple[str, str, str, datetime]:
     """A ticket held by a first buyer's order, and a moment when that hold is past due:
     (a second buyer, the ticket, the holding order, that moment)."""
-    seller, first, second = make_user(url), make_user(url), make_user(url)
-    ticket_id = make_ticket(url, seller)
+    world = World(url, now=NOW)
+    seller, first, second = world.user().id, world.user().id, world.user().id
+    ticket_id = world.ticket(seller).id
     old = reserve(url, first, ticket_id)[1]
     return second, ticket_id, old, NOW + WINDOW + timedelta(seconds=1)
 
 
 def assert_second_buyer_wins(url: str, buyer: str, ticket_id: str, at: datetime) -> None:
+    world = World(url, now=NOW)
     result = reserve(url, buyer, ticket_id, now=at)
     assert result[0] == "ok", result
-    ticket = ticket_row(url, ticket_id)
+    ticket = world.get_ticket(ticket_id)
     assert (ticket.status, ticket.order_id) == ("reserved", result[1])
 
 
@@ -111,8 +113,9 @@ def test_reserve_after_concurrent_price_edit_snapshots_new_price(postgres_url, a
     """The seller's edit commits after the reserver read the old price: the order must carry
     the price the ticket has when it is locked."""
     url = postgres_url
-    seller, buyer = make_user(url), make_user(url)
-    ticket_id = make_ticket(url, seller, price=20)
+    world = World(url, now=NOW)
+    seller, buyer = world.user().id, world.user().id
+    ticket_id = world.ticket(seller, price=20).id
 
     def edit() -> None:
         with write_session(url) as db:
@@ -125,15 +128,16 @@ def test_reserve_after_concurrent_price_edit_snapshots_new_price(postgres_url, a
     assert status == "ok", order_id
     with read_session(url) as db:
         assert db.get(Order, order_id).price_cents == 3500
-    assert ticket_row(url, ticket_id).price_cents == 3500
+    assert world.get_ticket(ticket_id).price_cents == 3500
 
 
 def test_edit_refused_when_reserve_commits_after_its_read(postgres_url, after_statement):
     """The seller's edit read the ticket as available; a buyer reserves and commits before the
     edit writes. The edit must be refused, and the order keeps the price it was reserved at."""
     url = postgres_url
-    seller, buyer = make_user(url), make_user(url)
-    ticket_id = make_ticket(url, seller, price=20)
+    world = World(url, now=NOW)
+    seller, buyer = world.user().id, world.user().id
+    ticket_id = world.ticket(seller, price=20).id
     reserved: list[tuple] = []
     after_statement("SELECT tickets.", lambda: reserved.append(reserve(url, buyer, ticket_id)))
     with write_session(url) as db, pytest.raises(RuleViolation) as err:
@@ -144,7 +148,7 @@ def test_edit_refused_when_reserve_commits_after_its_read(postgres_url, after_st
     assert reserved[0][0] == "ok"
     with read_session(url) as db:
         assert db.get(Order, reserved[0][1]).price_cents == 2000
-    assert ticket_row(url, ticket_id).price_cents == 2000
+    assert world.get_ticket(ticket_id).price_cents == 2000
 
 
 def test_reserve_refused_with_the_real_reason_when_listing_cancelled_after_its_read(
@@ -153,8 +157,9 @@ def test_reserve_refused_with_the_real_reason_when_listing_cancelled_after_its_r
     """The seller cancels the listing after the reserver read it as available: the buyer is told
     the ticket is no longer for sale (it used to say "Ticket is already reserved")."""
     url = postgres_url
-    seller, buyer = make_user(url), make_user(url)
-    ticket_id = make_ticket(url, seller)
+    world = World(url, now=NOW)
+    seller, buyer = world.user().id, world.user().id
+    ticket_id = world.ticket(seller).id
 
     def cancel_listing() -> None:
         with write_session(url) as db:
@@ -162,7 +167,7 @@ def test_reserve_refused_with_the_real_reason_when_listing_cancelled_after_its_r
 
     after_statement("SELECT tickets.", cancel_listing)
     assert reserve(url, buyer, ticket_id) == ("refused", "Ticket is no longer for sale")
-    assert ticket_row(url, ticket_id).status == "cancelled"
+    assert world.get_ticket(ticket_id).status == "cancelled"
 
 
 def test_cancel_committed_between_the_refusal_read_and_the_lock_still_counts(
@@ -172,8 +177,9 @@ def test_cancel_committed_between_the_refusal_read_and_the_lock_still_counts(
     by that buyer's order: the lock then succeeds, and the cooldown check after it must see
     the cancel (no renewed hold)."""
     url = postgres_url
-    seller, buyer = make_user(url), make_user(url)
-    ticket_id = make_ticket(url, seller)
+    world = World(url, now=NOW)
+    seller, buyer = world.user().id, world.user().id
+    ticket_id = world.ticket(seller).id
     status, first = reserve(url, buyer, ticket_id)
     assert status == "ok", first
     # Past due for the read, so it does not refuse plainly; the cancel commits right after it.
@@ -186,6 +192,5 @@ def test_cancel_committed_between_the_refusal_read_and_the_lock_still_counts(
     after_statement("SELECT tickets.user_id", cancel)
     status, message = reserve(url, buyer, ticket_id, later + timedelta(seconds=2))
     assert status == "refused" and "ended without payment" in message, message
-    with read_session(url) as db:
-        placed = db.exec(sa_select(Order).where(Order.ticket_id == ticket_id)).all()
+    placed = world.orders_for(ticket_id)
     assert [(o.id, o.status) for o in placed] == [(first, "cancelled")]  # the cancel ran first

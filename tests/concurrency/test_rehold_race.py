@@ -5,16 +5,9 @@ databases, 20 rounds each)."""
 from __future__ import annotations
 
 import pytest
-from concurrency_helpers import (
-    NOW,
-    make_ticket,
-    make_user,
-    orders_for,
-    reserve,
-    reserve_call,
-    run_together,
-)
+from concurrency_helpers import NOW, reserve, reserve_call, run_together
 
+from tests.support import World
 from ticketing_app.db import write_session
 from ticketing_app.services import orders, tickets
 
@@ -22,9 +15,10 @@ ROUNDS = 20
 
 
 def test_cancel_and_rereserve_at_once_never_renews_the_hold(db_url: str) -> None:
-    seller, buyer = make_user(db_url), make_user(db_url)
+    world = World(db_url, now=NOW)
+    seller, buyer = world.user().id, world.user().id
     for _ in range(ROUNDS):
-        ticket_id = make_ticket(db_url, seller)
+        ticket_id = world.ticket(seller).id
         status, first = reserve(db_url, buyer, ticket_id)
         assert status == "ok", first
 
@@ -35,14 +29,15 @@ def test_cancel_and_rereserve_at_once_never_renews_the_hold(db_url: str) -> None
         cancelled, again = run_together([cancel, reserve_call(db_url, buyer, ticket_id)])
         assert cancelled == ("ok", "cancelled"), cancelled
         assert again[0] == "refused", again  # still held by the first order, or the cooldown
-        assert [o.id for o in orders_for(db_url, ticket_id)] == [first]
+        assert [o.id for o in world.orders_for(ticket_id)] == [first]
 
 
 @pytest.mark.usefixtures("no_hoarding_limits")
 def test_reprice_racing_a_reservation_never_charges_an_unseen_price(db_url: str) -> None:
-    seller, buyer = make_user(db_url), make_user(db_url)
+    world = World(db_url, now=NOW)
+    seller, buyer = world.user().id, world.user().id
     for _ in range(ROUNDS):
-        ticket_id = make_ticket(db_url, seller, price=10)
+        ticket_id = world.ticket(seller, price=10).id
 
         def reprice(ticket_id: str = ticket_id) -> None:
             with write_session(db_url) as db:
@@ -57,7 +52,7 @@ def test_reprice_racing_a_reservation_never_charges_an_unseen_price(db_url: str)
                 ).order.price_cents
 
         edited, bought = run_together([reprice, buy])
-        placed = orders_for(db_url, ticket_id)
+        placed = world.orders_for(ticket_id)
         if bought[0] == "ok":
             assert bought == ("ok", 1000) and [o.price_cents for o in placed] == [1000]
             assert edited[0] == "refused"  # a reserved ticket cannot be edited

@@ -13,39 +13,40 @@ from collections import Counter
 import pytest
 from concurrency_helpers import (
     ALREADY_RESERVED_OUTCOME,
-    make_ticket,
-    make_user,
-    orders_for,
+    NOW,
     reserve_call,
     reserve_worker,
     run_together,
-    ticket_row,
 )
+
+from tests.support import World
 
 ROUNDS = 20
 
 
 def assert_one_winner(url: str, ticket_id: str, results: list[tuple[str, tuple]]) -> None:
+    world = World(url, now=NOW)
     kinds = Counter(result for _, result in results if result[0] != "ok")
     winners = [(buyer, result[1]) for buyer, result in results if result[0] == "ok"]
     assert len(winners) == 1, (winners, kinds)
     assert set(kinds) <= {ALREADY_RESERVED_OUTCOME}, kinds  # no other error, no crash
     winner_buyer, winner_order = winners[0]
-    placed = orders_for(url, ticket_id)
+    placed = world.orders_for(ticket_id)
     assert [(o.id, o.user_id, o.status) for o in placed] == [
         (winner_order, winner_buyer, "created")
     ]
-    ticket = ticket_row(url, ticket_id)
+    ticket = world.get_ticket(ticket_id)
     assert (ticket.status, ticket.order_id, ticket.version) == ("reserved", winner_order, 2)
 
 
 @pytest.mark.usefixtures("no_hoarding_limits")
 def test_fifty_threads_one_winner_postgres(postgres_url: str) -> None:
     url = postgres_url
-    seller = make_user(url)
-    buyers = [make_user(url) for _ in range(50)]
+    world = World(url, now=NOW)
+    seller = world.user().id
+    buyers = [world.user().id for _ in range(50)]
     for _ in range(ROUNDS):
-        ticket_id = make_ticket(url, seller)
+        ticket_id = world.ticket(seller).id
         outcomes = run_together([reserve_call(url, b, ticket_id) for b in buyers])
         assert_one_winner(url, ticket_id, list(zip(buyers, outcomes, strict=True)))
 
@@ -53,8 +54,9 @@ def test_fifty_threads_one_winner_postgres(postgres_url: str) -> None:
 @pytest.mark.usefixtures("no_hoarding_limits")
 def test_eight_processes_one_winner_sqlite(sqlite_url: str) -> None:
     url = sqlite_url
-    seller = make_user(url)
-    buyers = [make_user(url) for _ in range(8)]
+    world = World(url, now=NOW)
+    seller = world.user().id
+    buyers = [world.user().id for _ in range(8)]
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters, like separate workers
     barrier = ctx.Barrier(len(buyers))
     tasks, results_q = ctx.Queue(), ctx.Queue()
@@ -66,7 +68,7 @@ def test_eight_processes_one_winner_sqlite(sqlite_url: str) -> None:
         w.start()
     try:
         for _ in range(ROUNDS):
-            ticket_id = make_ticket(url, seller)
+            ticket_id = world.ticket(seller).id
             for _ in workers:
                 tasks.put(ticket_id)
             results = [results_q.get(timeout=120) for _ in workers]

@@ -6,31 +6,26 @@ would overwrite each other's frontend. The copy snapshots the app code, symlinks
 and hard-links `node_modules`, so it is cheap, and each server gets its own `.web/` and build.
 `mode="dev"` runs it like `make run` (Vite dev server + backend on two ports).
 
-Usage (any test package can import it):
+Usage (any test package can import it, or call `tests.support.spawn_server("app", env)`):
     server = start_app({"TICKETING_LOCK_SECONDS": "5"})   # SQLite DB made and migrated for you
     page.goto(server.url + "/")
     server.stop()
+The process is a `tests.support.Server` (free port, environment, start/stop in one place).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import httpx
 import reflex_base
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
+from tests.support.servers import ROOT, VENV_BIN, Server, child_env, free_port
+
 LINKED = ("alembic", "alembic.ini", "assets", "rxconfig.py", "requirements.txt")
 # Copied, not linked: the app code is a snapshot (a half-saved file elsewhere in the checkout
 # cannot break a running server, and dev mode's reloader does not restart on others' edits).
@@ -38,45 +33,18 @@ COPIED = ("ticketing_app", "reflex.lock")
 WEB_SKIP = {"node_modules", "build", ".react-router", "public"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class AppServer:
+class AppServer(Server):
     """A running app. In prod mode `url` serves both the pages and the API on one port; in dev
     mode `url` is the Vite frontend and `backend_url` the API/WebSocket server."""
 
-    url: str
-    port: int
-    backend_url: str
-    database_url: str
-    workdir: Path
-    log_path: Path
-    proc: subprocess.Popen[bytes]
-    env: dict[str, str] = field(default_factory=dict)
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+    def __init__(self, *, backend_url: str, database_url: str, **kwargs: object) -> None:
+        super().__init__("app", **kwargs)  # type: ignore[arg-type]
+        self.backend_url = backend_url
+        self.database_url = database_url
 
     def stop(self) -> None:
         """Stop the whole process group (reflex, its workers and node), then remove the copy."""
-        if self.proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        Server.stop(self)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -112,22 +80,8 @@ def _mirror_project(workdir: Path) -> None:
 
 
 def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "REFLEX_USE_NPM": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "TICKETING_LOCK_SECONDS": "120",
-        # Cheap argon2 for tests; production cost is tested elsewhere.
-        "TICKETING_ARGON2_MEMORY_KIB": "1024",
-        "TICKETING_ARGON2_TIME_COST": "1",
-    }
-    for name in ("FRONTEND_PORT", "BACKEND_PORT", "DATABASE_URL", "REDIS_URL", "NATS_URL"):
-        env.pop(name, None)
-    env.update(extra or {})
-    return env
+    """`tests.support.child_env` with a 120 s reservation window unless `extra` says otherwise."""
+    return child_env({"TICKETING_LOCK_SECONDS": "120", **(extra or {})})
 
 
 def migrate(database_url: str, env: dict[str, str]) -> None:
@@ -140,21 +94,14 @@ def migrate(database_url: str, env: dict[str, str]) -> None:
     )
 
 
-def _wait_ready(server: AppServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    checks = [server.backend_url + "/api/health", server.url + "/"]
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"app exited with {server.proc.returncode}:\n{server.log_tail()}")
+def _answers(url: str):  # type: ignore[no-untyped-def]
+    def probe(_server: Server) -> bool:
         try:
-            for check in checks:
-                with urllib.request.urlopen(check, timeout=3) as response:
-                    if response.status != 200:
-                        raise urllib.error.URLError(str(response.status))
-            return
-        except (OSError, urllib.error.URLError):
-            time.sleep(1)
-    raise TimeoutError(f"app not ready after {timeout}s:\n{server.log_tail()}")
+            return httpx.get(url, timeout=3).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return probe
 
 
 def start_app(
@@ -170,6 +117,7 @@ def start_app(
     Without `database_url` (or DATABASE_URL in `env`) a fresh SQLite file is created and
     migrated; a given URL is migrated too (the caller owns emptying it).
     `mode="dev"` runs the Vite dev server and the backend on two ports, like `make run`.
+    Also reachable as `tests.support.spawn_server("app", env, ...)`.
     """
     workdir = Path(tempfile.mkdtemp(prefix="ticketing-app-"))
     full_env = base_env(env)
@@ -179,40 +127,34 @@ def start_app(
     migrate(database_url, full_env)
     port = free_port()
     backend_port = port if mode == "prod" else free_port()
+    url, backend_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{backend_port}"
     # The pages' origin: the only one the socket and CORS accept (settings.allowed_origins).
-    full_env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
-    log_path = workdir / "app.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "reflex"),
-                "run",
-                "--env",
-                mode,
-                "--frontend-port",
-                str(port),
-                "--backend-port",
-                str(backend_port),
-            ],
-            cwd=workdir,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    full_env.setdefault("PUBLIC_URL", url)
     server = AppServer(
-        url=f"http://127.0.0.1:{port}",
+        argv=[
+            str(VENV_BIN / "reflex"),
+            "run",
+            "--env",
+            mode,
+            "--frontend-port",
+            str(port),
+            "--backend-port",
+            str(backend_port),
+        ],
         port=port,
-        backend_url=f"http://127.0.0.1:{backend_port}",
-        database_url=database_url,
-        workdir=workdir,
-        log_path=log_path,
-        proc=proc,
+        url=url,
+        ready=[_answers(backend_url + "/api/health"), _answers(url + "/")],
         env=full_env,
+        workdir=workdir,
+        log_path=workdir / "app.log",
+        cwd=workdir,
+        timeout=timeout,
+        stop_timeout=15,
+        backend_url=backend_url,
+        database_url=database_url,
     )
     try:
-        _wait_ready(server, timeout)
+        server.start()
     except BaseException:
         print(server.log_tail())
         server.stop()

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
-from stripe_server import LocalStripe, start_localstripe
 
 from e2e.app_server import AppServer, start_app
 from e2e.helpers import EventForger, list_ticket, seconds_left, sign_up, unique_email
+from tests.support.stripe import LocalStripe, start_localstripe
 from ticketing_app.state.orders import OrderState
 
 pytestmark = pytest.mark.e2e

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
 
+from tests.support import ROOT, free_port
+from tests.support.relay import drain, make_relay
 from ticketing_app.outbox import store
-from ticketing_app.outbox.relay import Relay
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -24,29 +21,14 @@ def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     )
 
 
-def published(sqlite_url: str, market, nats_url: str, stream) -> list[str]:  # type: ignore[no-untyped-def]
-    market.busy_day()
-    relay = Relay(
-        database_url=sqlite_url,
-        nats_url=nats_url,
-        stream=stream.name,
-        subject_prefix=stream.prefix,
-        poll_interval=0.1,
-    )
-
-    async def go() -> None:
-        task = asyncio.create_task(relay.run())
-        while store.count_unpublished(sqlite_url):
-            await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(asyncio.wait_for(go(), timeout=20))
+def published(sqlite_url: str, world, nats_url: str, stream) -> list[str]:  # type: ignore[no-untyped-def]
+    world.busy_day()
+    drain(make_relay(sqlite_url, nats_url, stream, poll_interval=0.1), sqlite_url, timeout=20)
     return [r.id for r in store.fetch_since(sqlite_url, limit=1000)]
 
 
-def test_tail_prints_the_stream(sqlite_url, sqlite_market, nats_url, stream):
-    ids = published(sqlite_url, sqlite_market, nats_url, stream)
+def test_tail_prints_the_stream(sqlite_url, sqlite_world, nats_url, stream):
+    ids = published(sqlite_url, sqlite_world, nats_url, stream)
     where = ["--nats-url", nats_url, "--stream", stream.name, "--prefix", stream.prefix]
     raw = cli("tail", *where, "--all", "--json", "--count", str(len(ids)))
     assert raw.returncode == 0, raw.stderr
@@ -60,7 +42,7 @@ def test_tail_prints_the_stream(sqlite_url, sqlite_market, nats_url, stream):
     assert lines[2].strip().startswith('{"createdAt": "2026-11-25T12:00:00.000Z"')
 
 
-def test_tail_follows_new_events(sqlite_url, sqlite_market, nats_url, stream):
+def test_tail_follows_new_events(sqlite_url, sqlite_world, nats_url, stream):
     args = [
         "tail",
         "--nats-url",
@@ -82,7 +64,7 @@ def test_tail_follows_new_events(sqlite_url, sqlite_market, nats_url, stream):
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("following")
-        published(sqlite_url, sqlite_market, nats_url, stream)
+        published(sqlite_url, sqlite_world, nats_url, stream)
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
         assert "UserCreated" in out  # the first new event, then it exits (--count 1)
@@ -93,9 +75,9 @@ def test_tail_follows_new_events(sqlite_url, sqlite_market, nats_url, stream):
 
 
 def test_replay_resends_history_that_jetstream_keeps(
-    sqlite_url, sqlite_market, nats_url, stream, reader
+    sqlite_url, sqlite_world, nats_url, stream, reader
 ):
-    ids = published(sqlite_url, sqlite_market, nats_url, stream)
+    ids = published(sqlite_url, sqlite_world, nats_url, stream)
     where = [
         "--nats-url",
         nats_url,
@@ -129,11 +111,6 @@ def test_replay_resends_history_that_jetstream_keeps(
 
 
 def test_unreachable_nats_is_a_clear_error_not_a_hang():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = cli("tail", "--nats-url", f"nats://127.0.0.1:{port}", timeout=20)
+    out = cli("tail", "--nats-url", f"nats://127.0.0.1:{free_port()}", timeout=20)
     assert out.returncode == 1
     assert out.stderr.strip() == "error: NoServersError: nats: no servers available for connection"

@@ -3,14 +3,14 @@ an event written in a transaction that rolls back exists nowhere."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
+from datetime import timedelta
 
 import pytest
 
+from tests.support.relay import drain, make_relay
 from ticketing_app import outbox
 from ticketing_app.outbox import store
-from ticketing_app.outbox.relay import Relay
 
 
 def events_after(url: str, seq: int) -> list[tuple[str, str, int]]:
@@ -25,7 +25,7 @@ def last_seq(url: str) -> int:
     return rows[-1].seq if rows else 0
 
 
-def test_each_action_writes_its_events(db_url, market):
+def test_each_action_writes_its_events(db_url, world, now):
     seen: list[outbox.Event] = []
     unsubscribe = outbox.subscribe(seen.append)
     try:
@@ -37,27 +37,27 @@ def test_each_action_writes_its_events(db_url, market):
             mark = last_seq(db_url)
             return got
 
-        seller = market.signup()
+        seller = world.user().id
         assert step() == [("UserCreated", seller, 1)]
-        buyer, next_buyer = market.signup(), market.signup()
+        buyer, next_buyer = world.user().id, world.user().id
         step()
-        ticket = market.list_ticket(seller)
+        ticket = world.ticket(seller).id
         assert step() == [("TicketCreated", ticket, 1)]
-        market.edit(seller, ticket)
+        world.edit(seller, ticket)
         assert step() == [("TicketUpdated", ticket, 2)]
-        order = market.reserve(buyer, ticket)
+        order = world.order(buyer, ticket).id
         assert step() == [("OrderCreated", order, 1), ("TicketUpdated", ticket, 3)]
-        market.cancel_order(buyer, order)
+        world.cancel_order(buyer, order)
         assert step() == [("OrderCancelled", order, 2), ("TicketUpdated", ticket, 4)]
-        market.cancel_order(buyer, order)  # cancelling a cancelled order is a no-op
+        world.cancel_order(buyer, order)  # cancelling a cancelled order is a no-op
         assert step() == []
-        order2 = market.reserve(next_buyer, ticket)  # the first buyer is in its cooldown
+        order2 = world.order(next_buyer, ticket).id  # the first buyer is in its cooldown
         assert step() == [("OrderCreated", order2, 1), ("TicketUpdated", ticket, 5)]
-        assert market.expire_all() == [order2]
+        assert world.expire_due(now + timedelta(days=1)) == [order2]
         assert step() == [("OrderExpired", order2, 2), ("TicketUpdated", ticket, 6)]
-        other = market.list_ticket(seller, "Jazz")
+        other = world.ticket(seller, "Jazz").id
         step()
-        market.cancel_listing(seller, other)
+        world.cancel_ticket(seller, other)
         assert step() == [("TicketCancelled", other, 2)]
     finally:
         unsubscribe()
@@ -75,12 +75,12 @@ def test_each_action_writes_its_events(db_url, market):
     assert seen[-1].payload["status"] == "cancelled"
 
 
-def test_event_in_rolled_back_transaction_is_never_delivered(db_url, market, now, request):
-    seller = market.signup()
+def test_event_in_rolled_back_transaction_is_never_delivered(db_url, world, now, request):
+    seller = world.user().id
     seen: list[outbox.Event] = []
     unsubscribe = outbox.subscribe(seen.append)
     try:
-        with market.factory() as db, pytest.raises(RuntimeError), db.begin():
+        with world.new_session() as db, pytest.raises(RuntimeError), db.begin():
             outbox.record(
                 db,
                 type="UserUpdated",
@@ -99,21 +99,6 @@ def test_event_in_rolled_back_transaction_is_never_delivered(db_url, market, now
 
     nats_url = request.getfixturevalue("nats_url")
     stream = request.getfixturevalue("stream")
-    relay = Relay(
-        database_url=db_url,
-        nats_url=nats_url,
-        stream=stream.name,
-        subject_prefix=stream.prefix,
-        poll_interval=0.1,
-    )
-
-    async def go() -> None:
-        task = asyncio.create_task(relay.run())
-        while store.count_unpublished(db_url):
-            await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(asyncio.wait_for(go(), timeout=15))
+    drain(make_relay(db_url, nats_url, stream, poll_interval=0.1), db_url)
     got = request.getfixturevalue("reader")(stream, expect=1)
     assert [m["type"] for m in got] == ["UserCreated"]

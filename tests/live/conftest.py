@@ -1,12 +1,14 @@
-"""Fixtures for the expiry/live tests: a 2-second reservation window, a market on a fresh DB."""
+"""Fixtures for the expiry/live tests: a 2-second reservation window, a world on a fresh DB that
+reads the real clock (the scheduler under test runs on it)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from live_helpers import LOCK_SECONDS, Market
+from live_helpers import LOCK_SECONDS
 
+from tests.support import World
 from ticketing_app.settings import reset_settings
 
 
@@ -21,5 +23,5 @@ def short_window(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def market(db_url: str) -> Market:
-    return Market(db_url)
+def world(db_url: str) -> World:
+    return World(db_url)

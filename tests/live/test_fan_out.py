@@ -16,18 +16,14 @@ notices:
 from __future__ import annotations
 
 import asyncio
-import sys
-import tempfile
-import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "load"))
-from load_helpers import Backend  # noqa: E402
+from tests.support import spawn_server, wait_until_async
+from tests.support.servers import NO_LISTING_LIMITS
 
 pytestmark = [pytest.mark.slow]
 
@@ -86,15 +82,6 @@ class Tab:
             await http.close()
 
 
-async def _until(predicate: Any, timeout: float) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
-
-
 async def _scenario(base: str) -> None:
     async with (
         httpx.AsyncClient(base_url=base, timeout=30) as seller,
@@ -136,11 +123,13 @@ async def _scenario(base: str) -> None:
                     for tab in tabs
                 )
 
-            took = await _until(all_tabs_show_the_burst, 10)
+            took = await wait_until_async(all_tabs_show_the_burst, 10, "every tab shows the burst")
             print(f"\n{TABS} marketplace tabs showed all {BURST} listings {took:.2f} s after "
                   f"the last request")  # fmt: skip
-            took = await _until(
-                lambda: (order_tab.var(ORDER, "order") or {}).get("status") == "cancelled", 10
+            took = await wait_until_async(
+                lambda: (order_tab.var(ORDER, "order") or {}).get("status") == "cancelled",
+                10,
+                "the order page shows the cancellation",
             )
             print(f"the order page showed the cancellation {took:.2f} s after that")
             # Nothing left behind: one more second, and no tab went back to an older page.
@@ -153,9 +142,12 @@ async def _scenario(base: str) -> None:
 def test_a_burst_of_listings_reaches_every_marketplace_tab_and_an_order_page(
     sqlite_url: str,
 ) -> None:
-    log = Path(tempfile.mkdtemp(prefix="live-fan-out-")) / "backend.log"
     # The live tests' 2 s window (conftest) would expire the order before it is cancelled.
-    backend = Backend(log, {"DATABASE_URL": sqlite_url, "TICKETING_LOCK_SECONDS": "900"})
+    backend = spawn_server(
+        "backend",
+        {**NO_LISTING_LIMITS, "DATABASE_URL": sqlite_url, "TICKETING_LOCK_SECONDS": "900"},
+        start=False,
+    )
     try:
         backend.start()
         asyncio.run(_scenario(backend.url))

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from live_helpers import Market
 
+from tests.support import World
 from ticketing_app import live, outbox
-from ticketing_app.db import write_session
 from ticketing_app.outbox import Event
-from ticketing_app.services import tickets
 
 
 @pytest.fixture
@@ -22,12 +20,12 @@ def seen() -> Iterator[list[Event]]:
 
 
 def test_a_reservation_reaches_the_market_the_ticket_page_the_seller_and_the_buyer(
-    market: Market, seen: list[Event]
+    world: World, seen: list[Event]
 ) -> None:
-    seller, buyer = market.user(), market.user()
-    ticket = market.ticket(seller)
+    seller, buyer = world.user(), world.user()
+    ticket = world.ticket(seller)
     seen.clear()
-    order = market.reserve(buyer, ticket)
+    order = world.order(buyer, ticket)
     topics = set().union(*(live.topics_for(e) for e in seen))
     assert topics == {
         live.TICKETS,
@@ -39,20 +37,12 @@ def test_a_reservation_reaches_the_market_the_ticket_page_the_seller_and_the_buy
 
 
 def test_a_price_edit_reaches_the_market_the_ticket_page_and_the_seller_only(
-    market: Market, seen: list[Event]
+    world: World, seen: list[Event]
 ) -> None:
-    seller = market.user()
-    ticket = market.ticket(seller)
+    seller = world.user()
+    ticket = world.ticket(seller)
     seen.clear()
-    with write_session(market.url) as db:
-        tickets.update_ticket(
-            db,
-            user_id=seller.id,
-            ticket_id=ticket.id,
-            title="Concert",
-            price=31.5,
-            now=ticket.created_at,
-        )
+    world.edit(seller, ticket, title="Concert", price=31.5, at=ticket.created_at)
     assert [e.type for e in seen] == ["TicketUpdated"]
     assert live.topics_for(seen[0]) == {
         live.TICKETS,

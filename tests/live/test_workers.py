@@ -4,24 +4,26 @@ and events committed by another process reaching this one over Redis (the event 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import textwrap
+import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from live_helpers import LOCK_SECONDS, Market, utcnow
+from live_helpers import LOCK_SECONDS
 
+from tests.support import ROOT, World, wait_until_async
 from ticketing_app import outbox
 from ticketing_app.jobs import run_scheduler
 from ticketing_app.jobs.bus import EventBus
 from ticketing_app.jobs.expiry import ExpiryScheduler
 from ticketing_app.lease import make_lease
+from ticketing_app.models import utcnow
 from ticketing_app.outbox import Event
 
-ROOT = Path(__file__).resolve().parents[2]
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 
@@ -33,23 +35,13 @@ def lease_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def _poll(predicate, timeout: float) -> float:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    while not predicate():
-        if loop.time() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.05)
-    return loop.time() - start
-
-
 def test_one_scheduler_active_and_a_dead_holder_is_replaced(
-    market: Market, db_url: str, lease_backend: str
+    world: World, db_url: str, lease_backend: str
 ) -> None:
     name = f"expiry-test-{uuid.uuid4().hex[:8]}"
     redis_url = TEST_REDIS_URL if lease_backend == "redis" else ""
     ttl = 1.5
-    seller, buyer = market.user(), market.user()
+    seller, buyer = world.user(), world.user()
 
     async def scenario() -> None:
         first = ExpiryScheduler(db_url=db_url, sweep_seconds=60)
@@ -57,10 +49,23 @@ def test_one_scheduler_active_and_a_dead_holder_is_replaced(
         unsubscribe = [outbox.subscribe(s.on_event) for s in (first, second)]
         lease_a = make_lease(name, ttl_seconds=ttl, redis_url=redis_url, database_url=db_url)
         lease_b = make_lease(name, ttl_seconds=ttl, redis_url=redis_url, database_url=db_url)
+        asked: list[tuple[float, bool]] = []  # when b tried to take the lease, what it got
+        try_acquire_b = lease_b.try_acquire
+
+        def ask_b() -> bool:
+            held = try_acquire_b()
+            asked.append((time.monotonic(), held))
+            return held
+
+        lease_b.try_acquire = ask_b  # type: ignore[method-assign]
         task_a = asyncio.create_task(run_scheduler(first, lease=lease_a, poll_seconds=0.2))
-        await _poll(lambda: first.running, timeout=3)
+        await wait_until_async(lambda: first.running, 3, "first scheduler running")
         task_b = asyncio.create_task(run_scheduler(second, lease=lease_b, poll_seconds=0.2))
-        await asyncio.sleep(1.0)
+        # b has asked for the lease (every 0.2 s) for longer than its TTL, while a renews it.
+        await wait_until_async(
+            lambda: len(asked) > 1 and asked[-1][0] - asked[0][0] > ttl, ttl + 3, "b kept asking"
+        )
+        assert not any(held for _, held in asked)
         assert first.running and not second.running
         try:
             if lease_backend == "redis":
@@ -68,11 +73,13 @@ def test_one_scheduler_active_and_a_dead_holder_is_replaced(
                 lease_a.release = lambda: None  # type: ignore[method-assign]
             task_a.cancel()
             await asyncio.gather(task_a, return_exceptions=True)
-            took = await _poll(lambda: second.running, timeout=ttl + 2)
+            took = await wait_until_async(lambda: second.running, ttl + 2, "takeover")
             assert took < ttl + 1.0
             # The new holder expires on time an order created after the takeover.
-            order = await asyncio.to_thread(market.reserve, buyer, market.ticket(seller))
-            await _poll(lambda: market.order(order.id).status == "expired", LOCK_SECONDS + 2)
+            order = await asyncio.to_thread(world.order, buyer, world.ticket(seller))
+            await wait_until_async(
+                lambda: world.get_order(order.id).status == "expired", LOCK_SECONDS + 2, "expired"
+            )
             assert utcnow() - order.expires_at < timedelta(seconds=1)
         finally:
             task_b.cancel()
@@ -105,7 +112,8 @@ WORKER_SCRIPT = textwrap.dedent(
                 )
 
         await asyncio.to_thread(reserve)
-        await asyncio.sleep(0.3)  # let the publisher send
+        # Stay up (publishing) until the test has received our events: it closes our stdin.
+        await asyncio.to_thread(sys.stdin.read)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -116,11 +124,11 @@ WORKER_SCRIPT = textwrap.dedent(
 
 @pytest.mark.skipif(not TEST_REDIS_URL, reason="TEST_REDIS_URL not set (CI sets it)")
 def test_an_order_made_on_another_worker_reaches_this_scheduler_and_expires_on_time(
-    market: Market, db_url: str
+    world: World, db_url: str
 ) -> None:
     channel = f"ticketing:test-events:{uuid.uuid4().hex[:8]}"
-    seller, buyer = market.user(), market.user()
-    ticket = market.ticket(seller)
+    seller, buyer = world.user(), world.user()
+    ticket = world.ticket(seller)
     received: list[Event] = []
 
     async def scenario() -> None:
@@ -143,14 +151,28 @@ def test_an_order_made_on_another_worker_reaches_this_scheduler_and_expires_on_t
                 ticket.id,
                 cwd=str(ROOT),
                 env={**os.environ, "TICKETING_LOCK_SECONDS": str(LOCK_SECONDS)},
+                stdin=asyncio.subprocess.PIPE,
             )
+            try:
+                await wait_until_async(
+                    lambda: (
+                        any(e.type == "OrderCreated" for e in received)
+                        or worker.returncode is not None
+                    ),
+                    60,
+                    "the other worker's OrderCreated",
+                )
+            finally:
+                assert worker.stdin is not None
+                worker.stdin.close()  # the worker may exit now
             assert await asyncio.wait_for(worker.wait(), 60) == 0
-            await _poll(lambda: any(e.type == "OrderCreated" for e in received), timeout=5)
             created = next(e for e in received if e.type == "OrderCreated")
             assert created.payload["ticketId"] == ticket.id
             order_id = created.aggregate_id
-            await _poll(lambda: market.order(order_id).status == "expired", LOCK_SECONDS + 3)
-            assert utcnow() - market.order(order_id).expires_at < timedelta(seconds=1)
+            await wait_until_async(
+                lambda: world.get_order(order_id).status == "expired", LOCK_SECONDS + 3, "expired"
+            )
+            assert utcnow() - world.get_order(order_id).expires_at < timedelta(seconds=1)
         finally:
             scheduler.stop()
             task.cancel()
@@ -179,9 +201,12 @@ def test_the_publishing_worker_delivers_its_own_events_once() -> None:
             created_at=utcnow(),
         )
         await asyncio.to_thread(outbox.dispatch, [event])
-        await asyncio.sleep(0.1)
+        # A later event on the same path: once it is here, a second copy of e1 would be too.
+        later = dataclasses.replace(event, id="e2", aggregate_version=3)
+        await asyncio.to_thread(outbox.dispatch, [later])
+        await wait_until_async(lambda: "e2" in got, 5, "the later event delivered")
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(scenario())
-    assert got == ["e1"]
+    assert got == ["e1", "e2"]

@@ -1,5 +1,6 @@
-"""Processes the load/fault tests control: our own Redis, a cuttable TCP proxy in front of
-PostgreSQL, localstripe, and the prod-mode Reflex backend (restartable on the same port).
+"""What the load/fault tests control besides tests/support's servers: our own Redis (or a
+database of a shared one), and a cuttable TCP proxy in front of PostgreSQL. The backend is
+`spawn_server("backend", env)` (restartable on its port), localstripe `start_localstripe`.
 
 Never the shared services' lifecycles: the shared Redis (6379) and PostgreSQL cluster stay up;
 "Redis down" stops our own redis-server, "PostgreSQL down" cuts our proxy.
@@ -9,27 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "api"))
-from api_helpers import free_port, start_localstripe, wait_until_up  # noqa: E402
+from tests.support import Server, free_port, spawn_server
 
-VENV_BIN = ROOT / ".venv" / "bin"
-LINKED = ("ticketing_app", "alembic", "alembic.ini", "assets", "rxconfig.py", "requirements.txt")
-
-__all__ = ["Backend", "PgProxy", "RedisServer", "free_port", "start_localstripe"]
+__all__ = ["PgProxy", "RedisServer", "health"]
 
 
 class RedisServer:
@@ -37,9 +26,8 @@ class RedisServer:
     given `external_url`, DB 7 of a server we must leave alone (never stopped)."""
 
     def __init__(self, external_url: str | None = None) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
         self.external_url = external_url
+        self.server: Server | None = None if external_url else spawn_server("redis", start=False)
 
     @property
     def stoppable(self) -> bool:
@@ -50,35 +38,20 @@ class RedisServer:
         if self.external_url:
             parts = urlsplit(self.external_url)
             return urlunsplit((parts.scheme, parts.netloc, "/7", parts.query, ""))
-        return f"redis://127.0.0.1:{self.port}/0"
+        assert self.server is not None
+        return self.server.url
 
     def start(self) -> None:
-        if not self.stoppable:
-            return
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        import redis
-
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
-                return
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        if self.server is not None:
+            self.server.start()
 
     def stop(self) -> None:
-        if not self.stoppable:
-            return
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        if self.server is not None:
+            self.server.stop()
+
+    def remove(self) -> None:
+        if self.server is not None:
+            self.server.remove()
 
 
 @dataclass
@@ -161,75 +134,6 @@ class PgProxy:
         if self._loop is not None:
             self.cut()
             self._loop.call_soon_threadsafe(self._loop.stop)
-
-
-class Backend:
-    """`reflex run --env prod --backend-only` in a throwaway dir symlinking the sources (Reflex
-    writes .states/ and .web/backend/ there, never into the checkout); restartable."""
-
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
-        self.workdir = Path(tempfile.mkdtemp(prefix="ticketing-load-"))
-        for name in LINKED:
-            if (ROOT / name).exists():
-                (self.workdir / name).symlink_to(ROOT / name)
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "REFLEX_USE_NPM": "1",
-            "REFLEX_TELEMETRY_ENABLED": "false",
-            "REFLEX_CHECK_LATEST_VERSION": "false",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            # Load, not abuse: sellers here list as fast as buyers buy (listing limits off).
-            "TICKETING_MAX_LISTINGS_PER_HOUR": "0",
-            "TICKETING_MAX_AVAILABLE_LISTINGS": "0",
-            **env,
-        }
-        for name in ("FRONTEND_PORT", "BACKEND_PORT", "API_URL", "NATS_URL"):
-            if name not in env:
-                self.env.pop(name, None)
-        self.log_path = log_path  # outside workdir: kept after remove() for a post-mortem
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 180) -> float:
-        """Start and wait until /api/health answers; returns the seconds it took."""
-        began = time.monotonic()
-        self.starts += 1
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== start {self.starts} =====\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                [str(VENV_BIN / "reflex"), "run", "--env", "prod", "--backend-only",
-                 "--backend-port", str(self.port)],
-                cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
-        wait_until_up(f"{self.url}/api/health", self.proc, self.log_path, timeout=timeout)
-        return time.monotonic() - began
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-    def log_tail(self, chars: int = 6000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def remove(self) -> None:
-        self.stop()
-        subprocess.run(["rm", "-rf", str(self.workdir)], check=False)
 
 
 def health(base_url: str) -> tuple[int, dict]:

@@ -27,10 +27,13 @@ import httpx
 import pytest
 import stripe
 from invariants import check_invariants
-from load_helpers import Backend, PgProxy, RedisServer, start_localstripe
+from load_helpers import PgProxy, RedisServer
 from sqlalchemy.engine import make_url
 
 from tests.db_helpers import fresh_postgres
+from tests.support import Server, spawn_server
+from tests.support.servers import NO_LISTING_LIMITS
+from tests.support.stripe import start_localstripe
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +51,7 @@ ERROR_503_KEYS = {"errors"}
 
 @dataclass
 class Stack:
-    backend: Backend
+    backend: Server
     proxy: PgProxy
     redis: RedisServer
     db_url: str  # direct, for the invariant checks (not through the proxy)
@@ -69,11 +72,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.skip("neither redis-server nor TEST_REDIS_URL available")
     redis.start()
     directory: Path = tmp_path_factory.mktemp("load")
-    stripe_base, stripe_proc = start_localstripe(directory / "localstripe.log")
+    localstripe = start_localstripe(directory)
+    stripe_base = localstripe.base_url
     via_proxy = make_url(db_url).set(port=proxy.port).render_as_string(hide_password=False)
-    backend = Backend(
-        directory / "backend.log",
+    backend = spawn_server(
+        "backend",
         {
+            **NO_LISTING_LIMITS,
             "DATABASE_URL": via_proxy,
             "REDIS_URL": redis.url,
             "STRIPE_API_BASE": stripe_base,
@@ -83,15 +88,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "TICKETING_DB_POOL_SIZE": "8",
             "TICKETING_DB_MAX_OVERFLOW": "0",
         },
+        log_path=directory / "backend.log",  # outside its workdir: kept for a post-mortem
+        start=False,
     )
     try:
         backend.start()
         yield Stack(backend, proxy, redis, db_url, stripe_base)
     finally:
         backend.remove()
-        stripe_proc.terminate()
-        stripe_proc.wait(timeout=10)
-        redis.stop()
+        localstripe.stop()
+        redis.remove()
         proxy.stop()
 
 

@@ -8,14 +8,13 @@ services on both databases (`db_url`: SQLite, and PostgreSQL when TEST_DATABASE_
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from payment_helpers import World
-from sqlmodel import Session
-from stripe_server import LocalStripe, start_localstripe
 
+from tests.support import World
+from tests.support.stripe import LocalStripe, start_localstripe
 from ticketing_app.settings import reset_settings
 
 
@@ -37,5 +36,6 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStrip
 
 
 @pytest.fixture
-def world(localstripe: LocalStripe, new_session: Callable[[], Session], now: datetime) -> World:
-    return World(new_session=new_session, now=now)
+def world(localstripe: LocalStripe, db_url: str, now: datetime) -> World:
+    """`tests.support.World` with localstripe in the settings (so `world.pay` reaches it)."""
+    return World(db_url, now=now)

@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from payment_helpers import LocalStripe, World, event_payload, sign
+from payment_helpers import LocalStripe, event_payload, sign
 
+from tests.support import World
 from ticketing_app.db import get_engine
 from ticketing_app.errors import PaymentDeclined
 from ticketing_app.models import Order

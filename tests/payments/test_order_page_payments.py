@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from payment_helpers import LocalStripe, World
+from payment_helpers import LocalStripe
 
+from tests.support import World
 from ticketing_app.services import orders, payments
 from ticketing_app.services.settlement import REFUNDED_MESSAGE, refund_notice
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 import httpx
 import pytest
 import sqlalchemy as sa
-from payment_helpers import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, event_payload, sign
+from payment_helpers import LocalStripe, event_payload, sign
 
-from tests.api.api_helpers import ROOT, Server, start_api_server, stop
 from tests.db_helpers import fresh_postgres, migrate
+from tests.support import ROOT, Server, spawn_server, wait_until
 from ticketing_app.db import dispose_engines, session_factory
 from ticketing_app.models import utcnow
 from ticketing_app.services import payments
@@ -40,15 +40,13 @@ def server(
         if not TEST_DATABASE_URL:
             pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
         db_url = fresh_postgres(PG_DATABASE)
-    server = start_api_server(
-        db_url,
-        directory / "server.log",
-        STRIPE_API_BASE=localstripe.base_url,
-        STRIPE_SECRET_KEY=SECRET_KEY,
-        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    server = spawn_server(
+        "api",
+        {"DATABASE_URL": db_url, **localstripe.env()},
+        log_path=directory / "server.log",
     )
     yield server
-    stop(server.proc)
+    server.remove()
     dispose_engines()
 
 
@@ -202,14 +200,12 @@ def test_localstripe_webhook_settles_a_browser_payment(
     )
     try:
         localstripe.pay_as_browser(started.payment_intent_id)
-        deadline = time.monotonic() + 15
-        status = None
-        while time.monotonic() < deadline:
-            status = buyer.get(f"/api/orders/{order['id']}").json()["status"]
-            if status == "complete":
-                break
-            time.sleep(0.2)
-        assert status == "complete"
+        wait_until(
+            lambda: buyer.get(f"/api/orders/{order['id']}").json()["status"] == "complete",
+            15,
+            "the order complete",
+            interval=0.2,
+        )
     finally:  # stop sending this session's later events to this server
         localstripe.configure_webhook(hook, "http://127.0.0.1:9/", ["none"])
     assert buyer.get(f"/api/tickets/{order['ticket']['id']}").json()["status"] == "sold"
@@ -228,7 +224,7 @@ def test_live_keys_with_the_public_webhook_secret_refuse_to_start(tmp_path, secr
         mp.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
         mp.delenv("STRIPE_API_BASE", raising=False)
         with pytest.raises(RuntimeError, match="server exited early") as refused:
-            start_api_server(db_url, tmp_path / "server.log", **env)
+            spawn_server("api", {"DATABASE_URL": db_url, **env}, log_path=tmp_path / "server.log")
         # `reflex run` reads rxconfig.py first, which reads the settings: it stops there too.
         reflex_config = subprocess.run(
             [sys.executable, "-c", "import rxconfig"],
@@ -244,10 +240,10 @@ def test_live_keys_with_their_own_webhook_secret_start(tmp_path) -> None:
     migrate(db_url)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("STRIPE_API_BASE", raising=False)
-        server = start_api_server(
-            db_url, tmp_path / "server.log", **LIVE_KEYS, STRIPE_WEBHOOK_SECRET="whsec_" + "s" * 32
+        server = spawn_server(
+            "api",
+            {"DATABASE_URL": db_url, **LIVE_KEYS, "STRIPE_WEBHOOK_SECRET": "whsec_" + "s" * 32},
+            log_path=tmp_path / "server.log",
         )
-    try:
+    with server:
         assert httpx.get(f"{server.base_url}/api/health").status_code == 200
-    finally:
-        stop(server.proc)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from payment_helpers import LocalStripe, World, event_payload, sign
+from payment_helpers import LocalStripe, event_payload, sign
 from sqlmodel import Session
 
+from tests.support import World, wait_until
 from ticketing_app.db import session_factory
 from ticketing_app.errors import DomainError, ServiceUnavailable
 from ticketing_app.models import Order
@@ -322,9 +322,7 @@ def test_the_app_upkeep_sweeps_a_deferred_refund_by_itself(
     uninstall = payments.install_payment_upkeep(db_url)
     try:
         world.order()  # any committed event starts the sweep in this process
-        deadline = time.monotonic() + 20
-        while world.charges(order.id)[0].status != "refunded" and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: world.charges(order.id)[0].status == "refunded", 20, "refunded")
     finally:
         uninstall()
         payments.wait_for_cleanups()

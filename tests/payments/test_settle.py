@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from payment_helpers import LocalStripe, World
+from payment_helpers import LocalStripe
 
+from tests.support import World
 from ticketing_app.errors import (
     Forbidden,
     NotFound,
@@ -20,18 +21,11 @@ from ticketing_app.services import orders, payments
 DECLINED = "pm_card_chargeCustomerFail"
 
 
-def pay(world: World, order_id: str, buyer_id: str, token: str = "pm_card_visa", at=None):
-    with world.new_session() as db:
-        return payments.pay_order(
-            db, buyer_id=buyer_id, order_id=order_id, payment_method=token, now=at or world.now
-        )
-
-
 def test_success_completes_order_sells_ticket_and_charges_the_snapshot_price(
     world: World, localstripe: LocalStripe
 ) -> None:
     order = world.order(price="19.99")
-    charge = pay(world, order.id, order.user_id)
+    charge = world.pay(order)
 
     assert (charge.status, charge.amount_cents, charge.order_id) == ("succeeded", 1999, order.id)
     paid = world.get_order(order.id)
@@ -55,7 +49,7 @@ def test_decline_records_a_failed_charge_and_a_retry_can_succeed(
 ) -> None:
     order = world.order()
     with pytest.raises(PaymentDeclined) as declined:
-        pay(world, order.id, order.user_id, DECLINED)
+        world.pay(order, DECLINED)
     assert declined.value.status == 402
     assert declined.value.message == "Your card was declined."
 
@@ -66,7 +60,7 @@ def test_decline_records_a_failed_charge_and_a_retry_can_succeed(
     assert world.get_ticket(order.ticket_id).status == "reserved"
     assert localstripe.intent(failed.stripe_id).status == "canceled"  # not chargeable later
 
-    charge = pay(world, order.id, order.user_id)
+    charge = world.pay(order)
     assert charge.status == "succeeded" and charge.stripe_id != failed.stripe_id
     assert world.get_order(order.id).status == "complete"
     assert world.get_ticket(order.ticket_id).status == "sold"
@@ -76,10 +70,10 @@ def test_third_decline_cancels_the_order_and_releases_the_ticket(world: World) -
     order = world.order()
     for attempt in (1, 2):
         with pytest.raises(PaymentDeclined):
-            pay(world, order.id, order.user_id, DECLINED)
+            world.pay(order, DECLINED)
         assert world.get_order(order.id).failed_payment_attempts == attempt
     with pytest.raises(PaymentDeclined) as third:
-        pay(world, order.id, order.user_id, DECLINED)
+        world.pay(order, DECLINED)
     assert "cancelled after 3 declined payments" in third.value.message
 
     ended = world.get_order(order.id)
@@ -88,32 +82,32 @@ def test_third_decline_cancels_the_order_and_releases_the_ticket(world: World) -
     assert [c.status for c in world.charges(order.id)] == ["failed"] * 3
     assert "OrderCancelled" in world.event_types(order.id)
     with pytest.raises(RuleViolation, match="This order was cancelled"):
-        pay(world, order.id, order.user_id)
+        world.pay(order)
 
 
 def test_only_the_buyer_pays_and_only_an_open_order(world: World) -> None:
     order = world.order()
     stranger = world.user()
     with pytest.raises(Forbidden):
-        pay(world, order.id, stranger.id)
+        world.pay(order, buyer=stranger)
     with pytest.raises(NotFound):
-        pay(world, "6f1b1c2e-0000-4000-8000-000000000000", order.user_id)
+        world.pay("6f1b1c2e-0000-4000-8000-000000000000", buyer=order.user_id)
     with pytest.raises(NotFound):
-        pay(world, "not-a-uuid", order.user_id)
+        world.pay("not-a-uuid", buyer=order.user_id)
     past_due = world.now + timedelta(seconds=901)
     with pytest.raises(RuleViolation, match="This order has expired"):
-        pay(world, order.id, order.user_id, at=past_due)
+        world.pay(order, at=past_due)
     assert world.charges(order.id) == []
 
     cancelled = world.order()
     with world.new_session() as db:
         orders.cancel_order(db, user_id=cancelled.user_id, order_id=cancelled.id, now=world.now)
     with pytest.raises(RuleViolation, match="This order was cancelled"):
-        pay(world, cancelled.id, cancelled.user_id)
+        world.pay(cancelled)
 
-    pay(world, order.id, order.user_id)
+    world.pay(order)
     with pytest.raises(RuleViolation, match="This order has already been paid"):
-        pay(world, order.id, order.user_id)
+        world.pay(order)
     assert len(world.charges(order.id)) == 1
 
 
@@ -121,15 +115,15 @@ def test_bad_card_token_is_a_400_and_not_a_decline(world: World) -> None:
     order = world.order()
     for token in (None, "", "   ", "pm card; drop"):
         with pytest.raises(ValidationError) as bad:
-            pay(world, order.id, order.user_id, token)
+            world.pay(order, token)
         assert bad.value.field == "token"
     with pytest.raises(ValidationError) as unknown:
-        pay(world, order.id, order.user_id, "pm_does_not_exist")
+        world.pay(order, "pm_does_not_exist")
     assert unknown.value.field == "token" and unknown.value.status == 400
     after = world.get_order(order.id)
     assert (after.status, after.failed_payment_attempts) == ("created", 0)
     assert world.charges(order.id) == []
-    assert pay(world, order.id, order.user_id).status == "succeeded"
+    assert world.pay(order).status == "succeeded"
 
 
 def test_start_payment_reuses_one_intent_until_a_decline(world: World, localstripe) -> None:
@@ -257,4 +251,4 @@ def test_an_intent_cancelled_at_stripe_is_replaced(world: World, localstripe: Lo
     assert second.payment_intent_id != first.payment_intent_id
     assert localstripe.intent(second.payment_intent_id).status == "requires_payment_method"
     assert world.get_order(order.id).payment_intent_id == second.payment_intent_id
-    assert pay(world, order.id, order.user_id).stripe_id == second.payment_intent_id
+    assert world.pay(order).stripe_id == second.payment_intent_id

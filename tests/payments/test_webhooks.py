@@ -6,9 +6,10 @@ import threading
 import time
 
 import pytest
-from payment_helpers import WEBHOOK_SECRET, LocalStripe, World, event_payload, sign
+from payment_helpers import WEBHOOK_SECRET, LocalStripe, event_payload, sign
 from sqlmodel import select
 
+from tests.support import World
 from ticketing_app.errors import PaymentDeclined, ValidationError
 from ticketing_app.models import StripeEvent
 from ticketing_app.services import payments

@@ -1,10 +1,10 @@
-"""Helpers for service tests: users, tickets and reservations made through the real services,
-and readers for the outbox and raw rows (each call uses its own fresh session)."""
+"""Service tests: the builders are `tests.support.World`'s (the `world` fixture, tests/conftest.py)
+under the names these tests use (`make_user`, `make_ticket`, `reserve`, `rows`), plus readers
+for the outbox (each call uses its own fresh session)."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,31 +12,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import select
 
+from tests.support import World
 from ticketing_app import outbox
 from ticketing_app.db import read_session
 from ticketing_app.models import DomainEvent, Order, Ticket, User
-from ticketing_app.services import auth, orders, tickets
-
-PASSWORD = "correct horse"
+from ticketing_app.services import orders
 
 
 @pytest.fixture
-def make_user(new_session: Callable[[], Session], now: datetime) -> Callable[..., User]:
-    """Sign up a user with a unique email (or the given one)."""
-
-    def make(email: str | None = None, password: str = PASSWORD) -> User:
-        with new_session() as db:
-            user, _token = auth.signup(
-                db,
-                email=email or f"u-{uuid.uuid4().hex[:10]}@example.com",
-                password=password,
-                now=now,
-            )
-        return user
-
-    return make
+def make_user(world: World) -> Callable[..., User]:
+    """`make_user(email=None, password=PASSWORD)`: a user with a unique email (unless given)."""
+    return world.user
 
 
 @pytest.fixture
@@ -50,34 +38,24 @@ def buyer(make_user: Callable[..., User]) -> User:
 
 
 @pytest.fixture
-def make_ticket(
-    new_session: Callable[[], Session], now: datetime, seller: User
-) -> Callable[..., Ticket]:
+def make_ticket(world: World, seller: User) -> Callable[..., Ticket]:
+    """`make_ticket(title, price, owner=seller, at=now)`."""
+
     def make(
         title: str = "Concert",
         price: Any = 20,
         owner: User | None = None,
         at: datetime | None = None,
     ) -> Ticket:
-        with new_session() as db:
-            return tickets.create_ticket(
-                db, seller_id=(owner or seller).id, title=title, price=price, now=at or now
-            )
+        return world.ticket(owner or seller, title, price, at=at)
 
     return make
 
 
 @pytest.fixture
-def reserve(
-    new_session: Callable[[], Session], now: datetime
-) -> Callable[..., orders.OrderWithTicket]:
-    def make(buyer: User, ticket_id: str, at: datetime | None = None) -> orders.OrderWithTicket:
-        with new_session() as db:
-            return orders.reserve_ticket(
-                db.get_bind(), buyer_id=buyer.id, ticket_id=ticket_id, now=at or now
-            )
-
-    return make
+def reserve(world: World) -> Callable[..., orders.OrderWithTicket]:
+    """`reserve(buyer, ticket_id, at=now)`: what `orders.reserve_ticket` returns."""
+    return world.reserve
 
 
 @dataclass
@@ -88,26 +66,9 @@ class Row:
 
 
 @pytest.fixture
-def rows(db_url: str, new_session: Callable[[], Session]) -> Row:
+def rows(world: World) -> Row:
     """Read a ticket/order as committed, or run a raw statement (to set up states like `sold`)."""
-
-    def ticket(ticket_id: str) -> Ticket:
-        with read_session(db_url) as db:
-            found = db.get(Ticket, ticket_id)
-            assert found is not None
-            return found
-
-    def order(order_id: str) -> Order:
-        with read_session(db_url) as db:
-            found = db.get(Order, order_id)
-            assert found is not None
-            return found
-
-    def execute(statement: Any) -> None:
-        with new_session() as db, db.begin():
-            db.exec(statement)
-
-    return Row(ticket=ticket, order=order, execute=execute)
+    return Row(ticket=world.get_ticket, order=world.get_order, execute=world.execute)
 
 
 @dataclass(frozen=True)

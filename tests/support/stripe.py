@@ -1,0 +1,68 @@
+"""A real localstripe (stateful fake Stripe API + Stripe.js stand-in), as `LocalStripe`.
+
+The services talk to it through the real `stripe` SDK (tests/payments); an app under test gets
+`env()` so its pages load localstripe's Stripe.js (tests/e2e); the load test pays through it.
+    ls = start_localstripe(log_dir); ...; ls.stop()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import stripe
+
+from tests.support.servers import Server, spawn_server
+
+WEBHOOK_SECRET = "whsec_payments_tests"
+SECRET_KEY = "sk_test_payments_tests"
+
+
+class LocalStripe:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.base_url = server.url
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        return stripe.StripeClient(SECRET_KEY, base_addresses={"api": self.base_url})
+
+    def configure_webhook(self, hook_id: str, url: str, events: list[str] | None = None) -> None:
+        body: dict[str, Any] = {"url": url, "secret": WEBHOOK_SECRET}
+        if events is not None:
+            body["events"] = events
+        r = httpx.post(f"{self.base_url}/_config/webhooks/{hook_id}", json=body, timeout=10)
+        r.raise_for_status()
+
+    def refunds_of(self, intent_id: str) -> list[Any]:
+        return list(self.client.v1.refunds.list(params={"payment_intent": intent_id}).data)
+
+    def intent(self, intent_id: str) -> Any:
+        return self.client.v1.payment_intents.retrieve(intent_id)
+
+    def pay_as_browser(self, intent_id: str, payment_method: str = "pm_card_visa") -> Any:
+        """What Stripe.js `confirmCardPayment` does for the buyer (attach the card, confirm)."""
+        intents = self.client.v1.payment_intents
+        intents.update(intent_id, params={"payment_method": payment_method})
+        try:
+            return intents.confirm(intent_id)
+        except stripe.CardError:
+            return intents.retrieve(intent_id)
+
+    def env(self) -> dict[str, str]:
+        """Settings that point an app at this localstripe."""
+        return {
+            "STRIPE_API_BASE": self.base_url,
+            "STRIPE_SECRET_KEY": SECRET_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+
+    def stop(self) -> None:
+        self.server.remove()
+
+
+def start_localstripe(log_dir: Path | None = None) -> LocalStripe:
+    """localstripe from scratch; returns once it serves its Stripe.js."""
+    log_path = log_dir / "localstripe.log" if log_dir is not None else None
+    return LocalStripe(spawn_server("localstripe", log_path=log_path))
