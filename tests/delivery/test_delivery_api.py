@@ -284,3 +284,18 @@ def test_unknown_codes_are_404(client) -> None:
     anyone = client(signed_in=False)
     for code in ("nope", "A" * 24, "x" * 100):
         error_of(anyone.get(f"/api/verify/{code}"), 404)
+
+
+def test_openapi_documents_the_delivery_routes(client) -> None:
+    paths = client(signed_in=False).get("/api/openapi.json").json()["paths"]
+    put = paths["/api/tickets/{ticket_id}/file"]["put"]
+    assert set(put["responses"]) >= {"200", "400", "401", "403", "404", "413"}
+    multipart = put["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert multipart["properties"]["file"]["format"] == "binary"
+    get = paths["/api/tickets/{ticket_id}/file"]["get"]
+    assert set(get["responses"]["200"]["content"]) == {"application/pdf", "image/png", "image/jpeg"}
+    assert set(get["responses"]) >= {"200", "401", "403", "404"}
+    pdf_route = paths["/api/orders/{order_id}/ticket.pdf"]["get"]
+    assert "application/pdf" in pdf_route["responses"]["200"]["content"]
+    verify = paths["/api/verify/{code}"]["get"]
+    assert set(verify["responses"]) >= {"200", "404"}
