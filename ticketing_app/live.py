@@ -78,6 +78,8 @@ def topics_for(event: Event) -> set[str]:
             topics.add(seller_topic(p["userId"]))
         if p.get("eventId"):  # its event's count and "from" price
             topics |= {EVENTS, event_topic(p["eventId"])}
+        if p.get("buyerOrderId"):  # TicketFileAttached after the sale: the buyer's order page
+            topics.add(order_topic(p["buyerOrderId"]))
     elif event.aggregate_type == "event":
         topics |= {EVENTS, event_topic(event.aggregate_id)}
     elif event.aggregate_type == "order":
