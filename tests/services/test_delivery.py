@@ -279,3 +279,45 @@ def test_order_completed_event_carries_no_code(
     [done] = [e for e in stored_events() if e.type == "OrderCompleted"]
     assert order.e_ticket_code not in str(done.payload)
     assert order.id == done.aggregate_id
+
+
+def race_attaches(new_session, seller_id: str, ticket_id: str, contenders, now) -> list:
+    """Every contender attaches at once (a barrier); returns "won" or the refusal of each."""
+    import threading
+
+    barrier = threading.Barrier(len(contenders))
+    outcomes: list[object] = [None] * len(contenders)
+
+    def attach_one(i: int) -> None:
+        barrier.wait()
+        try:
+            with new_session() as db:
+                delivery.attach_ticket_file(
+                    db, user_id=seller_id, ticket_id=ticket_id, data=contenders[i],
+                    filename=f"{i}.png", now=now,
+                )  # fmt: skip
+            outcomes[i] = "won"
+        except DomainError as exc:
+            outcomes[i] = exc.message
+
+    threads = [threading.Thread(target=attach_one, args=(i,)) for i in range(len(contenders))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_of_racing_late_attaches_exactly_one_wins(
+    new_session, make_ticket, seller, buyer, reserve, complete, now
+) -> None:
+    """After the sale, with nothing attached: one file gets in, the rest are refused."""
+    for round_ in range(5):
+        ticket = make_ticket(f"Race {round_}")
+        complete(reserve(buyer, ticket.id).order.id)
+        contenders = [png((10 + i, 10)) for i in range(6)]
+        outcomes = race_attaches(new_session, seller.id, ticket.id, contenders, now)
+        assert outcomes.count("won") == 1, outcomes
+        assert set(outcomes) == {"won", delivery.FROZEN}
+        winner = outcomes.index("won")
+        assert read(new_session, buyer.id, ticket.id).data == contenders[winner]
