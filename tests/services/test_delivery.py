@@ -321,3 +321,18 @@ def test_of_racing_late_attaches_exactly_one_wins(
         assert set(outcomes) == {"won", delivery.FROZEN}
         winner = outcomes.index("won")
         assert read(new_session, buyer.id, ticket.id).data == contenders[winner]
+
+
+def test_a_late_file_reaches_the_buyers_order_page(
+    make_ticket, seller, buyer, reserve, complete, attach, delivered
+) -> None:
+    """The order page watches its order's topic: a file attached after the sale is pushed
+    there (TicketFileAttached names the buyer's order), so "Download ticket" appears live."""
+    from ticketing_app import live
+
+    ticket = make_ticket()
+    order = complete(reserve(buyer, ticket.id).order.id)
+    attach(seller.id, ticket.id, png())
+    [event] = [e for e in delivered if e.type == "TicketFileAttached"]
+    assert live.order_topic(order.id) in live.topics_for(event)
+    assert live.seller_topic(seller.id) in live.topics_for(event)
