@@ -30,6 +30,7 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_NATS_URL = os.environ.get("TEST_NATS_URL")
 TABLES = (
     "domain_events",
+    "ticket_files",
     "stripe_events",
     "charges",
     "orders",

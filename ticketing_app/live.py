@@ -80,6 +80,8 @@ def topics_for(event: Event) -> set[str]:
             topics |= {EVENTS, event_topic(p["eventId"])}
         if p.get("previousEventId"):  # moved off that event
             topics |= {EVENTS, event_topic(p["previousEventId"])}
+        if p.get("buyerOrderId"):  # TicketFileAttached after the sale: the buyer's order page
+            topics.add(order_topic(p["buyerOrderId"]))
     elif event.aggregate_type == "event":
         topics |= {EVENTS, event_topic(event.aggregate_id)}
     elif event.aggregate_type == "order":

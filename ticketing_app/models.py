@@ -56,6 +56,8 @@ MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
 EVENT_NAME_MAX, EVENT_VENUE_MAX, EVENT_CITY_MAX = 120, 120, 80
 # Why a listing left the market without its seller cancelling it (tickets.withdrawn_reason).
 WITHDRAWN_REASON_MAX = 200
+E_TICKET_CODE_MAX = 64
+TICKET_FILE_NAME_MAX = 255
 
 
 def new_id() -> str:
@@ -188,6 +190,11 @@ class Ticket(SQLModel, table=True):
     event_id: str | None = Field(default=None, foreign_key="events.id", max_length=36)
     face_value_cents: int | None = Field(default=None)
     withdrawn_reason: str | None = Field(default=None, max_length=WITHDRAWN_REASON_MAX)
+    # SPEC §10: whether the seller attached the ticket file (a `ticket_files` row), set in the
+    # transaction that stores it, so lists say so without a read per ticket.
+    has_file: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
     __table_args__ = (
         sa.CheckConstraint(
@@ -225,9 +232,16 @@ class Order(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+    # SPEC §10: the e-ticket's verification code, issued by transitions.complete (random,
+    # 144 bits, unique), and when it stopped being valid (a refund, a later resale).
+    e_ticket_code: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(E_TICKET_CODE_MAX), nullable=True)
+    )
+    e_ticket_revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
     __table_args__ = (
         sa.CheckConstraint("price_cents > 0", name="ck_orders_price"),
+        sa.Index("uq_orders_e_ticket_code", "e_ticket_code", unique=True),
         sa.CheckConstraint(_in("status", ORDER_STATUSES), name="ck_orders_status"),
         # Rule 4: at most one active order per ticket, whatever the application does.
         sa.Index(
@@ -309,3 +323,23 @@ class DomainEvent(SQLModel, table=True):
         sa.Index("ix_domain_events_unpublished", "published_at", "seq"),
         sa.Index("ix_domain_events_aggregate", "aggregate_id", "seq"),
     )
+
+
+class TicketFile(SQLModel, table=True):
+    """The seller's ticket file (SPEC §10), at most one per ticket. The bytes live in `data`
+    with the database store (services/files.py); another store keeps them elsewhere and
+    leaves `data` NULL. Never served from a public folder: only by the access rule
+    (services/delivery.readable_file)."""
+
+    __tablename__ = "ticket_files"
+
+    ticket_id: str = Field(foreign_key="tickets.id", primary_key=True, max_length=36)
+    content_type: str = Field(max_length=64)
+    size: int
+    sha256: str = Field(max_length=64)
+    filename: str = Field(max_length=TICKET_FILE_NAME_MAX)
+    data: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary(), nullable=True))
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (sa.CheckConstraint("size > 0", name="ck_ticket_files_size"),)

@@ -10,6 +10,7 @@ from ticketing_app.pages import listings as listings_pages
 from ticketing_app.pages import market as market_pages
 from ticketing_app.pages import orders as orders_pages
 from ticketing_app.pages import tickets as tickets_pages
+from ticketing_app.pages import verify as verify_pages
 from ticketing_app.services.payments import install_payment_upkeep
 from ticketing_app.state.event_args import refuse_forged_event
 
@@ -25,5 +26,6 @@ for _pages in (
     orders_pages,
     listings_pages,
     events_pages,
+    verify_pages,
 ):
     _pages.add_pages(app)

@@ -14,7 +14,7 @@ from tests.db_helpers import migrate
 from tests.support import spawn_server, wait_until
 from ticketing_app.models import utcnow
 
-ORDER_KEYS = {"id", "userId", "status", "price", "expiresAt", "createdAt", "ticket"}
+ORDER_KEYS = {"id", "userId", "status", "price", "expiresAt", "createdAt", "ticket", "eTicket"}
 
 
 def new_ticket(client, price: object = 20) -> dict:
@@ -38,7 +38,8 @@ def test_reserve_returns_order_and_locks_ticket(seller, buyer, anon) -> None:
     order = reserve(buyer, t["id"])
     assert set(order) == ORDER_KEYS
     assert order["userId"] == buyer.id and order["status"] == "created" and order["price"] == 12.5
-    assert order["ticket"] == {"id": t["id"], "title": t["title"], "price": 12.5}
+    assert order["ticket"] == {"id": t["id"], "title": t["title"], "price": 12.5, "hasFile": False}
+    assert order["eTicket"] is None  # until paid (tests/delivery)
     assert order["expiresAt"].endswith("Z") and order["expiresAt"] > order["createdAt"]
     ticket = anon.get(f"/api/tickets/{t['id']}").json()
     assert ticket["status"] == "reserved" and ticket["orderId"] == order["id"]

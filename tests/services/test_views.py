@@ -42,5 +42,6 @@ def test_order_view_shows_the_snapshot_price(make_ticket, buyer, reserve, rows, 
         "price": 20,
         "expiresAt": "2026-11-25T12:15:01.005Z",
         "createdAt": "2026-11-25T12:00:01.005Z",
-        "ticket": {"id": ticket.id, "title": "Gig", "price": 20},
+        "ticket": {"id": ticket.id, "title": "Gig", "price": 20, "hasFile": False},
+        "eTicket": None,  # until the order completes (tests/services/test_delivery.py)
     }

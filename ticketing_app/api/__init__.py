@@ -41,6 +41,7 @@ def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
 def build_api() -> FastAPI:
     """The FastAPI app that Reflex mounts its own backend under (`rx.App(api_transformer=...)`)."""
     from ticketing_app.api import (
+        delivery,
         events,
         fallback,
         health,
@@ -75,6 +76,7 @@ def build_api() -> FastAPI:
     api.include_router(session_bridge.router)
     api.include_router(payments.router)
     api.include_router(events.router)
+    api.include_router(delivery.router)
     api.include_router(seo.router)  # /sitemap.xml
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)

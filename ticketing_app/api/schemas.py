@@ -126,6 +126,25 @@ class OrderTicketOut(BaseModel):
     id: str
     title: str
     price: float
+    hasFile: bool  # noqa: N815
+
+
+class ETicketOut(BaseModel):
+    code: str = Field(description="The verification code (at least 128 random bits)")
+    url: str = Field(description="PUBLIC_URL/verify/<code>: what the QR code on the PDF says")
+
+
+class VerifyEventOut(BaseModel):
+    name: str
+    venue: str
+    startsAt: str = Timestamp  # noqa: N815
+
+
+class VerifyOut(BaseModel):
+    valid: Literal[True]
+    title: str
+    event: VerifyEventOut | None
+    holder: str = Field(description="The buyer's email, masked: a***@example.com")
 
 
 class OrderOut(BaseModel):
@@ -136,6 +155,9 @@ class OrderOut(BaseModel):
     expiresAt: str = Timestamp  # noqa: N815
     createdAt: str = Timestamp  # noqa: N815
     ticket: OrderTicketOut
+    eTicket: ETicketOut | None = Field(  # noqa: N815
+        description="Once the order is complete (null before, and after a refund)"
+    )
 
 
 class ChargeOut(BaseModel):

@@ -34,6 +34,7 @@ EVENT_TYPES = (
     "TicketCreated",
     "TicketUpdated",
     "TicketCancelled",
+    "TicketFileAttached",
     "OrderCreated",
     "OrderCancelled",
     "OrderExpired",

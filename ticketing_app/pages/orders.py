@@ -121,6 +121,42 @@ def _outcome_panel() -> rx.Component:
     )
 
 
+def _delivery_panel() -> rx.Component:
+    """SPEC §10, once paid: the seller's file (when attached; live when it arrives after the
+    sale) and the e-ticket."""
+    return rx.cond(
+        OS.order["eTicketReady"],
+        rx.hstack(
+            rx.cond(
+                OS.order["hasFile"],
+                rx.button(
+                    rx.icon("download"),
+                    "Download ticket",
+                    on_click=OS.download_ticket,
+                    data_testid="download-ticket",
+                ),
+                rx.text(
+                    "The seller has not attached the ticket file yet: it appears here when "
+                    "they do.",
+                    size="2",
+                    color_scheme="gray",
+                    data_testid="ticket-file-pending",
+                ),
+            ),
+            rx.button(
+                rx.icon("qr-code"),
+                "Download e-ticket",
+                on_click=OS.download_e_ticket,
+                variant="soft",
+                data_testid="download-e-ticket",
+            ),
+            spacing="3",
+            wrap="wrap",
+            align="center",
+        ),
+    )
+
+
 def _pay_error() -> rx.Component:
     """Why the last payment attempt failed (a decline, or the server's refusal)."""
     return rx.cond(
@@ -167,6 +203,7 @@ def order_detail() -> rx.Component:
             _pay_error(),
             rx.divider(),
             rx.cond(OS.order["active"], _active_panel(), _ended_panel()),
+            _delivery_panel(),
             spacing="4",
             width="100%",
         ),

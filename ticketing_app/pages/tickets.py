@@ -8,8 +8,10 @@ from ticketing_app.components.badges import status_badge
 from ticketing_app.components.layout import field_error, labelled_input, loading_block, page
 from ticketing_app.components.local_time import local_time
 from ticketing_app.models import TicketStatus
+from ticketing_app.pages.ticket_file import ticket_file_panel
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.ticket import NewTicketState, TicketState
+from ticketing_app.state.ticket_file import TicketFileState
 
 S = TicketState
 
@@ -263,10 +265,20 @@ def _seller_panel() -> rx.Component:
         key=S.ticket["version"].to(str),
         width="100%",
     )
-    return rx.cond(
-        S.ticket["status"] == TicketStatus.AVAILABLE.value,
-        edit_form,
-        rx.callout(S.why_not_editable, icon="lock", color_scheme="amber", data_testid="why-not"),
+    return rx.vstack(
+        rx.cond(
+            S.ticket["status"] == TicketStatus.AVAILABLE.value,
+            edit_form,
+            rx.callout(
+                S.why_not_editable, icon="lock", color_scheme="amber", data_testid="why-not"
+            ),
+        ),
+        ticket_file_panel(
+            (S.ticket["status"] == TicketStatus.AVAILABLE.value)
+            | ((S.ticket["status"] != TicketStatus.CANCELLED.value) & ~S.ticket["hasFile"].to(bool))
+        ),
+        spacing="4",
+        width="100%",
     )
 
 
@@ -339,5 +351,5 @@ def add_pages(app: rx.App) -> None:
         ticket_detail,
         route="/tickets/[ticket_id]",
         title="Ticket · Ticketing",
-        on_load=[NavState.load, TicketState.load],
+        on_load=[NavState.load, TicketState.load, TicketFileState.load],
     )

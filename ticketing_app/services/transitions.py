@@ -7,7 +7,9 @@ each, used by every caller (pages, API, webhook, scheduler):
   payment arrives for a reservation that has ended);
 - `complete`: a paid order completes and its ticket is sold;
 - `withdraw_listings`: available tickets leave the market with a reason the seller is shown
-  (an event's start; later an operator).
+  (an event's start; later an operator);
+- `revoke_e_tickets`: completed orders' e-ticket codes stop being valid (a refund of a
+  completed order: whoever refunds one calls it in the transaction that records the refund).
 
 Each runs Core statements on the caller's open transaction (`conn`), decides by conditional
 UPDATEs checked by row count (the Python around them only picks the message), and writes its
@@ -18,6 +20,7 @@ ORM's per-attempt Python was most of their cost (bench/bench_reserve.py, docs/pe
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -367,17 +370,24 @@ def end_orders(
     return ended
 
 
+def new_e_ticket_code() -> str:
+    """An e-ticket verification code: 144 random bits, URL-safe (24 characters)."""
+    return secrets.token_urlsafe(18)
+
+
 def complete(
     conn: sa.Connection, *, order_id: str, payment_intent_id: str, now: datetime, **extra: Any
 ) -> OrderWithTicket:
-    """The order is paid: it completes and its ticket is sold (rule 7), exactly once.
-    Raises Moved if the order is no longer active or no longer holds its ticket (the caller's
-    transaction then rolls back and reads again)."""
+    """The order is paid: it completes and its ticket is sold (rule 7), exactly once, and it
+    gets a fresh e-ticket code (SPEC §10); any earlier completed order of the same ticket
+    (a resale) loses its code's validity. Raises Moved if the order is no longer active or no
+    longer holds its ticket (the caller's transaction then rolls back and reads again)."""
     row = conn.execute(
         sa.update(_ORDERS)
         .where(_ORDERS.c.id == order_id, _ORDERS.c.status == ACTIVE)
         .values(
             status=OrderStatus.COMPLETE,
+            e_ticket_code=new_e_ticket_code(),
             payment_intent_id=payment_intent_id,
             version=_ORDERS.c.version + 1,
             updated_at=now,
@@ -401,6 +411,10 @@ def complete(
     if not sold:
         raise Moved
     (ticket,) = sold
+    earlier_sales = sa.select(_ORDERS.c.id).where(
+        _ORDERS.c.ticket_id == order.ticket_id, _ORDERS.c.id != order.id
+    )
+    revoke_e_tickets(conn, earlier_sales, now)  # a resale: the last buyer's code is the one
     outbox.write_rows(
         conn,
         [order_event("OrderCompleted", order, **extra), ticket_event("TicketUpdated", ticket)],
@@ -440,3 +454,23 @@ def _move_tickets(
             .returning(*_TICKETS.c)
         )
     ]
+
+
+def revoke_e_tickets(conn: sa.Connection, which: Iterable[str] | Any, now: datetime) -> list[str]:
+    """The e-tickets of the completed orders among `which` (ids, or a select of ids) stop
+    being valid: their codes no longer verify, their PDFs and the seller's file are no longer
+    served to the buyer. For a refund of a completed order, in the transaction that records
+    it (the refunding flow writes its own ChargeRefunded event). Idempotent; returns the ids
+    of the orders whose code was valid until now."""
+    return list(
+        conn.execute(
+            sa.update(_ORDERS)
+            .where(
+                _ORDERS.c.id.in_(which),
+                _ORDERS.c.status == OrderStatus.COMPLETE,
+                _ORDERS.c.e_ticket_revoked_at.is_(None),
+            )
+            .values(e_ticket_revoked_at=now)
+            .returning(_ORDERS.c.id)
+        ).scalars()
+    )

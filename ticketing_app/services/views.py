@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ticketing_app.models import Charge, Event, Order, Ticket, iso
+from ticketing_app.models import Charge, Event, Order, OrderStatus, Ticket, iso
 from ticketing_app.services.validation import price_number
+from ticketing_app.settings import get_settings
 
 
 def _price_or_none(cents: int | None) -> int | float | None:
@@ -25,7 +26,7 @@ def ticket_view(ticket: Ticket) -> dict[str, Any]:
         "updatedAt": iso(ticket.updated_at),
         "eventId": ticket.event_id,
         "faceValue": _price_or_none(ticket.face_value_cents),
-        "hasFile": False,  # ticket files come with SPEC §10
+        "hasFile": bool(ticket.has_file),
         # Why the listing left the market without its seller cancelling it (or null).
         "withdrawnReason": ticket.withdrawn_reason,
     }
@@ -49,7 +50,25 @@ def event_view(
     return view
 
 
+def verify_url(code: str) -> str:
+    """Where the e-ticket's QR code points: the public `/verify/<code>` page."""
+    return f"{get_settings().public_url.rstrip('/')}/verify/{code}"
+
+
+def eticket_view(order: Order) -> dict[str, str] | None:
+    """The buyer's `eTicket` (SPEC §10): while the order is complete and its code not revoked
+    (a refund revokes it: transitions.revoke_e_tickets)."""
+    if (
+        order.status != OrderStatus.COMPLETE
+        or not order.e_ticket_code
+        or order.e_ticket_revoked_at is not None
+    ):
+        return None
+    return {"code": order.e_ticket_code, "url": verify_url(order.e_ticket_code)}
+
+
 def order_view(order: Order, ticket: Ticket) -> dict[str, Any]:
+    """The buyer's order JSON (only ever shown to its buyer: it carries the e-ticket code)."""
     return {
         "id": order.id,
         "userId": order.user_id,
@@ -61,7 +80,9 @@ def order_view(order: Order, ticket: Ticket) -> dict[str, Any]:
             "id": ticket.id,
             "title": ticket.title,
             "price": price_number(order.price_cents),
+            "hasFile": bool(ticket.has_file),
         },
+        "eTicket": eticket_view(order),
     }
 
 

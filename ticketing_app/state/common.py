@@ -88,6 +88,21 @@ def _backend_origin_js() -> str:
     )
 
 
+def download_script(path: str, *, with_time_zone: bool = False) -> rx.event.EventSpec:
+    """Download `path` from the backend (an `attachment` response: the page stays), sending
+    the session cookie; `with_time_zone` adds the browser's zone as `tz` (the e-ticket)."""
+    query = (
+        " + '?tz=' + encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone || '')"
+        if with_time_zone
+        else ""
+    )
+    return rx.call_script(
+        "(() => { const a = document.createElement('a');"
+        f" a.href = {_backend_origin_js()} + {json.dumps(path)}{query};"
+        " a.download = ''; document.body.appendChild(a); a.click(); a.remove(); })()"
+    )
+
+
 def post_form_script(path: str, fields: dict[str, Any], next_path: str) -> str:
     """JS that POSTs a hidden form to the backend (a full navigation, so the cookie the
     response sets reaches the WebSocket that the next page opens). Values are JSON-escaped."""

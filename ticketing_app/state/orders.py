@@ -24,6 +24,7 @@ from ticketing_app.services.views import order_view
 from ticketing_app.settings import get_settings
 from ticketing_app.state.common import (
     display_time,
+    download_script,
     money,
     server_now,
     signed_in_user,
@@ -45,6 +46,9 @@ def order_card(result: orders.OrderWithTicket) -> dict[str, Any]:
         "statusText": status_label(view["status"]),
         "orderedAt": display_time(view["createdAt"]),
         "active": view["status"] == OrderStatus.CREATED,
+        # SPEC §10, once paid: the links the order page offers (the routes check access).
+        "hasFile": view["ticket"]["hasFile"],
+        "eTicketReady": view["eTicket"] is not None,
     }
 
 
@@ -148,6 +152,20 @@ class OrderState(SignedInLivePage, rx.State):
 
     def _topics(self, user_id: str) -> list[str]:
         return [live.order_topic(self._order_id())]
+
+    @rx.event
+    def download_ticket(self) -> rx.event.EventSpec | None:
+        """The seller's file, from GET /api/tickets/{id}/file (which applies the access rule
+        to the session cookie the browser sends along)."""
+        if signed_in_user(self) is None or not self.order:
+            return signin_redirect(self)
+        return download_script(f"/api/tickets/{self.order['ticketId']}/file")
+
+    @rx.event
+    def download_e_ticket(self) -> rx.event.EventSpec | None:
+        if signed_in_user(self) is None or not self.order:
+            return signin_redirect(self)
+        return download_script(f"/api/orders/{self.order['id']}/ticket.pdf", with_time_zone=True)
 
     def _due_order_ids(self, user_id: str) -> list[str]:
         return [self._order_id()]  # expire_order only touches it if it is really due

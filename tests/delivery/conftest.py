@@ -1,0 +1,85 @@
+"""Delivery over real HTTP: a granian process serving `build_api()` per database, paying
+through a real localstripe. Users sign up over HTTP; orders are paid with POST /api/payments."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.api.api_helpers import Server, start_api_server, stop
+from tests.db_helpers import fresh_postgres, migrate
+from tests.stripe_server import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, start_localstripe
+from ticketing_app.db import dispose_engines
+from ticketing_app.settings import reset_settings
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+PUBLIC_URL = "http://tickets.test"
+
+
+@pytest.fixture(scope="session")
+def delivery_stripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    server = start_localstripe(tmp_path_factory.mktemp("delivery-localstripe"))
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())  # the test process's own gateway calls (refunds)
+    reset_settings()
+    yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    reset_settings()
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest,
+    delivery_stripe: LocalStripe,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp(f"delivery-{request.param}")
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{directory / 'api.db'}"
+        migrate(db_url)
+    else:
+        if not TEST_DATABASE_URL:
+            pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
+        db_url = fresh_postgres("ticketing_delivery_api")
+    srv = start_api_server(
+        db_url,
+        directory / "server.log",
+        STRIPE_API_BASE=delivery_stripe.base_url,
+        STRIPE_SECRET_KEY=SECRET_KEY,
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        PUBLIC_URL=PUBLIC_URL,
+    )
+    yield srv
+    stop(srv.proc)
+    dispose_engines()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator:
+    """`client()` a fresh signed-in user (`.email`, `.user_id` attributes); `client(False)`
+    someone signed out."""
+    opened: list[httpx.Client] = []
+
+    def make(signed_in: bool = True) -> httpx.Client:
+        http = httpx.Client(base_url=server.base_url, timeout=60)
+        opened.append(http)
+        if signed_in:
+            email = f"d-{uuid.uuid4().hex[:10]}@example.com"
+            r = http.post("/api/users/signup", json={"email": email, "password": "correct horse"})
+            assert r.status_code == 201, r.text
+            http.email = email  # type: ignore[attr-defined]
+            http.user_id = r.json()["id"]  # type: ignore[attr-defined]
+        return http
+
+    yield make
+    for http in opened:
+        http.close()
