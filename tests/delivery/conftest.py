@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.api_helpers import Server, start_api_server, stop
 from tests.db_helpers import fresh_postgres, migrate
-from tests.stripe_server import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, start_localstripe
+from tests.support import Server, spawn_server
+from tests.support.stripe import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, start_localstripe
 from ticketing_app.db import dispose_engines
 from ticketing_app.settings import reset_settings
 
@@ -50,16 +50,19 @@ def server(
         if not TEST_DATABASE_URL:
             pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
         db_url = fresh_postgres("ticketing_delivery_api")
-    srv = start_api_server(
-        db_url,
-        directory / "server.log",
-        STRIPE_API_BASE=delivery_stripe.base_url,
-        STRIPE_SECRET_KEY=SECRET_KEY,
-        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        PUBLIC_URL=PUBLIC_URL,
+    srv = spawn_server(
+        "api",
+        {
+            "DATABASE_URL": db_url,
+            "STRIPE_API_BASE": delivery_stripe.base_url,
+            "STRIPE_SECRET_KEY": SECRET_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "PUBLIC_URL": PUBLIC_URL,
+        },
+        log_path=directory / "server.log",
     )
     yield srv
-    stop(srv.proc)
+    srv.remove()
     dispose_engines()
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import sqlalchemy as sa
 
-from tests.api.api_helpers import Server
+from tests.support import Server
 from ticketing_app.models import ChargeStatus, utcnow
 from ticketing_app.services import stripe_gateway, transitions
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pypdf
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
-from stripe_server import LocalStripe, start_localstripe
 
 from e2e.app_server import AppServer, start_app
 from e2e.helpers import list_ticket, sign_up, unique_email
 from tests.delivery.sample_files import HTML, pdf
+from tests.support.stripe import LocalStripe, start_localstripe
 
 pytestmark = pytest.mark.e2e
 
