@@ -10,17 +10,17 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from live_helpers import Market, utcnow, wait_until
 
+from tests.support import World, wait_until
 from ticketing_app import outbox
 from ticketing_app.db import write_session
 from ticketing_app.jobs.event_start import EventStartScheduler
-from ticketing_app.models import Event, Ticket, User
+from ticketing_app.models import Event, Ticket, User, utcnow
 from ticketing_app.services import event_start, events, tickets
 
 
-def make_event(market: Market, user: User, starts_at: datetime, name: str = "Gig") -> Event:
-    with write_session(market.url) as db:
+def make_event(world: World, user: User, starts_at: datetime, name: str = "Gig") -> Event:
+    with write_session(world.url) as db:
         return events.create_event(
             db,
             user_id=user.id,
@@ -33,11 +33,11 @@ def make_event(market: Market, user: User, starts_at: datetime, name: str = "Gig
 
 
 def list_for(
-    market: Market, user: User, event: Event, price: int = 20, at: datetime | None = None
+    world: World, user: User, event: Event, price: int = 20, at: datetime | None = None
 ) -> Ticket:
     """List a ticket for `event`, as of `at` (default now): a test that lists many before a
     start a moment away passes the time it began, so a slow machine cannot miss the start."""
-    with write_session(market.url) as db:
+    with write_session(world.url) as db:
         return tickets.create_ticket(
             db,
             seller_id=user.id,
@@ -65,63 +65,63 @@ def start_scheduler(db_url: str) -> Iterator:
 
 
 def test_listings_leave_the_market_within_a_second_of_the_start(
-    market: Market, start_scheduler
+    world: World, start_scheduler
 ) -> None:
-    seller = market.user()
+    seller = world.user()
     scheduler = start_scheduler(sweep_seconds=60)  # the sweep ran once at start: the timer's job
-    event = make_event(market, seller, utcnow() + timedelta(seconds=1.5))
+    event = make_event(world, seller, utcnow() + timedelta(seconds=1.5))
     assert scheduler.armed_at == event.starts_at  # armed by the committed EventCreated
-    listed = [list_for(market, seller, event, price) for price in (20, 30)]
-    plain = market.ticket(seller)
+    listed = [list_for(world, seller, event, price) for price in (20, 30)]
+    plain = world.ticket(seller)
 
-    wait_until(lambda: market.ticket_row(listed[-1].id).status == "cancelled", timeout=4)
+    wait_until(lambda: world.get_ticket(listed[-1].id).status == "cancelled", timeout=4)
     seen_at = utcnow()
     assert seen_at >= event.starts_at
     assert seen_at - event.starts_at < timedelta(seconds=1)
     for ticket in listed:
-        row = market.ticket_row(ticket.id)
+        row = world.get_ticket(ticket.id)
         assert (row.status, row.withdrawn_reason) == ("cancelled", event_start.STARTED_REASON)
-    assert market.ticket_row(plain.id).status == "available"
-    assert sorted(market.events("TicketCancelled")) == sorted(t.id for t in listed)
+    assert world.get_ticket(plain.id).status == "available"
+    assert sorted([e.aggregate_id for e in world.events(type="TicketCancelled")]) == sorted(
+        t.id for t in listed
+    )
 
 
-def test_a_start_missed_while_down_is_swept_after_restart(market: Market, start_scheduler) -> None:
-    seller = market.user()
-    event = make_event(market, seller, utcnow() + timedelta(hours=1))
-    listed = list_for(market, seller, event)
+def test_a_start_missed_while_down_is_swept_after_restart(world: World, start_scheduler) -> None:
+    seller = world.user()
+    event = make_event(world, seller, utcnow() + timedelta(hours=1))
+    listed = list_for(world, seller, event)
     # The backend was down at the start: it passed with nobody watching.
-    with write_session(market.url) as db, db.begin():
+    with write_session(world.url) as db, db.begin():
         db.exec(
             sa.update(Event)
             .where(Event.id == event.id)
             .values(starts_at=utcnow() - timedelta(minutes=5))
         )
-    assert market.ticket_row(listed.id).status == "available"
+    assert world.get_ticket(listed.id).status == "available"
     start_scheduler(sweep_seconds=60)  # the restart: its first sweep runs at once
-    wait_until(lambda: market.ticket_row(listed.id).status == "cancelled", timeout=3)
-    assert market.ticket_row(listed.id).withdrawn_reason == event_start.STARTED_REASON
+    wait_until(lambda: world.get_ticket(listed.id).status == "cancelled", timeout=3)
+    assert world.get_ticket(listed.id).withdrawn_reason == event_start.STARTED_REASON
 
 
-def test_timer_follows_the_next_start(market: Market, start_scheduler) -> None:
-    seller = market.user()
-    later = make_event(market, seller, utcnow() + timedelta(hours=2), name="Later")
+def test_timer_follows_the_next_start(world: World, start_scheduler) -> None:
+    seller = world.user()
+    later = make_event(world, seller, utcnow() + timedelta(hours=2), name="Later")
     scheduler = start_scheduler()
     assert scheduler.armed_at == later.starts_at
-    sooner = make_event(market, seller, utcnow() + timedelta(hours=1), name="Sooner")
+    sooner = make_event(world, seller, utcnow() + timedelta(hours=1), name="Sooner")
     assert scheduler.armed_at == sooner.starts_at
-    make_event(market, seller, utcnow() + timedelta(hours=3), name="Last")
+    make_event(world, seller, utcnow() + timedelta(hours=3), name="Last")
     assert scheduler.armed_at == sooner.starts_at
 
 
-def test_two_schedulers_withdraw_each_listing_once(market: Market, start_scheduler) -> None:
-    seller = market.user()
+def test_two_schedulers_withdraw_each_listing_once(world: World, start_scheduler) -> None:
+    seller = world.user()
     began = utcnow()
-    event = make_event(market, seller, began + timedelta(seconds=1.5))
-    listed = [list_for(market, seller, event, 10 + i, at=began) for i in range(20)]
+    event = make_event(world, seller, began + timedelta(seconds=1.5))
+    listed = [list_for(world, seller, event, 10 + i, at=began) for i in range(20)]
     start_scheduler(sweep_seconds=0.2)
     start_scheduler(sweep_seconds=0.3)
-    wait_until(
-        lambda: all(market.ticket_row(t.id).status == "cancelled" for t in listed), timeout=5
-    )
-    counts = Counter(market.events("TicketCancelled"))
+    wait_until(lambda: all(world.get_ticket(t.id).status == "cancelled" for t in listed), timeout=5)
+    counts = Counter([e.aggregate_id for e in world.events(type="TicketCancelled")])
     assert counts == Counter({t.id: 1 for t in listed})
