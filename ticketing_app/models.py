@@ -52,6 +52,25 @@ class EventStatus(StrEnum):
 
 
 EVENT_STATUSES: tuple[str, ...] = tuple(EventStatus)
+
+
+class DeliveryStatus(StrEnum):
+    """An email's state (SPEC §11): waiting to be sent (or retried), sent, or given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class TokenPurpose(StrEnum):
+    """What an emailed account token (account_tokens) is good for."""
+
+    RESET = "reset"
+    VERIFY_EMAIL = "verify_email"
+
+
+DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
+TOKEN_PURPOSES: tuple[str, ...] = tuple(TokenPurpose)
 MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
 EVENT_NAME_MAX, EVENT_VENUE_MAX, EVENT_CITY_MAX = 120, 120, 80
 # Why a listing left the market without its seller cancelling it (tickets.withdrawn_reason).
@@ -113,6 +132,8 @@ class User(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+    # When the user proved they read mail at `email` (the welcome or change link; SPEC §11).
+    email_verified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
     __table_args__ = (sa.CheckConstraint("email = lower(email)", name="ck_users_email_lower"),)
 
@@ -308,4 +329,63 @@ class DomainEvent(SQLModel, table=True):
         ),
         sa.Index("ix_domain_events_unpublished", "published_at", "seq"),
         sa.Index("ix_domain_events_aggregate", "aggregate_id", "seq"),
+    )
+
+
+class Delivery(SQLModel, table=True):
+    """One email to send (SPEC §11): unique per (domain event, recipient, template), so a
+    redelivered event never makes a second one. `context` holds the facts the template shows
+    (and, until sent, the raw account token its link carries)."""
+
+    __tablename__ = "deliveries"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    domain_event_id: str = Field(max_length=36)
+    recipient: str = Field(max_length=320)  # the email address it goes to
+    user_id: str | None = Field(default=None, max_length=36)
+    template: str = Field(max_length=64)
+    context: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_column=_ts())
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", DELIVERY_STATUSES), name="ck_deliveries_status"),
+        sa.UniqueConstraint(
+            "domain_event_id", "recipient", "template", name="uq_deliveries_event_recipient"
+        ),
+        sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+
+class ConsumerPosition(SQLModel, table=True):
+    """How far a consumer of the outbox has read (the last `domain_events.seq` it handled)."""
+
+    __tablename__ = "consumer_positions"
+
+    name: str = Field(primary_key=True, max_length=64)
+    last_seq: int = Field(default=0)
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use, expiring token emailed to a user (password reset, address check); only
+    its SHA-256 is stored."""
+
+    __tablename__ = "account_tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
+    purpose: str = Field(max_length=16)
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    new_email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("purpose", TOKEN_PURPOSES), name="ck_account_tokens_purpose"),
     )
