@@ -89,7 +89,7 @@ class Notifier:
         sent = 0
         transport = self.transport_factory()
         with transport:
-            for delivery in batch:
+            for index, delivery in enumerate(batch):
                 ctx = svc.prepare(self.engine, delivery, now=utcnow())
                 if ctx is None:
                     continue
@@ -108,8 +108,11 @@ class Notifier:
                 except Exception as exc:  # SMTP down, timeout, 4xx: later, with back-off
                     error = f"{type(exc).__name__}: {exc}"
                     log.warning("delivery %s not sent (%s); will retry", delivery.id, error)
-                    svc.mark_retry(self.engine, delivery, error, now=utcnow())
-                    continue
+                    # The rest of the batch waits too: a server that is down (or hangs until
+                    # the timeout) is not tried once per message.
+                    for waiting in batch[index:]:
+                        svc.mark_retry(self.engine, waiting, error, now=utcnow())
+                    break
                 svc.mark_sent(self.engine, delivery.id, now=utcnow())
                 sent += 1
         self.sent += sent

@@ -193,3 +193,13 @@ def confirm_password_reset(db: Session, *, token: Any, password: Any, now: datet
         _revoke_sessions(db, user.id, now, keep_token=None)
         _user_updated(db, user, "password_reset", now)
     return user
+
+
+def sign_out_everywhere(db: Session, *, user_id: str, now: datetime) -> int:
+    """End every session of the user (this browser's too); returns how many were live."""
+    with db.begin():
+        return db.exec(
+            sa.update(AuthSession)
+            .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
