@@ -389,3 +389,47 @@ class AccountToken(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint(_in("purpose", TOKEN_PURPOSES), name="ck_account_tokens_purpose"),
     )
+
+
+class Watch(SQLModel, table=True):
+    """ "Notify me" (SPEC §11): a user watches an event, optionally up to a maximum price."""
+
+    __tablename__ = "watches"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", max_length=36)
+    event_id: str = Field(foreign_key="events.id", max_length=36)
+    max_price_cents: int | None = Field(default=None)
+    created_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "event_id", name="uq_watches_user_event"),
+        sa.Index("ix_watches_event", "event_id"),
+        sa.CheckConstraint(
+            f"max_price_cents IS NULL OR (max_price_cents > 0 AND max_price_cents <= "
+            f"{MAX_PRICE_CENTS})",
+            name="ck_watches_max_price",
+        ),
+    )
+
+
+class Notification(SQLModel, table=True):
+    """An in-app notification (SPEC §11): one per (domain event, user, kind), like emails."""
+
+    __tablename__ = "notifications"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", max_length=36)
+    domain_event_id: str = Field(max_length=36)
+    kind: str = Field(max_length=64)
+    text: str = Field(max_length=400)
+    link: str = Field(max_length=400)
+    created_at: datetime = Field(sa_column=_ts())
+    read_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "domain_event_id", "user_id", "kind", name="uq_notifications_event_user_kind"
+        ),
+        sa.Index("ix_notifications_user_created", "user_id", "created_at"),
+    )

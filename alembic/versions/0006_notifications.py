@@ -1,5 +1,5 @@
-"""notifications and accounts (SPEC §11): deliveries, consumer_positions, account_tokens;
-users gain email_verified_at
+"""notifications and accounts (SPEC §11): deliveries, consumer_positions, account_tokens,
+watches, notifications (in-app); users gain email_verified_at
 
 The notifications consumer starts reading the outbox after the newest event already there, so
 upgrading an existing deployment does not email its history (a fresh database starts at 0).
@@ -76,9 +76,49 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash"),
     )
     op.create_index("ix_account_tokens_user_id", "account_tokens", ["user_id"])
+    op.create_table(
+        "watches",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("max_price_cents", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint(
+            "max_price_cents IS NULL OR (max_price_cents > 0 AND max_price_cents <= 100000000)",
+            name="ck_watches_max_price",
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("user_id", "event_id", name="uq_watches_user_event"),
+    )
+    op.create_index("ix_watches_event", "watches", ["event_id"])
+    op.create_table(
+        "notifications",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("domain_event_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("text", sa.String(length=400), nullable=False),
+        sa.Column("link", sa.String(length=400), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "domain_event_id", "user_id", "kind", name="uq_notifications_event_user_kind"
+        ),
+    )
+    op.create_index(
+        "ix_notifications_user_created", "notifications", ["user_id", "created_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notifications_user_created", table_name="notifications")
+    op.drop_table("notifications")
+    op.drop_index("ix_watches_event", table_name="watches")
+    op.drop_table("watches")
     op.drop_index("ix_account_tokens_user_id", table_name="account_tokens")
     op.drop_table("account_tokens")
     op.drop_table("consumer_positions")

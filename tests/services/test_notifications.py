@@ -325,3 +325,48 @@ def test_restart_mid_burst_loses_nothing_and_resends_nothing_recorded(
     assert all(r.status == DeliveryStatus.SENT for r in deliveries(db_url))
     assert len(deliveries(db_url)) == count
     assert json.loads(deliveries(db_url)[0].context).get("token") is None
+
+
+def test_watch_emails_matching_listings_once_and_shows_in_app(
+    seller, make_user, notifier, smtp, new_session, now
+):
+    from datetime import UTC, datetime
+
+    from ticketing_app.services import events, tickets, watches
+
+    with new_session() as db:
+        event = events.create_event(
+            db,
+            user_id=seller.id,
+            name="Radiohead",
+            venue="Olympia",
+            city="Paris",
+            starts_at=datetime(2026, 12, 5, 20, 0, tzinfo=UTC).isoformat(),
+            now=now,
+        ).event
+    cheap, rich, anyone = (make_user(f"{n}@example.com") for n in ("cheap", "rich", "anyone"))
+    for user, most in ((cheap, "30"), (rich, 50), (anyone, None), (seller, None)):
+        with new_session() as db:
+            watches.watch_event(db, user_id=user.id, event_id=event.id, max_price=most, now=now)
+    with new_session() as db:
+        listed = tickets.create_ticket(
+            db, seller_id=seller.id, title="Floor", price=40, event_id=event.id, now=now
+        )
+    drain(notifier, smtp, 6)  # four welcomes + two matches
+    notifier.run_once()
+    for user in (rich, anyone):
+        (match,) = [m for m in smtp.inbox.to(user.email) if "New ticket" in m.subject]
+        assert match.subject == "New ticket for Radiohead: Floor at $40.00"
+        assert match.link("/tickets/") == f"http://localhost:3000/tickets/{listed.id}"
+        with new_session() as db:
+            items, unread = watches.notifications_page(db, user_id=user.id)
+        assert unread == 1 and items[0]["link"] == f"/tickets/{listed.id}"
+        with new_session() as db:
+            assert watches.mark_all_read(db, user_id=user.id, now=now) == 1
+            assert watches.unread_count(db, user_id=user.id) == 0
+    # above the maximum, or one's own listing: nothing
+    assert not [m for m in smtp.inbox.to("cheap@example.com") if "New ticket" in m.subject]
+    assert not [m for m in smtp.inbox.to(seller.email) if "New ticket" in m.subject]
+    with new_session() as db:
+        assert watches.unread_count(db, user_id=cheap.id) == 0
+        assert [w["maxPrice"] for w in watches.list_watches(db, user_id=cheap.id)] == [30]

@@ -46,10 +46,12 @@ from ticketing_app.models import (
     DeliveryStatus,
     DomainEvent,
     Event,
+    Notification,
     Order,
     Ticket,
     TokenPurpose,
     User,
+    Watch,
     iso,
     new_id,
 )
@@ -79,6 +81,17 @@ SUBJECTS = {
     "order_cancelled": "Payment declined: your order for {title} was cancelled",
     "ticket_sold": "Sold: {title}",
     "listing_withdrawn": "Your listing {title} was withdrawn",
+    "watch_match": "New ticket for {event_name}: {title} at {price}",
+}
+# Emails that also appear in the recipient's in-app notifications, and where each points.
+IN_APP_LINKS = {
+    "receipt": "/orders/{order_id}",
+    "reservation_expired": "/tickets/{ticket_id}",
+    "refund": "/orders/{order_id}",
+    "order_cancelled": "/tickets/{ticket_id}",
+    "ticket_sold": "/listings",
+    "listing_withdrawn": "/listings",
+    "watch_match": "/tickets/{ticket_id}",
 }
 
 _D = Delivery.__table__
@@ -89,6 +102,8 @@ _T = Ticket.__table__
 _O = Order.__table__
 _EV = Event.__table__
 _TOK = AccountToken.__table__
+_W = Watch.__table__
+_N = Notification.__table__
 
 
 def money(cents: int) -> str:
@@ -270,6 +285,30 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
             "when": at,
         }
         return [Planned("refund", buyer, p.get("userId"), ctx)]
+    if kind == "TicketCreated" and p.get("eventId"):
+        cents = _cents(p["price"])
+        watchers = conn.execute(
+            sa.select(_U.c.id, _U.c.email)
+            .select_from(_W.join(_U, _U.c.id == _W.c.user_id))
+            .where(
+                _W.c.event_id == p["eventId"],
+                _W.c.user_id != p.get("userId"),
+                sa.or_(_W.c.max_price_cents.is_(None), _W.c.max_price_cents >= cents),
+            )
+        ).all()
+        if not watchers:
+            return []
+        facts = _ticket_facts(conn, p["id"])
+        ctx = {
+            "title": p["title"],
+            "ticket_id": p["id"],
+            "price": money(cents),
+            "event_name": facts.get("event_name", ""),
+            "event_venue": facts.get("event_venue", ""),
+            "event_city": facts.get("event_city", ""),
+            "event_starts": facts.get("event_starts", ""),
+        }
+        return [Planned("watch_match", email, uid, dict(ctx)) for uid, email in watchers]
     if kind == "TicketCancelled" and p.get("withdrawnReason"):
         seller = _email_of(conn, p.get("userId"))
         if not seller:
@@ -316,6 +355,24 @@ def delivery_row(
     }
 
 
+def in_app_row(*, event_id: str, planned: Planned, now: datetime) -> dict[str, Any]:
+    """The in-app notification for an email: its subject, linking where the email does."""
+    return {
+        "id": new_id(),
+        "user_id": planned.user_id,
+        "domain_event_id": event_id,
+        "kind": planned.template,
+        "text": subject(planned.template, planned.context)[:400],
+        "link": IN_APP_LINKS[planned.template].format(**planned.context)[:400],
+        "created_at": now,
+        "read_at": None,
+    }
+
+
+def subject(template: str, ctx: dict[str, Any]) -> str:
+    return SUBJECTS[template].format(**{k: str(v) for k, v in ctx.items()})
+
+
 def _position(conn: sa.Connection, name: str, now: datetime) -> int:
     query = sa.select(_P.c.last_seq).where(_P.c.name == name)
     if conn.dialect.name == "postgresql":
@@ -358,10 +415,20 @@ def consume(
         if not rows:
             return 0, 0
         made: list[dict[str, Any]] = []
+        in_app: list[dict[str, Any]] = []
         for row in rows:
             for planned in plan(conn, row, now):
                 made.append(delivery_row(event_id=row.id, planned=planned, now=now))
+                if planned.template in IN_APP_LINKS and planned.user_id:
+                    in_app.append(in_app_row(event_id=row.id, planned=planned, now=now))
         inserted = _insert_ignore(conn, made)
+        if in_app:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(
+                dialect.insert(_N)
+                .values(in_app)
+                .on_conflict_do_nothing(index_elements=["domain_event_id", "user_id", "kind"])
+            )
         conn.execute(
             sa.update(_P).where(_P.c.name == name).values(last_seq=rows[-1].seq, updated_at=now)
         )
@@ -497,7 +564,7 @@ def render(delivery: Any, ctx: dict[str, Any]) -> EmailMessage:
     text = env.get_template(f"{delivery.template}.txt").render(full)
     html = env.get_template(f"{delivery.template}.html").render(full)
     message = EmailMessage()
-    message["Subject"] = SUBJECTS[delivery.template].format(**{k: str(v) for k, v in ctx.items()})
+    message["Subject"] = subject(delivery.template, ctx)
     message["From"] = s.ticketing_mail_from
     message["To"] = formataddr(("", delivery.recipient))
     message["Message-ID"] = make_msgid(idstring=delivery.id.replace("-", ""), domain="ticketing")
