@@ -29,6 +29,8 @@ class Received:
 
     rcpt_tos: list[str]
     message: EmailMessage
+    tls: bool = False
+    login: str | None = None
 
     @property
     def to(self) -> str:
@@ -72,7 +74,15 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         parsed = email.message_from_bytes(envelope.content, policy=default_policy)
         with self._cond:
-            self.messages.append(Received(list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+            auth = session.auth_data if session.authenticated else None
+            login = auth.login.decode() if auth is not None else None
+            received = Received(
+                list(envelope.rcpt_tos),
+                parsed,  # type: ignore[arg-type]
+                tls=session.ssl is not None,
+                login=login,
+            )
+            self.messages.append(received)
             self._cond.notify_all()
         return "250 Message accepted"
 
@@ -102,9 +112,12 @@ class Inbox:
 class SmtpServer:
     """A start/stop-able aiosmtpd server on a fixed loopback port (down, then up again)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, **controller_kwargs: Any) -> None:
+        """`controller_kwargs` go to aiosmtpd's Controller (tls_context for STARTTLS,
+        ssl_context for implicit TLS, authenticator, auth_required…)."""
         self.port = port or free_port()
         self.inbox = Inbox()
+        self.controller_kwargs = controller_kwargs
         self._controller: Controller | None = None
 
     @property
@@ -112,7 +125,9 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> SmtpServer:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, **self.controller_kwargs
+        )
         self._controller.start()
         return self
 
