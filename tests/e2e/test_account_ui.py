@@ -106,3 +106,39 @@ def test_change_email_needs_the_link_and_tells_the_old_address(app, smtp, new_co
     page.goto(app.url + "/orders")
     expect(page.get_by_test_id("nav-user")).to_have_text(new)
     smtp.inbox.wait_for(lambda _: any("changed" in m.subject for m in smtp.inbox.to(old)))
+
+
+def test_watch_match_shows_in_the_bell_and_the_list(app, smtp, new_context):
+    from datetime import UTC, datetime, timedelta
+
+    watcher, seller = new_context().new_page(), new_context().new_page()
+    watcher_email = unique_email("watcher")
+    sign_up(watcher, app.url, watcher_email)
+    sign_up(seller, app.url, unique_email("seller"))
+    starts = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0)
+    r = seller.request.post(
+        app.url + "/api/events",
+        data={
+            "name": "Bell Show",
+            "venue": "Olympia",
+            "city": "Paris",
+            "startsAt": starts.isoformat().replace("+00:00", "Z"),
+        },
+    )
+    assert r.status == 201, r.text()
+    event_id = r.json()["id"]
+    r = watcher.request.post(f"{app.url}/api/events/{event_id}/watch", data={"maxPrice": 60})
+    assert r.status == 201, r.text()
+    r = seller.request.post(
+        app.url + "/api/tickets", data={"title": "Balcony", "price": 55, "eventId": event_id}
+    )
+    assert r.status == 201, r.text()
+    smtp.inbox.wait_to(watcher_email, count=2)  # the welcome, then the match
+    watcher.goto(app.url + "/orders")
+    expect(watcher.get_by_test_id("nav-unread")).to_have_text("1")
+    watcher.get_by_test_id("nav-bell").click()
+    expect(watcher).to_have_url(re.compile(r"/notifications$"))
+    item = watcher.get_by_test_id("notification")
+    expect(item).to_contain_text("New ticket for Bell Show: Balcony at $55.00")
+    watcher.get_by_role("button", name="Mark all read").click()
+    expect(watcher.get_by_test_id("nav-unread")).to_have_count(0)

@@ -25,6 +25,21 @@ def navbar() -> rx.Component:
         _nav_link("My orders", "/orders"),
         _nav_link("My listings", "/listings"),
         rx.link(
+            rx.hstack(
+                rx.icon("bell", size=18),
+                rx.cond(
+                    NavState.unread > 0,
+                    rx.badge(NavState.unread, color_scheme="red", data_testid="nav-unread"),
+                ),
+                spacing="1",
+                align="center",
+            ),
+            href="/notifications",
+            aria_label="Notifications",
+            color_scheme="gray",
+            data_testid="nav-bell",
+        ),
+        rx.link(
             NavState.user_email,
             href="/account",
             size="2",

@@ -5,7 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.components.layout import field_error, labelled_input, page
-from ticketing_app.state.account import AccountState, ForgotState, ResetState, VerifyState
+from ticketing_app.state.account import (
+    AccountState,
+    ForgotState,
+    NotificationsState,
+    ResetState,
+    VerifyState,
+)
 from ticketing_app.state.nav import NavState
 
 
@@ -201,7 +207,55 @@ def verify() -> rx.Component:
     )
 
 
+def _notification(item: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.card(
+            rx.hstack(
+                rx.cond(item["read"], rx.icon("circle", size=10), rx.icon("circle-dot", size=10)),
+                rx.text(item["text"], weight=rx.cond(item["read"], "regular", "bold"), size="2"),
+                spacing="2",
+                align="center",
+            ),
+            width="100%",
+        ),
+        href=item["link"].to(str),
+        underline="none",
+        width="100%",
+        data_testid="notification",
+    )
+
+
+def notifications() -> rx.Component:
+    return page(
+        rx.vstack(
+            rx.button("Mark all read", on_click=NotificationsState.mark_all_read, variant="soft"),
+            rx.cond(
+                NotificationsState.items.length() > 0,
+                rx.vstack(
+                    rx.foreach(NotificationsState.items, _notification),
+                    spacing="2",
+                    width="100%",
+                ),
+                rx.text(
+                    "Nothing yet: what happens to your orders, listings and watches shows here.",
+                    color_scheme="gray",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+            max_width="640px",
+        ),
+        title="Notifications",
+    )
+
+
 def add_pages(app: rx.App) -> None:
+    app.add_page(
+        notifications,
+        route="/notifications",
+        title="Notifications · Ticketing",
+        on_load=[NavState.load, NotificationsState.load],
+    )
     app.add_page(
         account,
         route="/account",

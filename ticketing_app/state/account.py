@@ -12,7 +12,7 @@ import reflex as rx
 from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
-from ticketing_app.services import accounts
+from ticketing_app.services import accounts, watches
 from ticketing_app.state.common import (
     post_form_script,
     session_token,
@@ -21,6 +21,7 @@ from ticketing_app.state.common import (
     signin_redirect,
 )
 from ticketing_app.state.event_args import form_fields
+from ticketing_app.state.nav import NavState
 
 RESET_SENT = (
     "If an account uses this address, we have emailed it a link to choose a new password. "
@@ -187,3 +188,26 @@ class VerifyState(rx.State):
             return
         self.ok = True
         self.outcome = f"Thank you: {user.email} is confirmed as your email address."
+
+
+class NotificationsState(rx.State):
+    items: list[dict[str, Any]] = []
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        user = signed_in_user(self)
+        if user is None:
+            return signin_redirect(self)
+        with write_session() as db:
+            self.items, _unread = watches.notifications_page(db, user_id=user["id"])
+        return None
+
+    @rx.event
+    def mark_all_read(self) -> rx.event.EventSpec | None:
+        user = signed_in_user(self)
+        if user is None:
+            return signin_redirect(self)
+        with write_session() as db:
+            watches.mark_all_read(db, user_id=user["id"], now=utcnow())
+            self.items, _unread = watches.notifications_page(db, user_id=user["id"])
+        return NavState.load
