@@ -83,6 +83,11 @@ def main() -> None:
     # The pages' origin is the one the socket and CORS accept (settings.allowed_origins).
     env = {**os.environ}
     env.setdefault("PUBLIC_URL", f"http://localhost:{args.frontend_port}")
+    if env.get("SMTP_URL"):
+        print("emails: sent through SMTP_URL")
+    else:  # docs/notifications.md
+        mail_dir = os.path.abspath(env.get("TICKETING_MAIL_DIR", "var/mail"))
+        print(f"emails: written as .eml files to {mail_dir}")
     app = subprocess.Popen(cmd, env=env)
     try:
         sys.exit(app.wait())

@@ -29,6 +29,11 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_NATS_URL = os.environ.get("TEST_NATS_URL")
 TABLES = (
+    "notifications",
+    "watches",
+    "deliveries",
+    "consumer_positions",
+    "account_tokens",
     "domain_events",
     "ticket_files",
     "stripe_events",

@@ -52,6 +52,25 @@ class EventStatus(StrEnum):
 
 
 EVENT_STATUSES: tuple[str, ...] = tuple(EventStatus)
+
+
+class DeliveryStatus(StrEnum):
+    """An email's state (SPEC §11): waiting to be sent (or retried), sent, or given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class TokenPurpose(StrEnum):
+    """What an emailed account token (account_tokens) is good for."""
+
+    RESET = "reset"
+    VERIFY_EMAIL = "verify_email"
+
+
+DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
+TOKEN_PURPOSES: tuple[str, ...] = tuple(TokenPurpose)
 MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
 EVENT_NAME_MAX, EVENT_VENUE_MAX, EVENT_CITY_MAX = 120, 120, 80
 # Why a listing left the market without its seller cancelling it (tickets.withdrawn_reason).
@@ -115,6 +134,8 @@ class User(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+    # When the user proved they read mail at `email` (the welcome or change link; SPEC §11).
+    email_verified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
     __table_args__ = (sa.CheckConstraint("email = lower(email)", name="ck_users_email_lower"),)
 
@@ -343,3 +364,106 @@ class TicketFile(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts())
 
     __table_args__ = (sa.CheckConstraint("size > 0", name="ck_ticket_files_size"),)
+
+
+class Delivery(SQLModel, table=True):
+    """One email to send (SPEC §11): unique per (domain event, recipient, template), so a
+    redelivered event never makes a second one. `context` holds the facts the template shows
+    (and, until sent, the raw account token its link carries)."""
+
+    __tablename__ = "deliveries"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    domain_event_id: str = Field(max_length=36)
+    recipient: str = Field(max_length=320)  # the email address it goes to
+    user_id: str | None = Field(default=None, max_length=36)
+    template: str = Field(max_length=64)
+    context: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_column=_ts())
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", DELIVERY_STATUSES), name="ck_deliveries_status"),
+        sa.UniqueConstraint(
+            "domain_event_id", "recipient", "template", name="uq_deliveries_event_recipient"
+        ),
+        sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+
+class ConsumerPosition(SQLModel, table=True):
+    """How far a consumer of the outbox has read (the last `domain_events.seq` it handled)."""
+
+    __tablename__ = "consumer_positions"
+
+    name: str = Field(primary_key=True, max_length=64)
+    last_seq: int = Field(default=0)
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use, expiring token emailed to a user (password reset, address check); only
+    its SHA-256 is stored."""
+
+    __tablename__ = "account_tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
+    purpose: str = Field(max_length=16)
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    new_email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("purpose", TOKEN_PURPOSES), name="ck_account_tokens_purpose"),
+    )
+
+
+class Watch(SQLModel, table=True):
+    """ "Notify me" (SPEC §11): a user watches an event, optionally up to a maximum price."""
+
+    __tablename__ = "watches"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", max_length=36)
+    event_id: str = Field(foreign_key="events.id", max_length=36)
+    max_price_cents: int | None = Field(default=None)
+    created_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "event_id", name="uq_watches_user_event"),
+        sa.Index("ix_watches_event", "event_id"),
+        sa.CheckConstraint(
+            f"max_price_cents IS NULL OR (max_price_cents > 0 AND max_price_cents <= "
+            f"{MAX_PRICE_CENTS})",
+            name="ck_watches_max_price",
+        ),
+    )
+
+
+class Notification(SQLModel, table=True):
+    """An in-app notification (SPEC §11): one per (domain event, user, kind), like emails."""
+
+    __tablename__ = "notifications"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", max_length=36)
+    domain_event_id: str = Field(max_length=36)
+    kind: str = Field(max_length=64)
+    text: str = Field(max_length=400)
+    link: str = Field(max_length=400)
+    created_at: datetime = Field(sa_column=_ts())
+    read_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "domain_event_id", "user_id", "kind", name="uq_notifications_event_user_kind"
+        ),
+        sa.Index("ix_notifications_user_created", "user_id", "created_at"),
+    )

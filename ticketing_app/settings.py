@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     # in TICKETING_ALLOWED_ORIGINS (e.g. a static frontend on another host).
     public_url: str = "http://localhost:3000"
     ticketing_allowed_origins: str = ""
+    # Email (SPEC §11): `smtp://user:pass@host:587` (STARTTLS when the server offers it) or
+    # `smtps://user:pass@host:465` (implicit TLS); unset, each email is written as an .eml file
+    # to TICKETING_MAIL_DIR instead.
+    smtp_url: str | None = None
+    ticketing_mail_from: str = "Ticketing <no-reply@ticketing.local>"
+    ticketing_mail_dir: str = "var/mail"
     # argon2id cost; OWASP's minimum (19 MiB, t=2, p=1) by default.
     ticketing_argon2_memory_kib: int = 19456
     ticketing_argon2_time_cost: int = 2
@@ -90,6 +96,8 @@ class Settings(BaseSettings):
                     "TICKETING_ALLOWED_ORIGINS must list http(s) origins "
                     f"(https://tickets.example), not {entry!r}"
                 )
+        if self.smtp_url and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
+            raise ValueError("SMTP_URL must be smtp://… or smtps://…")
         if 0 < self.ticketing_stripe_event_retention_days < 4:
             raise ValueError(
                 "TICKETING_STRIPE_EVENT_RETENTION_DAYS must be 0 (keep) or at least 4: "

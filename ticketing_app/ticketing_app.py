@@ -4,6 +4,7 @@ import reflex as rx
 
 from ticketing_app import jobs
 from ticketing_app.api import build_api
+from ticketing_app.pages import account as account_pages
 from ticketing_app.pages import auth as auth_pages
 from ticketing_app.pages import events as events_pages
 from ticketing_app.pages import listings as listings_pages
@@ -27,5 +28,6 @@ for _pages in (
     listings_pages,
     events_pages,
     verify_pages,
+    account_pages,
 ):
     _pages.add_pages(app)

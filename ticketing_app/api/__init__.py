@@ -51,6 +51,7 @@ def build_api() -> FastAPI:
         session_bridge,
         tickets,
         users,
+        watches,
     )
     from ticketing_app.settings import get_settings
 
@@ -77,6 +78,7 @@ def build_api() -> FastAPI:
     api.include_router(payments.router)
     api.include_router(events.router)
     api.include_router(delivery.router)
+    api.include_router(watches.router)
     api.include_router(seo.router)  # /sitemap.xml
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)

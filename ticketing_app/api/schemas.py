@@ -189,3 +189,32 @@ def json_body_doc(model: type[BaseModel], *, required: bool = True) -> dict[str,
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
+
+
+class PasswordChangeIn(BaseModel):
+    currentPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815 (JSON name)
+    newPassword: str = Field(min_length=8, max_length=128)  # noqa: N815
+
+
+class EmailChangeIn(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class TokenIn(BaseModel):
+    token: str = Field(min_length=1, max_length=256)
+
+
+class ResetRequestIn(BaseModel):
+    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ResetConfirmIn(BaseModel):
+    token: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=8, max_length=128)
+
+
+class EmailChangeOut(BaseModel):
+    id: str
+    email: str
+    pendingEmail: str  # noqa: N815

@@ -7,19 +7,32 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Request
 from fastapi.responses import JSONResponse
 
-from ticketing_app.api.deps import JsonBody, MaybeUser, SessionToken, refuse_cross_site
+from ticketing_app.api.deps import (
+    CurrentUser,
+    JsonBody,
+    LateJsonBody,
+    MaybeUser,
+    SessionToken,
+    refuse_cross_site,
+)
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import (
     OPTIONAL_AUTH,
     Credentials,
     CurrentUserOut,
+    EmailChangeIn,
+    EmailChangeOut,
     Empty,
+    PasswordChangeIn,
+    ResetConfirmIn,
+    ResetRequestIn,
+    TokenIn,
     UserOut,
     json_body_doc,
 )
 from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth, known_device
+from ticketing_app.services import accounts, auth, known_device
 from ticketing_app.web_session import (
     DEVICE_COOKIE_NAME,
     clear_session_cookie,
@@ -117,3 +130,88 @@ def current_user(user: MaybeUser, token: SessionToken) -> JSONResponse:
     if token and user is None:  # a stale cookie: tell the browser to drop it
         clear_session_cookie(response)
     return response
+
+
+# -- account changes (SPEC §11; services/accounts.py) ------------------------------------------
+@router.post(
+    "/password",
+    response_model=UserOut,
+    responses=error_responses(400, 401, 403, 413),
+    openapi_extra=json_body_doc(PasswordChangeIn),
+    summary="Change the password (current one required); the user's other sessions end",
+)
+def change_password(user: CurrentUser, token: SessionToken, body: LateJsonBody) -> JSONResponse:
+    data = body.json()
+    with write_session() as db:
+        changed = accounts.change_password(
+            db,
+            user_id=user.id,
+            current_password=data.get("currentPassword"),
+            new_password=data.get("newPassword"),
+            keep_token=token,
+            now=utcnow(),
+        )
+    return JSONResponse(auth.user_view(changed))
+
+
+@router.post(
+    "/email",
+    response_model=EmailChangeOut,
+    responses=error_responses(400, 401, 403, 413),
+    openapi_extra=json_body_doc(EmailChangeIn),
+    summary="Change the email (password required): a link is sent to the new address, "
+    "which replaces the old one once followed",
+)
+def change_email(user: CurrentUser, body: LateJsonBody) -> JSONResponse:
+    data = body.json()
+    with write_session() as db:
+        changed, pending = accounts.change_email(
+            db,
+            user_id=user.id,
+            password=data.get("password"),
+            email=data.get("email"),
+            now=utcnow(),
+        )
+    return JSONResponse({**auth.user_view(changed), "pendingEmail": pending})
+
+
+@router.post(
+    "/verify-email",
+    response_model=UserOut,
+    responses=error_responses(400, 403, 413),
+    openapi_extra={**json_body_doc(TokenIn), **OPTIONAL_AUTH},
+    summary="Follow an email verification link (400 on token when unknown, used or expired)",
+)
+def verify_email(body: JsonBody) -> JSONResponse:
+    with write_session() as db:
+        user = accounts.verify_email(db, token=body.get("token"), now=utcnow())
+    return JSONResponse(auth.user_view(user))
+
+
+@router.post(
+    "/password-reset",
+    status_code=202,
+    response_model=Empty,
+    responses=error_responses(400, 403, 413),
+    openapi_extra={**json_body_doc(ResetRequestIn), **OPTIONAL_AUTH},
+    summary="Email a password-reset link (202 whether or not an account has the address)",
+)
+def request_password_reset(body: JsonBody) -> JSONResponse:
+    with write_session() as db:
+        accounts.request_password_reset(db, email=body.get("email"), now=utcnow())
+    return JSONResponse({}, status_code=202)
+
+
+@router.post(
+    "/password-reset/confirm",
+    response_model=UserOut,
+    responses=error_responses(400, 403, 413),
+    openapi_extra={**json_body_doc(ResetConfirmIn), **OPTIONAL_AUTH},
+    summary="Set a new password from a reset link (single use, 1 hour); every session ends",
+)
+def confirm_password_reset(body: JsonBody) -> JSONResponse:
+    with write_session() as db:
+        user = accounts.confirm_password_reset(
+            db, token=body.get("token"), password=body.get("password"), now=utcnow()
+        )
+    return JSONResponse(auth.user_view(user))

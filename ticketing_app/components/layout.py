@@ -24,7 +24,28 @@ def navbar() -> rx.Component:
         _nav_link("Sell a ticket", "/tickets/new"),
         _nav_link("My orders", "/orders"),
         _nav_link("My listings", "/listings"),
-        rx.text(NavState.user_email, size="2", color_scheme="gray", data_testid="nav-user"),
+        rx.link(
+            rx.hstack(
+                rx.icon("bell", size=18),
+                rx.cond(
+                    NavState.unread > 0,
+                    rx.badge(NavState.unread, color_scheme="red", data_testid="nav-unread"),
+                ),
+                spacing="1",
+                align="center",
+            ),
+            href="/notifications",
+            aria_label="Notifications",
+            color_scheme="gray",
+            data_testid="nav-bell",
+        ),
+        rx.link(
+            NavState.user_email,
+            href="/account",
+            size="2",
+            color_scheme="gray",
+            data_testid="nav-user",
+        ),
         rx.button(
             "Sign out",
             on_click=NavState.sign_out,

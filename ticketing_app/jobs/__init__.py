@@ -9,6 +9,8 @@
   "expiry-scheduler" lease (`ticketing_app.lease`); the others poll and take over within
   seconds when the holder dies. The lease saves work; correctness comes from the
   idempotent `orders.expire_order`.
+- the notifications consumer and sender (`notifications.py`: outbox -> deliveries -> email,
+  SPEC §11), under its own "notifications" lease;
 - the event-start scheduler (`event_start.py`: listings leave the market at their event's
   start), under its own "event-start-scheduler" lease, the same way.
 """
@@ -78,6 +80,7 @@ async def _supervise(name: str, start: Callable[[], Coroutine[Any, Any, None]]) 
 
 async def run_background(app: Any) -> None:
     """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
+    from ticketing_app.jobs.notifications import run_notifications
     from ticketing_app.lease import make_lease
     from ticketing_app.live import LivePusher
     from ticketing_app.outbox.relay import run_relay
@@ -97,6 +100,7 @@ async def run_background(app: Any) -> None:
             event_starts, lease=make_lease(EVENT_START_LEASE, ttl_seconds=LEASE_TTL_SECONDS)
         ),
         "ticketing-outbox-relay": run_relay,  # no-op without NATS_URL (docs/events.md)
+        "ticketing-notifications": run_notifications,  # docs/notifications.md
     }
     tasks = [asyncio.create_task(_supervise(n, f), name=n) for n, f in loops.items()]
     try:

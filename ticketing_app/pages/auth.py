@@ -43,6 +43,11 @@ def _form(kind: str) -> rx.Component:
                         placeholder="At least 8 characters" if is_signup else "",
                     ),
                     field_error(AuthState.form_error),
+                    *(
+                        []
+                        if is_signup
+                        else [rx.link("Forgot your password?", href="/forgot", size="2")]
+                    ),
                     rx.button(
                         action,
                         type="submit",

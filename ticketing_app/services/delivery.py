@@ -33,7 +33,7 @@ from ticketing_app.models import (
     iso,
 )
 from ticketing_app.services import files
-from ticketing_app.services.eticket_pdf import ETicketData
+from ticketing_app.services.eticket_pdf import ETicketData, render_eticket_pdf
 from ticketing_app.services.orders import own_order
 from ticketing_app.services.tickets import load_ticket
 from ticketing_app.services.views import ticket_view, verify_url
@@ -274,3 +274,10 @@ def verify_code(db: Session, code: Any) -> dict[str, Any]:
         "event": event,
         "holder": mask_email(data.buyer_email),
     }
+
+
+def eticket_pdf_of_order(conn: sa.Connection, order_id: str) -> bytes | None:
+    """The e-ticket PDF of a completed order while it is valid, else None: for the receipt
+    email, which goes to the buyer's own address (no viewer to check), in UTC."""
+    row = conn.execute(_ETICKET_ROWS.where(_ORDERS.c.id == order_id)).first()
+    return None if row is None else render_eticket_pdf(_eticket(row))

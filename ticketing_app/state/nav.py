@@ -8,7 +8,7 @@ import reflex as rx
 
 from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth
+from ticketing_app.services import auth, watches
 from ticketing_app.settings import get_settings
 from ticketing_app.state.common import post_form_script, session_token, signed_in_user
 
@@ -19,6 +19,7 @@ class NavState(rx.State):
     test_mode: bool = False
     loaded: bool = False
     signing_out: bool = False
+    unread: int = 0  # in-app notifications not yet read (the bell)
 
     @rx.event
     def load(self) -> None:
@@ -26,6 +27,10 @@ class NavState(rx.State):
         user = signed_in_user(self)
         self.signed_in = user is not None
         self.user_email = user["email"] if user else ""
+        self.unread = 0
+        if user is not None:
+            with write_session() as db:
+                self.unread = watches.unread_count(db, user_id=user["id"])
         self.test_mode = get_settings().stripe_test_mode
         self.loaded = True
 
