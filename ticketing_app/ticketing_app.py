@@ -4,16 +4,26 @@ import reflex as rx
 
 from ticketing_app import jobs
 from ticketing_app.api import build_api
+from ticketing_app.components import connection
 from ticketing_app.pages import auth as auth_pages
 from ticketing_app.pages import listings as listings_pages
 from ticketing_app.pages import market as market_pages
+from ticketing_app.pages import not_found as not_found_pages
 from ticketing_app.pages import orders as orders_pages
 from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.services.payments import install_payment_upkeep
 
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
-app = rx.App(api_transformer=build_api())
+app = rx.App(api_transformer=build_api(), stylesheets=["/ticketing.css"], html_lang="en")
+connection.install(app)  # a plain "Reconnecting…" bar, not Reflex's developer toast
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)
-for _pages in (market_pages, auth_pages, tickets_pages, orders_pages, listings_pages):
+for _pages in (
+    market_pages,
+    auth_pages,
+    tickets_pages,
+    orders_pages,
+    listings_pages,
+    not_found_pages,
+):
     _pages.add_pages(app)

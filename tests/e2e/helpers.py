@@ -98,3 +98,33 @@ class EventForger:
         assert self.server is not None, "page has no WebSocket yet"
         event = {"name": handler, "payload": payload or {}, "router_data": self.router_data}
         self.server.send("42/_event," + json.dumps(["event", event]))
+
+
+class SocketCutter:
+    """Stands between the page and the backend's WebSocket, like a network that can fail:
+    `cut()` drops the page's connection and refuses every reconnect (the server is
+    unreachable; the backend itself, and the page's state on it, carry on); `restore()` lets
+    the next reconnect through."""
+
+    def __init__(self, page: Page) -> None:
+        self.down = False
+        self.links: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        page.route_web_socket(re.compile(r".*/_event.*"), self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        if self.down:  # like a proxy whose upstream is gone: the socket opens, then drops
+            server.close()
+            ws.close()
+            return
+        self.links.append((ws, server))
+
+    def cut(self) -> None:
+        self.down = True
+        for page_side, server_side in self.links:
+            server_side.close()
+            page_side.close()
+        self.links.clear()
+
+    def restore(self) -> None:
+        self.down = False

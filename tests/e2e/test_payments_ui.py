@@ -18,7 +18,14 @@ from playwright.sync_api import BrowserContext, Page, expect
 from stripe_server import LocalStripe, start_localstripe
 
 from e2e.app_server import AppServer, start_app
-from e2e.helpers import EventForger, list_ticket, seconds_left, sign_up, unique_email
+from e2e.helpers import (
+    EventForger,
+    SocketCutter,
+    list_ticket,
+    seconds_left,
+    sign_up,
+    unique_email,
+)
 from ticketing_app.state.orders import OrderState
 
 pytestmark = pytest.mark.e2e
@@ -223,4 +230,29 @@ def test_card_needing_3d_secure_is_authenticated_in_the_browser(
     expect(pay_button(buyer)).to_be_enabled()
     pay_button(buyer).click()
     buyer.get_by_role("button", name="Complete authentication").click()
+    expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Paid. The ticket is yours.")
+
+
+def test_losing_the_connection_disables_pay_and_keeps_the_card_typed(
+    pay_app: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    _, buyer, _ = reserve(pay_app.url, new_context)
+    cutter = SocketCutter(buyer)
+    buyer.reload()  # the page's socket now runs through the cutter
+    expect(pay_button(buyer)).to_be_enabled()
+    fill_card(buyer, VISA)
+
+    cutter.cut()
+    expect(buyer.get_by_text("Reconnecting…")).to_be_visible()
+    expect(buyer.get_by_text("Cannot connect to server")).to_have_count(0)
+    expect(pay_button(buyer)).to_be_disabled()
+    expect(buyer.get_by_role("button", name="Cancel order", exact=True)).to_be_disabled()
+
+    cutter.restore()
+    expect(buyer.get_by_text("Reconnecting…")).to_have_count(0, timeout=20_000)
+    card = buyer.get_by_test_id("card-element")
+    expect(card.get_by_placeholder("number", exact=True)).to_have_value(VISA)
+    expect(card.get_by_placeholder("cvc", exact=True)).to_have_value("123")
+    expect(pay_button(buyer)).to_be_enabled()
+    pay_button(buyer).click()
     expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Paid. The ticket is yours.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ticketing_app.components.connection import offline
 from ticketing_app.state.nav import NavState
 
 
@@ -31,6 +32,7 @@ def navbar() -> rx.Component:
             variant="soft",
             size="2",
             loading=NavState.signing_out,
+            disabled=offline,
         ),
         spacing="4",
         align="center",
@@ -46,8 +48,8 @@ def navbar() -> rx.Component:
         align="center",
         data_testid="nav-signed-out",
     )
-    return rx.box(
-        rx.flex(
+    return rx.el.header(
+        rx.el.nav(
             rx.link(
                 rx.hstack(
                     rx.icon("ticket", size=24),
@@ -60,16 +62,17 @@ def navbar() -> rx.Component:
                 high_contrast=True,
             ),
             rx.cond(NavState.loaded, rx.cond(NavState.signed_in, signed_in, signed_out)),
-            justify="between",
-            align="center",
-            wrap="wrap",
-            gap="3",
+            gap="0.75rem",
             max_width="1100px",
             margin="0 auto",
             padding_x="1.25rem",
             padding_y="0.85rem",
+            aria_label="Main",
+            display="flex",
+            flex_wrap="wrap",
+            justify_content="space-between",
+            align_items="center",
         ),
-        as_="nav",
         border_bottom="1px solid var(--gray-a5)",
         background="var(--color-panel-solid)",
         position="sticky",
@@ -107,14 +110,14 @@ def page(
     return rx.box(
         navbar(),
         test_mode_banner(),
-        rx.box(
+        rx.el.main(
             *heading,
             *children,
             max_width="1100px",
             margin="0 auto",
             padding_x="1.25rem",
             padding_y="1.75rem",
-            as_="main",
+            display="block",
             **props,
         ),
         min_height="100vh",

@@ -34,9 +34,10 @@ def status_row(
     card = rx.card(
         rx.flex(
             rx.vstack(
-                rx.text(row["title"], weight="medium", size="3"),
+                rx.text(row["title"], weight="medium", size="3", class_name="user-text"),
                 rx.text(row["dateText"], size="1", color_scheme="gray"),
                 spacing="1",
+                class_name="user-text",
             ),
             rx.spacer(),
             rx.hstack(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ticketing_app.components.connection import offline
 from ticketing_app.components.layout import field_error, labelled_input, page
 from ticketing_app.state.auth import AuthState
 from ticketing_app.state.nav import NavState
@@ -49,6 +50,7 @@ def _form(kind: str) -> rx.Component:
                         size="3",
                         width="100%",
                         loading=AuthState.busy,
+                        disabled=offline,
                     ),
                     rx.text(
                         "Already have an account? " if is_signup else "New here? ",

@@ -5,9 +5,28 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.components.badges import status_badge
+from ticketing_app.components.connection import offline
+from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
-from ticketing_app.state.market import MarketState
+from ticketing_app.state.market import SEARCH_INPUT_ID, MarketState
 from ticketing_app.state.nav import NavState
+
+
+def _hold_timer(ticket: rx.Var) -> rx.Component:
+    """How long the reservation on a reserved card still holds it (it may come back)."""
+    return rx.hstack(
+        rx.text("held", size="1", color_scheme="gray"),
+        countdown(
+            ticket["holdEndsAt"].to(str),
+            MarketState.server_now,
+            expired_text="ending",
+            on_expire=MarketState.hold_ended,
+            font_size="var(--font-size-1)",
+        ),
+        spacing="1",
+        align="center",
+        data_testid="hold-timer",
+    )
 
 
 def _ticket_card(ticket: rx.Var) -> rx.Component:
@@ -15,13 +34,23 @@ def _ticket_card(ticket: rx.Var) -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.hstack(
-                    status_badge(ticket["status"], "For sale"),
+                    status_badge(
+                        ticket["status"],
+                        rx.cond(ticket["status"] == "reserved", "Reserved", "For sale"),
+                    ),
+                    rx.cond(ticket["holdEndsAt"] != "", _hold_timer(ticket)),
                     rx.spacer(),
                     rx.text(ticket["listedAt"], size="1", color_scheme="gray"),
                     width="100%",
                     align="center",
                 ),
-                rx.heading(ticket["title"], size="4", weight="medium", trim="both"),
+                rx.heading(
+                    ticket["title"],
+                    size="4",
+                    weight="medium",
+                    trim="both",
+                    class_name="user-text",
+                ),
                 rx.text(ticket["priceText"], size="6", weight="bold", color="var(--accent-11)"),
                 spacing="3",
                 align="start",
@@ -47,6 +76,7 @@ def _toolbar() -> rx.Component:
                 rx.input(
                     rx.input.slot(rx.icon("search", size=16)),
                     name="q",
+                    id=SEARCH_INPUT_ID,
                     placeholder="Search by title",
                     aria_label="Search by title",
                     default_value=MarketState.query,
@@ -54,7 +84,7 @@ def _toolbar() -> rx.Component:
                     width="100%",
                     type="search",
                 ),
-                rx.button("Search", type="submit", size="3", variant="soft"),
+                rx.button("Search", type="submit", size="3", variant="soft", disabled=offline),
                 width="100%",
             ),
             on_submit=MarketState.search,
@@ -88,7 +118,7 @@ def _pager() -> rx.Component:
                 rx.icon("chevron-left", size=16),
                 "Previous",
                 on_click=MarketState.prev_page,
-                disabled=~MarketState.has_prev,
+                disabled=~MarketState.has_prev | offline,
                 variant="soft",
             ),
             rx.text(
@@ -103,7 +133,7 @@ def _pager() -> rx.Component:
                 "Next",
                 rx.icon("chevron-right", size=16),
                 on_click=MarketState.next_page,
-                disabled=~MarketState.has_next,
+                disabled=~MarketState.has_next | offline,
                 variant="soft",
             ),
             justify="center",
@@ -111,6 +141,21 @@ def _pager() -> rx.Component:
             spacing="4",
             margin_top="1.5rem",
             width="100%",
+        ),
+    )
+
+
+def _capped_note() -> rx.Component:
+    return rx.cond(
+        MarketState.capped,
+        rx.text(
+            "Showing the first ",
+            MarketState.total,
+            " matches. Add a word to your search to narrow it down.",
+            size="2",
+            color_scheme="gray",
+            align="center",
+            margin_top="1rem",
         ),
     )
 
@@ -150,7 +195,11 @@ def index() -> rx.Component:
             rx.heading("Tickets for sale", size="7"),
             rx.text(
                 MarketState.total,
-                rx.cond(MarketState.total == 1, " ticket available", " tickets available"),
+                rx.cond(
+                    MarketState.query != "",
+                    rx.cond(MarketState.total == 1, " ticket matches", " tickets match"),
+                    rx.cond(MarketState.total == 1, " ticket available", " tickets available"),
+                ),
                 color_scheme="gray",
                 size="2",
             ),
@@ -164,6 +213,7 @@ def index() -> rx.Component:
         _toolbar(),
         _results(),
         _pager(),
+        _capped_note(),
     )
 
 

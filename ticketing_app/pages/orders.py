@@ -6,6 +6,7 @@ import reflex as rx
 
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.card_form import card_form
+from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
 from ticketing_app.components.status_row import status_list_page, status_row
@@ -66,7 +67,7 @@ def _active_panel() -> rx.Component:
                 publishable_key=OS.publishable_key,
                 pay_seq=OS.pay_seq,
                 action_secret=OS.action_secret,
-                disabled=OS.busy,
+                disabled=OS.busy | offline,
                 on_payment_method=OS.pay_with,
                 on_authenticated=OS.authenticated,
                 id="card-form",
@@ -80,7 +81,7 @@ def _active_panel() -> rx.Component:
             variant="soft",
             size="3",
             loading=OS.busy,
-            disabled=OS.paying,
+            disabled=OS.paying | offline,
             width="100%",
         ),
         spacing="3",
@@ -142,7 +143,7 @@ def order_detail() -> rx.Component:
                 align="center",
                 spacing="2",
             ),
-            rx.heading(OS.order["ticketTitle"], size="7"),
+            rx.heading(OS.order["ticketTitle"], size="7", class_name="user-text"),
             rx.text(OS.order["priceText"], size="7", weight="bold", color="var(--accent-11)"),
             rx.link("View ticket", href="/tickets/" + OS.order["ticketId"].to(str), size="2"),
             rx.cond(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.components.badges import status_badge
+from ticketing_app.components.connection import offline
 from ticketing_app.components.layout import field_error, labelled_input, loading_block, page
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.ticket import NewTicketState, TicketState
@@ -40,7 +41,13 @@ def new_ticket() -> rx.Component:
                         input_mode="decimal",
                     ),
                     field_error(NewTicketState.error),
-                    rx.button("List ticket", type="submit", size="3", loading=NewTicketState.busy),
+                    rx.button(
+                        "List ticket",
+                        type="submit",
+                        size="3",
+                        loading=NewTicketState.busy,
+                        disabled=offline,
+                    ),
                     spacing="4",
                     width="100%",
                 ),
@@ -65,7 +72,7 @@ def _buyer_panel() -> rx.Component:
                 on_click=S.buy,
                 size="3",
                 loading=S.busy == "buy",
-                disabled=S.busy != "",
+                disabled=(S.busy != "") | offline,
             ),
             rx.link(
                 rx.button("Sign in to buy", size="3", tab_index=-1),
@@ -107,7 +114,12 @@ def _seller_panel() -> rx.Component:
                 input_mode="decimal",
             ),
             rx.hstack(
-                rx.button("Save", type="submit", loading=S.busy == "save", disabled=S.busy != ""),
+                rx.button(
+                    "Save",
+                    type="submit",
+                    loading=S.busy == "save",
+                    disabled=(S.busy != "") | offline,
+                ),
                 rx.button(
                     "Cancel listing",
                     type="button",
@@ -115,7 +127,7 @@ def _seller_panel() -> rx.Component:
                     variant="soft",
                     on_click=S.cancel_listing,
                     loading=S.busy == "cancel",
-                    disabled=S.busy != "",
+                    disabled=(S.busy != "") | offline,
                 ),
                 spacing="3",
                 wrap="wrap",
@@ -143,7 +155,7 @@ def ticket_detail() -> rx.Component:
                 rx.cond(S.is_seller, rx.badge("Your listing", variant="outline")),
                 spacing="2",
             ),
-            rx.heading(S.ticket["title"], size="7"),
+            rx.heading(S.ticket["title"], size="7", class_name="user-text"),
             rx.text(S.ticket["priceText"], size="8", weight="bold", color="var(--accent-11)"),
             rx.text("Listed ", S.ticket["listedAt"], size="2", color_scheme="gray"),
             rx.cond(

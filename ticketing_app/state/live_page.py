@@ -42,6 +42,9 @@ class SignedInLivePage(rx.State, mixin=True):
 
     server_now: str = ""
     loading: bool = True
+    # The path whose data is on screen: a reconnect re-runs on_load for it, and then the page
+    # must not flash its loading state (that would unmount the forms and lose what was typed).
+    _shown_path: str = ""
 
     def _reset(self) -> None:
         """What `load` clears before the first render (besides `loading`)."""
@@ -59,15 +62,18 @@ class SignedInLivePage(rx.State, mixin=True):
 
     @rx.event
     def load(self) -> Iterator[rx.event.EventSpec | None]:
-        self.loading = True
         self._reset()
-        yield
+        if self._shown_path != self.router.url.path:
+            self.loading = True
+            yield
         user = signed_in_user(self)
         if user is None:
+            self._shown_path = ""
             yield signin_redirect(self)
             return
         live.watch(self.router.session.client_token, type(self), self._topics(user["id"]))
         self._reload_live()
+        self._shown_path = self.router.url.path
 
     @rx.event
     def timer_ended(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -10,25 +11,66 @@ import reflex as rx
 from ticketing_app import live
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
-from ticketing_app.services import tickets
-from ticketing_app.services.views import ticket_view
-from ticketing_app.state.common import display_time, money
+from ticketing_app.services import listings, tickets
+from ticketing_app.services.views import iso, ticket_view
+from ticketing_app.state.common import display_time, money, server_now
+from ticketing_app.state.live_page import expire_if_due
 
 PAGE_SIZE = 12
+SEARCH_INPUT_ID = "market-search"
 
 
-def ticket_card(ticket: Any) -> dict[str, Any]:
-    """ticket_view plus the strings the page prints."""
+def ticket_card(ticket: Any, hold_ends_at: datetime | None = None) -> dict[str, Any]:
+    """ticket_view plus the strings the page prints; `holdEndsAt` ("" unless reserved): when
+    the reservation holding it runs out, for the countdown."""
     view = ticket_view(ticket)
-    return {**view, "priceText": money(view["price"]), "listedAt": display_time(view["createdAt"])}
+    return {
+        **view,
+        "priceText": money(view["price"]),
+        "listedAt": display_time(view["createdAt"]),
+        "holdEndsAt": (iso(hold_ends_at) or "") if view["status"] == "reserved" else "",
+    }
 
 
-def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, Any], ...]]:
+# The order list_tickets gives each sort, to merge two of its pages into one.
+def _merged(items: list[Any], sort: str) -> list[Any]:
+    items = sorted(items, key=lambda t: (t.created_at, t.id), reverse=True)
+    if sort == "price_asc":
+        items.sort(key=lambda t: t.price_cents)
+    elif sort == "price_desc":
+        items.sort(key=lambda t: t.price_cents, reverse=True)
+    return items
+
+
+# A search also shows what is reserved right now (it may come back); pages of it are merged
+# from two reads of the first (page + 1) * PAGE_SIZE, so a search pages up to MAX_LIMIT.
+SEARCH_PAGES = tickets.MAX_LIMIT // PAGE_SIZE
+
+
+def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
+    """(total, the page's cards, whether total is capped at what a search can page through)."""
     with read_session() as db:
-        result = tickets.list_tickets(
-            db, q=query, sort=sort, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        if not query.strip():
+            result = tickets.list_tickets(
+                db, q=query, sort=sort, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+            )
+            return result.total, tuple(ticket_card(t) for t in result.items), False
+        page = min(page, SEARCH_PAGES - 1)
+        reads = [
+            tickets.list_tickets(
+                db, status=status, q=query, sort=sort, limit=(page + 1) * PAGE_SIZE
+            )
+            for status in ("available", "reserved")
+        ]
+        items = _merged([t for r in reads for t in r.items], sort)
+        items = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        holds = listings.hold_expiries(
+            db, ticket_ids=[t.id for t in items if t.status == "reserved"]
         )
-        return result.total, tuple(ticket_card(t) for t in result.items)
+        total = sum(r.total for r in reads)
+        cap = SEARCH_PAGES * PAGE_SIZE
+        cards = tuple(ticket_card(t, holds.get(t.id)) for t in items)
+        return min(total, cap), cards, total > cap
 
 
 class MarketState(rx.State):
@@ -39,6 +81,8 @@ class MarketState(rx.State):
     page: int = 0
     loading: bool = True
     error: str = ""
+    capped: bool = False  # a search with more matches than it pages through
+    server_now: str = ""  # the server's clock when the cards were read (for the countdowns)
 
     @rx.var
     def page_count(self) -> int:
@@ -56,7 +100,7 @@ class MarketState(rx.State):
         """Re-read the current page (called on load and by live pushes). The same for every
         client showing this search/sort/page, so a push wave reads it once (`live.shared`)."""
         try:
-            total, cards = live.shared(
+            total, cards, capped = live.shared(
                 ("market", self.query, self.sort, self.page),
                 lambda: _read_page(self.query, self.sort, self.page),
             )
@@ -65,20 +109,32 @@ class MarketState(rx.State):
             self.loading = False
             return
         self.error = ""
-        self.total = total
+        self.total, self.capped = total, capped
         if not cards and self.page > 0 and total:
             self.page = (total - 1) // PAGE_SIZE  # the last page shrank under us
             self._reload_live()
             return
         self.tickets = [dict(card) for card in cards]  # a state's own copy of the shared read
+        self.server_now = server_now()
         self.loading = False
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
-        yield
+        # A reconnect runs on_load again: keep the cards on screen while they are re-read.
+        if not self.tickets:
+            self.loading = True
+            yield
         # Every watcher of a page shares one read per push wave, so a push needs no thread.
         live.watch(self.router.session.client_token, MarketState, [live.TICKETS], in_thread=False)
+        self._reload_live()
+
+    @rx.event
+    def hold_ended(self) -> None:
+        """A reserved card's countdown reached zero: settle those holds now (idempotent; the
+        server's clock decides), then re-read, so the ticket shows as back on sale."""
+        for card in self.tickets:
+            if card.get("status") == "reserved" and card.get("orderId"):
+                expire_if_due(str(card["orderId"]))
         self._reload_live()
 
     @rx.event
@@ -88,10 +144,12 @@ class MarketState(rx.State):
         self._reload_live()
 
     @rx.event
-    def clear_search(self) -> None:
+    def clear_search(self) -> rx.event.EventSpec:
         self.query = ""
         self.page = 0
         self._reload_live()
+        # The box is uncontrolled (typing sends no events): empty it in the browser too.
+        return rx.set_value(SEARCH_INPUT_ID, "")
 
     @rx.event
     def set_sort(self, value: str) -> None:

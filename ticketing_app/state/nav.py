@@ -27,6 +27,9 @@ class NavState(rx.State):
         self.signed_in = user is not None
         self.user_email = user["email"] if user else ""
         self.test_mode = get_settings().stripe_test_mode
+        # A sign-out that navigated away leaves this flag set in the tab's state (the same
+        # client token after the reload): without this, the next sign-out button stays stuck.
+        self.signing_out = False
         self.loaded = True
 
     @rx.event

@@ -67,11 +67,13 @@ class TicketState(rx.State):
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
         self.error = self.title_error = self.price_error = self.busy = ""
         self.saved = False
-        yield
         ticket_id = _ticket_id_from_path(self.router.url.path)
+        # A reconnect re-runs on_load: keep this ticket (and the edit form) on screen meanwhile.
+        if self.ticket.get("id") != ticket_id.lower() or self.loading:
+            self.loading = True
+            yield
         live.watch(self.router.session.client_token, TicketState, [live.ticket_topic(ticket_id)])
         self._reload_live()
 
