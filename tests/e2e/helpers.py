@@ -128,3 +128,14 @@ class SocketCutter:
 
     def restore(self) -> None:
         self.down = False
+
+
+def confirm(page: Page, button: str, *, says: str = "") -> None:
+    """Answer the confirmation dialog that an irreversible button opened: check it says
+    `says`, then press its `button` ("Yes, cancel order")."""
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_be_visible()
+    if says:
+        expect(dialog).to_contain_text(says)
+    dialog.get_by_role("button", name=button, exact=True).click()
+    expect(dialog).to_have_count(0)

@@ -13,6 +13,7 @@ from playwright.sync_api import BrowserContext, expect
 from e2e.app_server import AppServer
 from e2e.helpers import (
     EventForger,
+    confirm,
     list_ticket,
     search_titles,
     seconds_left,
@@ -104,6 +105,7 @@ def test_list_buy_countdown_cancel_and_edit(
     # B cancels; the order says so and the ticket is on sale again.
     buyer.goto(order_url)
     buyer.get_by_role("button", name="Cancel order", exact=True).click()
+    confirm(buyer, "Yes, cancel order", says=f"Your reservation of “{title}” ends now")
     expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Cancelled")
     expect(buyer.get_by_role("button", name="Pay", exact=True)).to_have_count(0)
     buyer.goto(base + f"/tickets/{ticket_id}")

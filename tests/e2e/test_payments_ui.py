@@ -21,6 +21,7 @@ from e2e.app_server import AppServer, start_app
 from e2e.helpers import (
     EventForger,
     SocketCutter,
+    confirm,
     list_ticket,
     seconds_left,
     sign_up,
@@ -166,6 +167,7 @@ def test_payment_after_the_reservation_ended_shows_refunded_live(
     _, buyer, _ = reserve(pay_app.url, new_context)
     order_id = buyer.url.rstrip("/").rsplit("/", 1)[-1]
     buyer.get_by_role("button", name="Cancel order", exact=True).click()
+    confirm(buyer, "Yes, cancel order")
     outcome = buyer.get_by_test_id("order-outcome")
     expect(outcome).to_contain_text("Cancelled")
 

@@ -6,6 +6,7 @@ import reflex as rx
 
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.card_form import card_form
+from ticketing_app.components.confirm import confirm_button
 from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
@@ -74,11 +75,18 @@ def _active_panel() -> rx.Component:
             ),
             width="100%",
         ),
-        rx.button(
+        confirm_button(
             "Cancel order",
-            on_click=OS.cancel,
-            color_scheme="red",
-            variant="soft",
+            title="Cancel this order?",
+            description=rx.text(
+                "Your reservation of “",
+                OS.order["ticketTitle"],
+                "” ends now and the ticket goes back on sale for everyone. "
+                "Nothing has been charged.",
+            ),
+            confirm_label="Yes, cancel order",
+            keep_label="Keep order",
+            on_confirm=OS.cancel,
             size="3",
             loading=OS.busy,
             disabled=OS.paying | offline,

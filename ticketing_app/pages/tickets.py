@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.components.badges import status_badge
+from ticketing_app.components.confirm import confirm_button
 from ticketing_app.components.connection import offline
 from ticketing_app.components.layout import field_error, labelled_input, loading_block, page
 from ticketing_app.state.nav import NavState
@@ -120,12 +121,18 @@ def _seller_panel() -> rx.Component:
                     loading=S.busy == "save",
                     disabled=(S.busy != "") | offline,
                 ),
-                rx.button(
+                confirm_button(
                     "Cancel listing",
-                    type="button",
-                    color_scheme="red",
-                    variant="soft",
-                    on_click=S.cancel_listing,
+                    title="Cancel this listing?",
+                    description=rx.text(
+                        "“",
+                        S.ticket["title"],
+                        "” comes off sale at once and buyers can no longer find it. "
+                        "This cannot be undone: to sell it again, list it anew.",
+                    ),
+                    confirm_label="Yes, cancel listing",
+                    keep_label="Keep listing",
+                    on_confirm=S.cancel_listing,
                     loading=S.busy == "cancel",
                     disabled=(S.busy != "") | offline,
                 ),
