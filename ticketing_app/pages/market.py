@@ -77,6 +77,7 @@ def _toolbar() -> rx.Component:
                     rx.input.slot(rx.icon("search", size=16)),
                     name="q",
                     id=SEARCH_INPUT_ID,
+                    key=MarketState.search_key,
                     placeholder="Search by title",
                     aria_label="Search by title",
                     default_value=MarketState.query,

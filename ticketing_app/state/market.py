@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import reflex as rx
 
@@ -17,7 +18,15 @@ from ticketing_app.state.common import display_time, money, server_now
 from ticketing_app.state.live_page import expire_if_due
 
 PAGE_SIZE = 12
+QUERY_MAX = 120
 SEARCH_INPUT_ID = "market-search"
+
+
+def view_url(query: str, sort: str, page: int) -> str:
+    """The address of one view of `/`; defaults are left out (`/` is the first page, newest)."""
+    params = {"q": query, "sort": sort if sort != "newest" else "", "page": page + 1}
+    kept = {k: v for k, v in params.items() if v and not (k == "page" and v == 1)}
+    return "/" + ("?" + urlencode(kept, quote_via=quote) if kept else "")
 
 
 def ticket_card(ticket: Any, hold_ends_at: datetime | None = None) -> dict[str, Any]:
@@ -82,6 +91,7 @@ class MarketState(rx.State):
     loading: bool = True
     error: str = ""
     capped: bool = False  # a search with more matches than it pages through
+    search_key: int = 0  # bumped when the search box must show `query` (it is uncontrolled)
     server_now: str = ""  # the server's clock when the cards were read (for the countdowns)
 
     @rx.var
@@ -118,8 +128,24 @@ class MarketState(rx.State):
         self.server_now = server_now()
         self.loading = False
 
+    def _from_url(self) -> tuple[str, str, int]:
+        """(q, sort, page) from `/?q=…&sort=…&page=…` (page counts from 1 there); anything
+        unusable falls back to the default view."""
+        params = self.router.url.query_parameters
+        query = str(params.get("q") or "").strip()[:QUERY_MAX]
+        sort = str(params.get("sort") or "newest")
+        page = str(params.get("page") or "1")
+        number = int(page) if page.isdigit() and len(page) <= 6 else 1
+        return query, sort if sort in tickets.SORTS else "newest", max(1, number) - 1
+
     @rx.event
     def load(self) -> Iterator[None]:
+        """on_load of `/`, also for every change of its query string (search, sort, page,
+        Back/Forward) and on a reconnect."""
+        query, self.sort, self.page = self._from_url()
+        if query != self.query or self.search_key == 0:
+            self.search_key += 1  # the box shows the URL's search (Back, a shared link)
+        self.query = query
         # A reconnect runs on_load again: keep the cards on screen while they are re-read.
         if not self.tickets:
             self.loading = True
@@ -137,33 +163,28 @@ class MarketState(rx.State):
                 expire_if_due(str(card["orderId"]))
         self._reload_live()
 
+    # The controls only change the address; `load` (run for the new address) shows it, so
+    # Back, reload and a shared link show the same results.
+
     @rx.event
-    def search(self, form: dict[str, Any]) -> None:
-        self.query = str(form.get("q") or "")[:120]
-        self.page = 0
-        self._reload_live()
+    def search(self, form: dict[str, Any]) -> rx.event.EventSpec:
+        self.query = str(form.get("q") or "").strip()[:QUERY_MAX]  # already in the box
+        return rx.redirect(view_url(self.query, self.sort, 0))
 
     @rx.event
     def clear_search(self) -> rx.event.EventSpec:
         self.query = ""
-        self.page = 0
-        self._reload_live()
-        # The box is uncontrolled (typing sends no events): empty it in the browser too.
-        return rx.set_value(SEARCH_INPUT_ID, "")
+        self.search_key += 1  # the box is uncontrolled: a new one, empty
+        return rx.redirect(view_url("", self.sort, 0))
 
     @rx.event
-    def set_sort(self, value: str) -> None:
-        self.sort = value if value in tickets.SORTS else "newest"
-        self.page = 0
-        self._reload_live()
+    def set_sort(self, value: str) -> rx.event.EventSpec:
+        return rx.redirect(view_url(self.query, value, 0))
 
     @rx.event
-    def next_page(self) -> None:
-        if self.has_next:
-            self.page += 1
-        self._reload_live()
+    def next_page(self) -> rx.event.EventSpec:
+        return rx.redirect(view_url(self.query, self.sort, self.page + int(self.has_next)))
 
     @rx.event
-    def prev_page(self) -> None:
-        self.page = max(0, self.page - 1)
-        self._reload_live()
+    def prev_page(self) -> rx.event.EventSpec:
+        return rx.redirect(view_url(self.query, self.sort, max(0, self.page - 1)))
