@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 PASSWORD = "correct-horse-1"
 
@@ -61,6 +61,11 @@ def market_search(page: Page, base: str, text: str) -> None:
     page.goto(base + "/")
     wait_ready(page)
     search_titles(page, text)
+
+
+def pay_button(page: Page) -> Locator:
+    """The order page's Pay button; it names the amount ("Pay $25.00")."""
+    return page.get_by_role("button", name=re.compile(r"^Pay\b"))
 
 
 def seconds_left(text: str) -> int:

@@ -23,6 +23,7 @@ from e2e.helpers import (
     SocketCutter,
     confirm,
     list_ticket,
+    pay_button,
     seconds_left,
     sign_up,
     unique_email,
@@ -85,10 +86,6 @@ def fill_card(page: Page, number: str) -> None:
         card.get_by_placeholder(placeholder, exact=True).fill(value)
 
 
-def pay_button(page: Page):  # noqa: ANN201 - a Playwright Locator
-    return page.get_by_role("button", name="Pay", exact=True)
-
-
 def test_pay_with_card_then_seller_sees_it_sold(
     pay_app: AppServer,
     local_stripe: LocalStripe,
@@ -104,6 +101,7 @@ def test_pay_with_card_then_seller_sees_it_sold(
     )
     assert "sk_test" not in buyer.content()
     expect(pay_button(buyer)).to_be_enabled()
+    expect(pay_button(buyer)).to_have_text("Pay $25.00")  # what will be charged
     fill_card(buyer, VISA)
     buyer.screenshot(path=str(screenshot_dir / "order.png"))
 

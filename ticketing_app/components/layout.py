@@ -132,15 +132,35 @@ def field_error(message: rx.Var) -> rx.Component:
     )
 
 
-def labelled_input(label: str, name: str, error: rx.Var, **props: object) -> rx.Component:
-    """A visible <label> bound to its input, plus the field's inline error."""
-    input_id = props.pop("id", f"field-{name}")
+def labelled_input(
+    label: str | rx.Component, name: str, error: rx.Var, **props: object
+) -> rx.Component:
+    """A visible <label> bound to its input, plus the field's inline error: the input is
+    `aria-invalid` while there is one and `aria-describedby` its text (an always-present live
+    region, so a new error is announced)."""
+    input_id = str(props.pop("id", f"field-{name}"))
+    error_id = f"{input_id}-error"
     return rx.vstack(
         rx.el.label(label, html_for=input_id, style={"fontWeight": 500, "fontSize": "14px"}),
-        rx.input(id=input_id, name=name, size="3", width="100%", **props),
-        field_error(error),
+        rx.input(
+            id=input_id,
+            name=name,
+            size="3",
+            width="100%",
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            aria_describedby=error_id,
+            **props,
+        ),
+        rx.text(error, id=error_id, color_scheme="red", size="2", role="alert"),
         spacing="1",
         width="100%",
+    )
+
+
+def price_label() -> rx.Component:
+    """ "Price (EUR)": the deployment's currency (found by `get_by_label("Price")` too)."""
+    return rx.fragment(
+        "Price", rx.cond(NavState.currency != "", " (" + NavState.currency + ")", "")
     )
 
 

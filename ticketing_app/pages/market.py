@@ -8,6 +8,7 @@ from ticketing_app.components.badges import status_badge
 from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.state.market import SEARCH_INPUT_ID, MarketState
 from ticketing_app.state.nav import NavState
 
@@ -40,7 +41,7 @@ def _ticket_card(ticket: rx.Var) -> rx.Component:
                     ),
                     rx.cond(ticket["holdEndsAt"] != "", _hold_timer(ticket)),
                     rx.spacer(),
-                    rx.text(ticket["listedAt"], size="1", color_scheme="gray"),
+                    rx.text(local_time(ticket["createdAt"]), size="1", color_scheme="gray"),
                     width="100%",
                     align="center",
                 ),
@@ -51,7 +52,9 @@ def _ticket_card(ticket: rx.Var) -> rx.Component:
                     trim="both",
                     class_name="user-text",
                 ),
-                rx.text(ticket["priceText"], size="6", weight="bold", color="var(--accent-11)"),
+                rx.text(
+                    money_text(ticket["price"]), size="6", weight="bold", color="var(--accent-11)"
+                ),
                 spacing="3",
                 align="start",
             ),

@@ -10,6 +10,7 @@ from ticketing_app.components.confirm import confirm_button
 from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.local_format import money_text
 from ticketing_app.components.status_row import status_list_page, status_row
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.orders import OrdersState, OrderState
@@ -51,6 +52,8 @@ def _active_panel() -> rx.Component:
                 font_size="1.6rem",
                 id="order-countdown",
                 on_expire=OS.timer_ended,
+                urgent_below=60,
+                urgent_text="Less than a minute left: pay now to keep the ticket.",
             ),
             align="center",
             spacing="2",
@@ -69,6 +72,8 @@ def _active_panel() -> rx.Component:
                 pay_seq=OS.pay_seq,
                 action_secret=OS.action_secret,
                 disabled=OS.busy | offline,
+                amount=OS.order["price"].to(float),
+                currency=NavState.currency,
                 on_payment_method=OS.pay_with,
                 on_authenticated=OS.authenticated,
                 id="card-form",
@@ -98,7 +103,24 @@ def _active_panel() -> rx.Component:
 
 
 def _ended_panel() -> rx.Component:
-    return rx.cond(OS.refund_message != "", _refunded_panel(), _outcome_panel())
+    return rx.vstack(
+        rx.cond(OS.refund_message != "", _refunded_panel(), _outcome_panel()),
+        rx.cond(OS.can_buy_again, _buy_again()),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _buy_again() -> rx.Component:
+    """The reservation ran out or was cancelled, and the ticket is on sale again."""
+    return rx.button(
+        "Buy again",
+        on_click=OS.buy_again,
+        size="3",
+        width="100%",
+        loading=OS.busy,
+        disabled=OS.busy | offline,
+    )
 
 
 def _refunded_panel() -> rx.Component:
@@ -152,7 +174,9 @@ def order_detail() -> rx.Component:
                 spacing="2",
             ),
             rx.heading(OS.order["ticketTitle"], size="7", class_name="user-text"),
-            rx.text(OS.order["priceText"], size="7", weight="bold", color="var(--accent-11)"),
+            rx.text(
+                money_text(OS.order["price"]), size="7", weight="bold", color="var(--accent-11)"
+            ),
             rx.link("View ticket", href="/tickets/" + OS.order["ticketId"].to(str), size="2"),
             rx.cond(
                 OS.error != "",

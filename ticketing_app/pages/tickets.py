@@ -7,7 +7,14 @@ import reflex as rx
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.confirm import confirm_button
 from ticketing_app.components.connection import offline
-from ticketing_app.components.layout import field_error, labelled_input, loading_block, page
+from ticketing_app.components.layout import (
+    field_error,
+    labelled_input,
+    loading_block,
+    page,
+    price_label,
+)
+from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.ticket import NewTicketState, TicketState
 
@@ -34,11 +41,11 @@ def new_ticket() -> rx.Component:
                         max_length=120,
                     ),
                     labelled_input(
-                        "Price",
+                        price_label(),
                         "price",
                         NewTicketState.price_error,
                         id="new-price",
-                        placeholder="20.00",
+                        placeholder="e.g. 20.00",
                         input_mode="decimal",
                     ),
                     field_error(NewTicketState.error),
@@ -107,7 +114,7 @@ def _seller_panel() -> rx.Component:
                 max_length=120,
             ),
             labelled_input(
-                "Price",
+                price_label(),
                 "price",
                 S.price_error,
                 id="edit-price",
@@ -163,8 +170,10 @@ def ticket_detail() -> rx.Component:
                 spacing="2",
             ),
             rx.heading(S.ticket["title"], size="7", class_name="user-text"),
-            rx.text(S.ticket["priceText"], size="8", weight="bold", color="var(--accent-11)"),
-            rx.text("Listed ", S.ticket["listedAt"], size="2", color_scheme="gray"),
+            rx.text(
+                money_text(S.ticket["price"]), size="8", weight="bold", color="var(--accent-11)"
+            ),
+            rx.text("Listed ", local_time(S.ticket["createdAt"]), size="2", color_scheme="gray"),
             rx.cond(
                 S.error != "",
                 rx.callout(S.error, icon="triangle-alert", color_scheme="red", role="alert"),

@@ -4,6 +4,7 @@ cookie bridge script, and display helpers. Identity never comes from event argum
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -62,6 +63,28 @@ def safe_next_path(value: str | None) -> str:
 
 def server_now() -> str:
     return iso(utcnow()) or ""
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d{1,2}$")
+_GROUPED_COMMAS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+$")
+
+
+def price_input(value: Any) -> Any:
+    """What a person typed in a price box, as the services read prices ("75.50"): a decimal
+    comma ("75,50"), thousands separators ("1.250,50", "1,250.50", "1 250,50") and spaces are
+    understood; anything else is passed on unchanged for the service to judge."""
+    if not isinstance(value, str):
+        return value
+    text = re.sub(r"[\s\u00a0\u202f']", "", value)
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        grouping = "." if decimal == "," else ","
+        text = text.replace(grouping, "").replace(decimal, ".")
+    elif _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
+    elif _GROUPED_COMMAS.match(text):
+        text = text.replace(",", "")
+    return text
 
 
 def money(price: float | int | str) -> str:

@@ -20,7 +20,8 @@ def _row(card: dict[str, Any], hold_expires_at: datetime | None) -> dict[str, An
     return list_row(
         {**card, "statusText": status_label(card["status"])},
         title=card["title"],
-        date_text=f"Listed {card['listedAt']}",
+        date_label="Listed",
+        date_at=card["createdAt"],
         timer_ends_at=iso(hold_expires_at) if card["status"] == "reserved" else "",
     )
 

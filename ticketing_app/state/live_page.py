@@ -23,11 +23,18 @@ from ticketing_app.state.common import server_now, signed_in_user, signin_redire
 
 
 def list_row(
-    card: dict[str, Any], *, title: str, date_text: str, timer_ends_at: str | None
+    card: dict[str, Any], *, title: str, date_label: str, date_at: str, timer_ends_at: str | None
 ) -> dict[str, Any]:
     """A row as components/status_row.py prints it: `card` (with `id`, `status`, `statusText`,
-    `priceText`) plus `title`, `dateText` and `timerEndsAt` ("" when no countdown runs)."""
-    return {**card, "title": title, "dateText": date_text, "timerEndsAt": timer_ends_at or ""}
+    `price`) plus `title`, `dateLabel` ("Listed") and `dateAt` (ISO, shown in the viewer's
+    time zone), and `timerEndsAt` ("" when no countdown runs)."""
+    return {
+        **card,
+        "title": title,
+        "dateLabel": date_label,
+        "dateAt": date_at,
+        "timerEndsAt": timer_ends_at or "",
+    }
 
 
 def expire_if_due(order_id: str) -> None:

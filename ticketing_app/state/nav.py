@@ -19,6 +19,7 @@ class NavState(rx.State):
     test_mode: bool = False
     loaded: bool = False
     signing_out: bool = False
+    currency: str = ""  # the deployment's currency (ISO code), for every price on the page
 
     @rx.event
     def load(self) -> None:
@@ -27,6 +28,7 @@ class NavState(rx.State):
         self.signed_in = user is not None
         self.user_email = user["email"] if user else ""
         self.test_mode = get_settings().stripe_test_mode
+        self.currency = get_settings().ticketing_currency
         # A sign-out that navigated away leaves this flag set in the tab's state (the same
         # client token after the reload): without this, the next sign-out button stays stuck.
         self.signing_out = False

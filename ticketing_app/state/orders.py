@@ -44,6 +44,7 @@ def order_card(result: orders.OrderWithTicket) -> dict[str, Any]:
         "statusText": status_label(view["status"]),
         "orderedAt": display_time(view["createdAt"]),
         "active": view["status"] == "created",
+        "ticketStatus": result.ticket.status,
     }
 
 
@@ -60,7 +61,8 @@ class OrdersState(SignedInList, rx.State):
             list_row(
                 card,
                 title=card["ticketTitle"],
-                date_text=f"Ordered {card['orderedAt']}",
+                date_label="Ordered",
+                date_at=card["createdAt"],
                 timer_ends_at=card["expiresAt"] if card["active"] else "",
             )
             for card in cards
@@ -165,6 +167,38 @@ class OrderState(SignedInLivePage, rx.State):
             yield rx.toast.info("Order cancelled; the ticket is back on sale")
         self.busy = False
         self._reload_live()
+
+    @rx.var
+    def can_buy_again(self) -> bool:
+        """An order that ran out or was cancelled, for a ticket that is on sale again."""
+        return (
+            self.order.get("status") in ("expired", "cancelled")
+            and self.order.get("ticketStatus") == "available"
+            and not self.refund_message
+        )
+
+    @rx.event
+    def buy_again(self) -> Iterator[rx.event.EventSpec | None]:
+        """Reserve the same ticket anew (the same service call as "Buy" on the ticket page)."""
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        ticket_id = self.order.get("ticketId")
+        self.busy, self.error = True, ""
+        yield
+        try:
+            with write_session() as db:
+                result = orders.reserve_ticket(
+                    db, buyer_id=user["id"], ticket_id=ticket_id, now=utcnow()
+                )
+        except DomainError as exc:
+            self.error = exc.message
+            self.busy = False
+            self._reload_live()
+            return
+        self.busy = False
+        yield rx.redirect(f"/orders/{result.order.id}")
 
     def _show(self, result: payments.Settlement, started: payments.PaymentStart | None) -> None:
         """Map a settlement to what the buyer sees; the order itself is re-read from the DB."""

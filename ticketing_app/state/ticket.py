@@ -17,7 +17,7 @@ from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import utcnow
 from ticketing_app.services import orders, tickets
-from ticketing_app.state.common import signed_in_user, signin_redirect
+from ticketing_app.state.common import price_input, signed_in_user, signin_redirect
 from ticketing_app.state.market import ticket_card
 
 T = TypeVar("T")
@@ -125,7 +125,7 @@ class TicketState(rx.State):
                 user_id=user_id,
                 ticket_id=self.ticket.get("id"),
                 title=form.get("title"),
-                price=form.get("price"),
+                price=price_input(form.get("price")),
                 now=utcnow(),
             ),
         )
@@ -184,7 +184,7 @@ class NewTicketState(rx.State):
                     db,
                     seller_id=user["id"],
                     title=form.get("title"),
-                    price=form.get("price"),
+                    price=price_input(form.get("price")),
                     now=utcnow(),
                 )
         except DomainError as exc:
