@@ -14,7 +14,13 @@ from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.services.payments import install_payment_upkeep
 
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
-app = rx.App(api_transformer=build_api(), stylesheets=["/ticketing.css"], html_lang="en")
+app = rx.App(
+    api_transformer=build_api(),
+    stylesheets=["/ticketing.css"],
+    html_lang="en",
+    # Plain toasts: sonner's "rich" green/red text on tinted backgrounds is below 4.5:1.
+    toaster=rx.toast.provider(rich_colors=False, close_button=True),
+)
 connection.install(app)  # a plain "Reconnecting…" bar, not Reflex's developer toast
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)

@@ -18,7 +18,8 @@ def unique_email(who: str) -> str:
 
 def wait_ready(page: Page) -> None:
     """The page is hydrated and its state connected (the navbar renders from server state)."""
-    expect(page.locator("[data-testid^='nav-signed-']")).to_be_visible()
+    navbar = page.locator("[data-testid^='nav-signed-'], [data-testid='nav-menu']")
+    expect(navbar.filter(visible=True).first).to_be_visible()  # wide links or the narrow menu
 
 
 def sign_up(page: Page, base: str, email: str, password: str = PASSWORD) -> None:

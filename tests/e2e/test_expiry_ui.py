@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from e2e.app_server import AppServer, start_app
+from e2e.axe import assert_accessible
 from e2e.helpers import list_ticket, sign_up, unique_email
 
 pytestmark = pytest.mark.e2e
@@ -54,17 +55,20 @@ def test_countdown_reaches_expired_and_ticket_returns_to_sale(
     )
     expect(buyer.get_by_role("button", name="Cancel order", exact=True)).to_have_count(0)
     expect(buyer.get_by_test_id("urgent")).to_have_count(0)
+    assert_accessible(buyer, "order, expired")
 
-    # The ticket is back on sale: the ended order offers to buy it again.
     first_order = buyer.url
-    buyer.get_by_role("button", name="Buy again", exact=True).click()
-    expect(buyer).not_to_have_url(first_order)
-    expect(buyer).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
-    expect(buyer.get_by_text("Awaiting payment")).to_be_visible()
-    expect(buyer.locator("#order-countdown")).to_have_text(re.compile(r"^00:0\d$"))
-
     buyer.goto(base + f"/tickets/{ticket_id}")
     expect(buyer.get_by_role("button", name="Buy", exact=True)).to_be_enabled()
     seller.goto(base + "/listings")
     row = seller.get_by_test_id("listing-row").filter(has_text=title)
     expect(row).to_contain_text("Available")
+
+    # The ticket is back on sale: the ended order offers to buy it again.
+    buyer.goto(first_order)
+    buyer.get_by_role("button", name="Buy again", exact=True).click()
+    expect(buyer).not_to_have_url(first_order)
+    expect(buyer).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+    expect(buyer.get_by_text("Awaiting payment")).to_be_visible()
+    expect(buyer.locator("#order-countdown")).to_have_text(re.compile(r"^00:0\d$"))
+    expect(row).to_contain_text("Reserved")  # the seller's open listings page, live

@@ -18,6 +18,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from stripe_server import LocalStripe, start_localstripe
 
 from e2e.app_server import AppServer, start_app
+from e2e.axe import assert_accessible
 from e2e.helpers import (
     EventForger,
     SocketCutter,
@@ -112,6 +113,7 @@ def test_pay_with_card_then_seller_sees_it_sold(
     expect(buyer.locator("#order-countdown")).to_have_count(0)
     buyer.reload()
     expect(outcome).to_contain_text("Paid")  # the server's record, not the page's memory
+    assert_accessible(buyer, "order, paid")
 
     seller.goto(base + "/listings")
     expect(seller.get_by_test_id("listing-row").filter(has_text=title)).to_contain_text("Sold")

@@ -85,7 +85,7 @@ def test_a_ticket_reserved_while_shown_in_search_results_stays_with_its_countdow
     assert reserved.status == 201, reserved.text()
 
     # Pushed to the open page: still listed, as reserved, with how long the hold lasts.
-    expect(card).to_contain_text("Reserved")
+    expect(card).to_contain_text("Reserved", timeout=15_000)
     expect(card.get_by_role("timer")).to_have_text(re.compile(r"^\d\d:\d\d$"))
     expect(visitor.get_by_text("No tickets match your search.")).to_have_count(0)
     visitor.reload()  # and so on a fresh load of the same search
@@ -94,7 +94,7 @@ def test_a_ticket_reserved_while_shown_in_search_results_stays_with_its_countdow
 
     cancelled = buyer.request.delete(base + f"/api/orders/{reserved.json()['id']}")
     assert cancelled.status == 204, cancelled.text()
-    expect(card).to_contain_text("For sale")
+    expect(card).to_contain_text("For sale", timeout=15_000)  # pushed (a loaded CI is slow)
     expect(card.get_by_role("timer")).to_have_count(0)
 
 

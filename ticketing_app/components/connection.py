@@ -52,4 +52,7 @@ def reconnecting_banner() -> rx.Component:
 
 def install(app: rx.App) -> None:
     """Use the banner as the app's connection overlay (instead of Reflex's toast + pulser)."""
-    app.app_wraps[(5, "Overlay")] = lambda stateful: reconnecting_banner() if stateful else None
+    # A fragment: the wrap becomes the parent of the page, whose siblings its children are.
+    app.app_wraps[(5, "Overlay")] = lambda stateful: (
+        rx.fragment(reconnecting_banner()) if stateful else None
+    )

@@ -1,115 +1,22 @@
-"""The page shell: navbar (signed-in user or sign-in links), test-mode banner, content."""
+"""The page shell (navbar, test-mode banner, content) and form pieces."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from ticketing_app.components.connection import offline
+from ticketing_app.components.navbar import navbar
 from ticketing_app.state.nav import NavState
-
-
-def _nav_link(text: str, href: str) -> rx.Component:
-    return rx.link(
-        text,
-        href=href,
-        size="2",
-        weight="medium",
-        color_scheme="gray",
-        high_contrast=True,
-        underline="hover",
-    )
-
-
-def navbar() -> rx.Component:
-    signed_in = rx.hstack(
-        _nav_link("Sell a ticket", "/tickets/new"),
-        _nav_link("My orders", "/orders"),
-        _nav_link("My listings", "/listings"),
-        rx.text(NavState.user_email, size="2", color_scheme="gray", data_testid="nav-user"),
-        rx.button(
-            "Sign out",
-            on_click=NavState.sign_out,
-            variant="soft",
-            size="2",
-            loading=NavState.signing_out,
-            disabled=offline,
-        ),
-        spacing="4",
-        align="center",
-        wrap="wrap",
-        justify="end",
-        data_testid="nav-signed-in",
-    )
-    signed_out = rx.hstack(
-        _nav_link("Sell a ticket", "/tickets/new"),
-        _nav_link("Sign in", "/signin"),
-        _nav_link("Sign up", "/signup"),
-        spacing="4",
-        align="center",
-        data_testid="nav-signed-out",
-    )
-    return rx.el.header(
-        rx.el.nav(
-            rx.link(
-                rx.hstack(
-                    rx.icon("ticket", size=24),
-                    rx.text("Ticketing", size="5", weight="bold"),
-                    align="center",
-                    spacing="2",
-                ),
-                href="/",
-                underline="none",
-                high_contrast=True,
-            ),
-            rx.cond(NavState.loaded, rx.cond(NavState.signed_in, signed_in, signed_out)),
-            gap="0.75rem",
-            max_width="1100px",
-            margin="0 auto",
-            padding_x="1.25rem",
-            padding_y="0.85rem",
-            aria_label="Main",
-            display="flex",
-            flex_wrap="wrap",
-            justify_content="space-between",
-            align_items="center",
-        ),
-        border_bottom="1px solid var(--gray-a5)",
-        background="var(--color-panel-solid)",
-        position="sticky",
-        top="0",
-        z_index="10",
-    )
-
-
-def test_mode_banner() -> rx.Component:
-    return rx.cond(
-        NavState.test_mode,
-        rx.box(
-            rx.text(
-                rx.icon("flask-conical", size=14, display="inline", margin_right="0.4rem"),
-                "Test mode — payments use a local test Stripe; no real money moves",
-                size="2",
-                weight="medium",
-                align="center",
-            ),
-            background="var(--amber-a3)",
-            color="var(--amber-11)",
-            padding_y="0.4rem",
-            padding_x="1rem",
-            text_align="center",
-            role="status",
-        ),
-    )
 
 
 def page(
     *children: rx.Component, title: str | rx.Var | None = None, **props: object
 ) -> rx.Component:
     """Navbar, banner and a centred, responsive content column."""
-    heading = [rx.heading(title, size="7", margin_bottom="1rem")] if title is not None else []
+    heading = (
+        [rx.heading(title, as_="h1", size="7", margin_bottom="1rem")] if title is not None else []
+    )
     return rx.box(
         navbar(),
-        test_mode_banner(),
         rx.el.main(
             *heading,
             *children,
@@ -162,6 +69,11 @@ def price_label() -> rx.Component:
     return rx.fragment(
         "Price", rx.cond(NavState.currency != "", " (" + NavState.currency + ")", "")
     )
+
+
+def link_button(text: str, href: str, **props: object) -> rx.Component:
+    """A link that looks like a button (a button inside a link is two controls in one)."""
+    return rx.button(rx.link(text, href=href, underline="none"), as_child=True, **props)
 
 
 def loading_block() -> rx.Component:

@@ -17,7 +17,9 @@ def _form(kind: str) -> rx.Component:
         rx.card(
             rx.form(
                 rx.vstack(
-                    rx.heading("Create your account" if is_signup else "Welcome back", size="6"),
+                    rx.heading(
+                        "Create your account" if is_signup else "Welcome back", as_="h1", size="6"
+                    ),
                     rx.text(
                         "Sell tickets you can't use and buy the ones you want."
                         if is_signup

@@ -7,10 +7,20 @@ import reflex as rx
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
-from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.layout import empty_block, link_button, loading_block, page
 from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.state.market import SEARCH_INPUT_ID, MarketState
 from ticketing_app.state.nav import NavState
+
+
+class UrlSearchSync(rx.Component):
+    """assets/url_search.jsx: the search box shows the address's `q` (Back, links, Clear)."""
+
+    library = "$/public/url_search.jsx"
+    tag = "UrlSearchSync"
+
+    input_id: rx.Var[str]
+    param: rx.Var[str]
 
 
 def _hold_timer(ticket: rx.Var) -> rx.Component:
@@ -50,6 +60,7 @@ def _ticket_card(ticket: rx.Var) -> rx.Component:
                     size="4",
                     weight="medium",
                     trim="both",
+                    as_="h2",
                     class_name="user-text",
                 ),
                 rx.text(
@@ -80,7 +91,6 @@ def _toolbar() -> rx.Component:
                     rx.input.slot(rx.icon("search", size=16)),
                     name="q",
                     id=SEARCH_INPUT_ID,
-                    key=MarketState.search_key,
                     placeholder="Search by title",
                     aria_label="Search by title",
                     default_value=MarketState.query,
@@ -89,6 +99,7 @@ def _toolbar() -> rx.Component:
                     type="search",
                 ),
                 rx.button("Search", type="submit", size="3", variant="soft", disabled=offline),
+                UrlSearchSync.create(input_id=SEARCH_INPUT_ID, param="q"),
                 width="100%",
             ),
             on_submit=MarketState.search,
@@ -186,7 +197,7 @@ def _results() -> rx.Component:
                 empty_block(
                     "ticket",
                     "No tickets for sale right now.",
-                    rx.link(rx.button("List a ticket", tab_index=-1), href="/tickets/new"),
+                    link_button("List a ticket", "/tickets/new"),
                 ),
             ),
         ),
@@ -196,7 +207,7 @@ def _results() -> rx.Component:
 def index() -> rx.Component:
     return page(
         rx.vstack(
-            rx.heading("Tickets for sale", size="7"),
+            rx.heading("Tickets for sale", as_="h1", size="7"),
             rx.text(
                 MarketState.total,
                 rx.cond(
@@ -225,6 +236,6 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         index,
         route="/",
-        title="Ticketing · Tickets for sale",
+        title=MarketState.page_title,
         on_load=[NavState.load, MarketState.load],
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ticketing_app.components.layout import page
+from ticketing_app.components.layout import link_button, page
 from ticketing_app.state.nav import NavState
 
 
@@ -23,7 +23,7 @@ def not_found() -> rx.Component:
                     color_scheme="gray",
                     size="3",
                 ),
-                rx.link(rx.button("Browse tickets", size="3", tab_index=-1), href="/"),
+                link_button("Browse tickets", "/", size="3"),
                 align="center",
                 spacing="4",
                 padding="2rem",

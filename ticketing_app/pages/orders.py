@@ -9,7 +9,7 @@ from ticketing_app.components.card_form import card_form
 from ticketing_app.components.confirm import confirm_button
 from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
-from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.layout import empty_block, link_button, loading_block, page
 from ticketing_app.components.local_format import money_text
 from ticketing_app.components.status_row import status_list_page, status_row
 from ticketing_app.state.nav import NavState
@@ -36,7 +36,7 @@ def orders_list() -> rx.Component:
         empty=empty_block(
             "shopping-bag",
             "You have no orders yet.",
-            rx.link(rx.button("Browse tickets", tab_index=-1), href="/"),
+            link_button("Browse tickets", "/"),
         ),
     )
 
@@ -173,7 +173,7 @@ def order_detail() -> rx.Component:
                 align="center",
                 spacing="2",
             ),
-            rx.heading(OS.order["ticketTitle"], size="7", class_name="user-text"),
+            rx.heading(OS.order["ticketTitle"], as_="h1", size="7", class_name="user-text"),
             rx.text(
                 money_text(OS.order["price"]), size="7", weight="bold", color="var(--accent-11)"
             ),
@@ -222,6 +222,6 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         order_detail,
         route="/orders/[order_id]",
-        title="Order · Ticketing",
+        title=OrderState.page_title,
         on_load=[NavState.load, OrderState.load],
     )

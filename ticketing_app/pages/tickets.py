@@ -26,7 +26,7 @@ def new_ticket() -> rx.Component:
         rx.card(
             rx.form(
                 rx.vstack(
-                    rx.heading("List a ticket", size="6"),
+                    rx.heading("List a ticket", as_="h1", size="6"),
                     rx.text(
                         "Buyers see it right away. You can edit it until someone reserves it.",
                         color_scheme="gray",
@@ -82,9 +82,10 @@ def _buyer_panel() -> rx.Component:
                 loading=S.busy == "buy",
                 disabled=(S.busy != "") | offline,
             ),
-            rx.link(
-                rx.button("Sign in to buy", size="3", tab_index=-1),
-                href="/signin?next=/tickets/" + S.ticket["id"].to(str),
+            rx.button(
+                "Sign in to buy",
+                size="3",
+                on_click=rx.redirect("/signin?next=/tickets/" + S.ticket["id"].to(str)),
             ),
         ),
         rx.callout(
@@ -104,7 +105,7 @@ def _seller_panel() -> rx.Component:
     """The seller edits or withdraws the listing while it is available, otherwise sees why not."""
     edit_form = rx.form(
         rx.vstack(
-            rx.heading("Edit your listing", size="4"),
+            rx.heading("Edit your listing", as_="h2", size="4"),
             labelled_input(
                 "Title",
                 "title",
@@ -169,7 +170,7 @@ def ticket_detail() -> rx.Component:
                 rx.cond(S.is_seller, rx.badge("Your listing", variant="outline")),
                 spacing="2",
             ),
-            rx.heading(S.ticket["title"], size="7", class_name="user-text"),
+            rx.heading(S.ticket["title"], as_="h1", size="7", class_name="user-text"),
             rx.text(
                 money_text(S.ticket["price"]), size="8", weight="bold", color="var(--accent-11)"
             ),
@@ -208,6 +209,6 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         ticket_detail,
         route="/tickets/[ticket_id]",
-        title="Ticket · Ticketing",
+        title=TicketState.page_title,
         on_load=[NavState.load, TicketState.load],
     )

@@ -12,8 +12,14 @@ import reflex as rx
 from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth
-from ticketing_app.state.common import post_form_script, safe_next_path, signed_in_user
+from ticketing_app.services import auth, validation
+from ticketing_app.state.common import (
+    field_errors,
+    focus_first,
+    post_form_script,
+    safe_next_path,
+    signed_in_user,
+)
 
 
 class AuthState(rx.State):
@@ -35,6 +41,16 @@ class AuthState(rx.State):
             return rx.redirect(self.next_path)
         return None
 
+    @staticmethod
+    def _checks(service: Callable[..., Any], form: dict[str, Any]) -> dict[str, Any]:
+        """What sign-up checks field by field (sign-in answers only "Invalid credentials")."""
+        if service is not auth.signup:
+            return {}
+        return {
+            "email": lambda: validation.parse_email(form.get("email")),
+            "password": lambda: validation.parse_password(form.get("password")),
+        }
+
     def _submit(
         self, form: dict[str, Any], service: Callable[..., Any]
     ) -> Iterator[rx.event.EventSpec | None]:
@@ -54,12 +70,12 @@ class AuthState(rx.State):
                 code = auth.begin_handoff(db, token=token, now=now)
         except DomainError as exc:
             self.busy = False
-            if exc.field == "email":
-                self.email_error = exc.message
-            elif exc.field == "password":
-                self.password_error = exc.message
-            else:
-                self.form_error = exc.message
+            errors = field_errors(exc, **self._checks(service, form))
+            self.email_error = errors.get("email", "")
+            self.password_error = errors.get("password", "")
+            self.form_error = errors.get("", "")
+            kind = "signup" if service is auth.signup else "signin"
+            yield focus_first(errors, {"email": f"{kind}-email", "password": f"{kind}-password"})
             return
         # Stay busy: the browser is about to navigate away with the new cookie.
         yield rx.call_script(post_form_script("/api/auth/session", {"code": code}, self.next_path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +14,7 @@ import reflex as rx
 from reflex_base.config import get_config
 
 from ticketing_app.db import write_session
+from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth
 from ticketing_app.services.views import iso
@@ -59,6 +61,30 @@ def safe_next_path(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
+
+
+def field_errors(exc: DomainError, **checks: Callable[[], object]) -> dict[str, str]:
+    """All of a form's field errors at once. The service stops at its first (`exc`, raised
+    after its own access checks); then every field's check runs for its message, so the
+    person fixes everything in one go. `exc` without a field is kept under "" (the form)."""
+    if not exc.field:
+        return {"": exc.message}
+    errors: dict[str, str] = {}
+    for field, check in checks.items():
+        try:
+            check()
+        except DomainError as other:
+            errors[field] = other.message
+    errors.setdefault(exc.field, exc.message)
+    return errors
+
+
+def focus_first(errors: dict[str, str], ids: dict[str, str]) -> rx.event.EventSpec | None:
+    """Move focus to the first field (in `ids` order) that has an error."""
+    for field, element_id in ids.items():
+        if field in errors:
+            return rx.set_focus(element_id)
+    return None
 
 
 def server_now() -> str:

@@ -91,8 +91,13 @@ class MarketState(rx.State):
     loading: bool = True
     error: str = ""
     capped: bool = False  # a search with more matches than it pages through
-    search_key: int = 0  # bumped when the search box must show `query` (it is uncontrolled)
     server_now: str = ""  # the server's clock when the cards were read (for the countdowns)
+
+    @rx.var
+    def page_title(self) -> str:
+        if self.query:
+            return f"“{self.query}”: tickets · Ticketing"
+        return "Tickets for sale · Ticketing"
 
     @rx.var
     def page_count(self) -> int:
@@ -142,10 +147,7 @@ class MarketState(rx.State):
     def load(self) -> Iterator[None]:
         """on_load of `/`, also for every change of its query string (search, sort, page,
         Back/Forward) and on a reconnect."""
-        query, self.sort, self.page = self._from_url()
-        if query != self.query or self.search_key == 0:
-            self.search_key += 1  # the box shows the URL's search (Back, a shared link)
-        self.query = query
+        self.query, self.sort, self.page = self._from_url()
         # A reconnect runs on_load again: keep the cards on screen while they are re-read.
         if not self.tickets:
             self.loading = True
@@ -173,8 +175,7 @@ class MarketState(rx.State):
 
     @rx.event
     def clear_search(self) -> rx.event.EventSpec:
-        self.query = ""
-        self.search_key += 1  # the box is uncontrolled: a new one, empty
+        self.query = ""  # the box follows the address (assets/url_search.jsx)
         return rx.redirect(view_url("", self.sort, 0))
 
     @rx.event

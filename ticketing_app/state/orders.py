@@ -169,6 +169,11 @@ class OrderState(SignedInLivePage, rx.State):
         self._reload_live()
 
     @rx.var
+    def page_title(self) -> str:
+        title = self.order.get("ticketTitle")
+        return f"Order: {title} · Ticketing" if title else "Order · Ticketing"
+
+    @rx.var
     def can_buy_again(self) -> bool:
         """An order that ran out or was cancelled, for a ticket that is on sale again."""
         return (

@@ -16,8 +16,14 @@ from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import utcnow
-from ticketing_app.services import orders, tickets
-from ticketing_app.state.common import price_input, signed_in_user, signin_redirect
+from ticketing_app.services import orders, tickets, validation
+from ticketing_app.state.common import (
+    field_errors,
+    focus_first,
+    price_input,
+    signed_in_user,
+    signin_redirect,
+)
 from ticketing_app.state.market import ticket_card
 
 T = TypeVar("T")
@@ -28,6 +34,15 @@ WHY_NOT_EDITABLE = {
     "sold": "Cannot edit a sold ticket: it has been paid for.",
     "cancelled": "This listing was cancelled and can no longer be edited.",
 }
+
+
+def listing_errors(exc: DomainError, form: dict[str, Any]) -> dict[str, str]:
+    """Title and price messages together, once the service refused one of them."""
+    return field_errors(
+        exc,
+        title=lambda: validation.parse_title(form.get("title")),
+        price=lambda: validation.parse_price(price_input(form.get("price"))),
+    )
 
 
 def _ticket_id_from_path(path: str) -> str:
@@ -45,6 +60,14 @@ class TicketState(rx.State):
     price_error: str = ""
     saved: bool = False
     busy: str = ""  # "buy" | "save" | "cancel" while that request runs
+    _form: dict[str, Any] = {}  # the edit being saved, for its field errors
+
+    @rx.var
+    def page_title(self) -> str:
+        if self.not_found:
+            return "Ticket not found · Ticketing"
+        title = self.ticket.get("title")
+        return f"{title} · Ticketing" if title else "Ticket · Ticketing"
 
     @rx.var
     def why_not_editable(self) -> str:
@@ -118,6 +141,7 @@ class TicketState(rx.State):
     def save(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
         self.title_error = self.price_error = ""
         self.saved = False
+        self._form = dict(form)
         saved = yield from self._act(
             "save",
             lambda db, user_id: tickets.update_ticket(
@@ -133,6 +157,11 @@ class TicketState(rx.State):
             self.saved = True
             yield rx.toast.success("Listing saved")
             self._done()
+        elif self.title_error or self.price_error:
+            yield focus_first(
+                {"title": self.title_error, "price": self.price_error},
+                {"title": "edit-title", "price": "edit-price"},
+            )
 
     @rx.event
     def cancel_listing(self) -> Iterator[rx.event.EventSpec | None]:
@@ -147,10 +176,9 @@ class TicketState(rx.State):
             self._done()
 
     def _show_error(self, exc: DomainError) -> None:
-        if exc.field == "title":
-            self.title_error = exc.message
-        elif exc.field == "price":
-            self.price_error = exc.message
+        if exc.field in ("title", "price"):  # the seller's own edit: every field's message
+            errors = listing_errors(exc, self._form)
+            self.title_error, self.price_error = errors.get("title", ""), errors.get("price", "")
         else:
             self.error = exc.message
 
@@ -189,12 +217,10 @@ class NewTicketState(rx.State):
                 )
         except DomainError as exc:
             self.busy = False
-            if exc.field == "title":
-                self.title_error = exc.message
-            elif exc.field == "price":
-                self.price_error = exc.message
-            else:
-                self.error = exc.message
+            errors = listing_errors(exc, form)
+            self.title_error, self.price_error = errors.get("title", ""), errors.get("price", "")
+            self.error = errors.get("", "")
+            yield focus_first(errors, {"title": "new-title", "price": "new-price"})
             return
         self.busy = False
         yield rx.toast.success("Ticket listed")
