@@ -1,4 +1,4 @@
-"""`make demo-data`: a few users and tickets so a fresh install has something to browse.
+"""`make demo-data`: three users and 16 tickets (more than one page) to browse on a fresh install.
 
 Users (password `password123`): alice@example.com, bob@example.com, carol@example.com.
 Running it twice adds nothing new.
@@ -14,16 +14,30 @@ from ticketing_app.models import Ticket, User, utcnow
 from ticketing_app.services import auth, tickets
 
 PASSWORD = "password123"
+# 16 listings: more than one page of the marketplace (12 a page).
 LISTINGS = {
     "alice@example.com": [
         ("Radiohead — Berlin, Row 12", "89.50"),
         ("Champions League Final, Block C", "420"),
+        ("Glastonbury weekend pass", "355"),
+        ("Berliner Philharmoniker, Mahler 5", "74"),
+        ("Comedy Cellar late show (2 seats)", "48"),
+        ("Tour de France finish, Champs-Élysées stand", "120"),
     ],
     "bob@example.com": [
         ("Hamilton — Saturday matinee", "135"),
         ("Jazz at the Blue Note (2 seats)", "60"),
+        ("NBA Finals Game 3, upper bowl", "310"),
+        ("Taylor Swift, floor standing", "499"),
+        ("Swan Lake, Royal Opera House", "95.50"),
     ],
-    "carol@example.com": [("Tech Conference Day Pass", "199.99")],
+    "carol@example.com": [
+        ("Tech Conference Day Pass", "199.99"),
+        ("Wimbledon Centre Court, day 9", "260"),
+        ("Coldplay stadium show, Block 112", "150"),
+        ("Street food festival family ticket", "35"),
+        ("Film festival opening night gala", "85"),
+    ],
 }
 
 
