@@ -34,7 +34,8 @@ config = rx.Config(
         rx.plugins.SitemapPlugin(),
         # The app-wide Radix theme (was `rx.App(theme=...)`, deprecated since Reflex 0.9).
         rx.plugins.RadixThemesPlugin(
-            theme=rx.theme(appearance="light", accent_color="indigo", radius="large")
+            # "inherit": light or dark as the system says, until the navbar's theme menu picks one.
+            theme=rx.theme(appearance="inherit", accent_color="indigo", radius="large")
         ),
     ],
     **_from_env,

@@ -9,9 +9,11 @@
 // PaymentIntent accepts as `payment_method` too.
 // 3-D Secure: when the server answers "requires_action" it sets `actionSecret`; the browser runs
 // `confirmCardPayment(actionSecret)` and calls `onAuthenticated` so the server re-reads the intent.
-// The button stays disabled from the click until the server has answered (`paySeq` changes).
+// The button stays disabled from the click until the server has answered (`paySeq` changes),
+// and says what will be charged ("Pay $42.50": `amount` in `currency`, in the viewer's locale).
 import { useEffect, useRef, useState } from "react";
 import { Button, Text } from "@radix-ui/themes";
+import { formatMoney } from "./local_format.jsx";
 
 const loading = {};
 // Real Stripe.js draws its own iframe; localstripe's stand-in adds bare <input>s, which the
@@ -75,10 +77,13 @@ export function CardForm({
   paySeq = 0,
   actionSecret = "",
   disabled = false,
+  amount,
+  currency = "",
   onPaymentMethod,
   onAuthenticated,
   ...rest
 }) {
+  const amountText = formatMoney(amount, currency);
   const mountRef = useRef(null);
   const stripeRef = useRef(null);
   const cardRef = useRef(null);
@@ -183,7 +188,7 @@ export function CardForm({
         loading={working}
         onClick={pay}
       >
-        Pay
+        {amountText ? `Pay ${amountText}` : "Pay"}
       </Button>
     </div>
   );

@@ -7,6 +7,8 @@ const STYLES = {
               hour: "2-digit", minute: "2-digit", timeZoneName: "short" },
   date: { weekday: "short", day: "numeric", month: "short", year: "numeric" },
   time: { hour: "2-digit", minute: "2-digit", timeZoneName: "short" },
+  // listings and orders: "01.12.2026, 13:15" in Berlin, "Dec 1, 2026, 1:15 PM" in New York
+  medium: { dateStyle: "medium", timeStyle: "short" },
 };
 
 export function LocalTime({ value, kind = "datetime", ...rest }) {

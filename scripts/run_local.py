@@ -1,4 +1,7 @@
-"""`make run`: start localstripe (when STRIPE_API_BASE points at loopback) and the Reflex app."""
+"""`make run` / `make dev`: start localstripe (when STRIPE_API_BASE points at loopback) and the
+Reflex app: `--env prod` (make run) builds the minified frontend and serves it with the API on
+one port (give the same port twice); `--env dev` (make dev) runs Vite with hot reload.
+Ctrl+C stops both. localstripe keeps its data in memory: test payments start fresh each run."""
 
 from __future__ import annotations
 

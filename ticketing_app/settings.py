@@ -5,12 +5,33 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_STRIPE_SECRET_KEY = "sk_test_local_ticketing"
 LOCAL_STRIPE_PUBLISHABLE_KEY = "pk_test_local_ticketing"
 LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_local_ticketing"
+# Currencies Stripe counts in whole units: prices are stored in cents, so these cannot be used.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
 
 
 class Settings(BaseSettings):
@@ -130,6 +151,19 @@ class Settings(BaseSettings):
         if self.ticketing_rehold_cooldown_seconds is None:
             return self.ticketing_lock_seconds
         return self.ticketing_rehold_cooldown_seconds
+
+    # The one currency of this deployment (ISO 4217, two decimals): prices, charges, the pages.
+    ticketing_currency: str = "USD"
+
+    @field_validator("ticketing_currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValueError("TICKETING_CURRENCY must be a three-letter ISO 4217 code, e.g. USD")
+        if code in ZERO_DECIMAL_CURRENCIES:
+            raise ValueError(f"TICKETING_CURRENCY {code} has no cents; use a two-decimal currency")
+        return code
 
     @property
     def is_sqlite(self) -> bool:

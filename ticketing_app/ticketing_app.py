@@ -4,11 +4,13 @@ import reflex as rx
 
 from ticketing_app import jobs
 from ticketing_app.api import build_api
+from ticketing_app.components import connection
 from ticketing_app.pages import account as account_pages
 from ticketing_app.pages import auth as auth_pages
 from ticketing_app.pages import events as events_pages
 from ticketing_app.pages import listings as listings_pages
 from ticketing_app.pages import market as market_pages
+from ticketing_app.pages import not_found as not_found_pages
 from ticketing_app.pages import orders as orders_pages
 from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.pages import verify as verify_pages
@@ -17,7 +19,15 @@ from ticketing_app.state.event_args import refuse_forged_event
 
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
 # Forged events with arguments our pages never send: one log line, no traceback.
-app = rx.App(api_transformer=build_api(), backend_exception_handler=refuse_forged_event)
+app = rx.App(
+    api_transformer=build_api(),
+    backend_exception_handler=refuse_forged_event,
+    stylesheets=["/ticketing.css"],
+    html_lang="en",
+    # Plain toasts: sonner's "rich" green/red text on tinted backgrounds is below 4.5:1.
+    toaster=rx.toast.provider(rich_colors=False, close_button=True),
+)
+connection.install(app)  # a plain "Reconnecting…" bar, not Reflex's developer toast
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)
 for _pages in (
@@ -29,5 +39,6 @@ for _pages in (
     events_pages,
     verify_pages,
     account_pages,
+    not_found_pages,
 ):
     _pages.add_pages(app)

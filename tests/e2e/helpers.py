@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 PASSWORD = "correct-horse-1"
 
@@ -18,7 +18,8 @@ def unique_email(who: str) -> str:
 
 def wait_ready(page: Page) -> None:
     """The page is hydrated and its state connected (the navbar renders from server state)."""
-    expect(page.locator("[data-testid^='nav-signed-']")).to_be_visible()
+    navbar = page.locator("[data-testid^='nav-signed-'], [data-testid='nav-menu']")
+    expect(navbar.filter(visible=True).first).to_be_visible()  # wide links or the narrow menu
 
 
 def sign_up(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
@@ -63,6 +64,11 @@ def market_search(page: Page, base: str, text: str) -> None:
     search_titles(page, text)
 
 
+def pay_button(page: Page) -> Locator:
+    """The order page's Pay button; it names the amount ("Pay $25.00")."""
+    return page.get_by_role("button", name=re.compile(r"^Pay\b"))
+
+
 def seconds_left(text: str) -> int:
     minutes, seconds = text.strip().split(":")
     return int(minutes) * 60 + int(seconds)
@@ -98,3 +104,44 @@ class EventForger:
         assert self.server is not None, "page has no WebSocket yet"
         event = {"name": handler, "payload": payload or {}, "router_data": self.router_data}
         self.server.send("42/_event," + json.dumps(["event", event]))
+
+
+class SocketCutter:
+    """Stands between the page and the backend's WebSocket, like a network that can fail:
+    `cut()` drops the page's connection and refuses every reconnect (the server is
+    unreachable; the backend itself, and the page's state on it, carry on); `restore()` lets
+    the next reconnect through."""
+
+    def __init__(self, page: Page) -> None:
+        self.down = False
+        self.links: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        page.route_web_socket(re.compile(r".*/_event.*"), self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        if self.down:  # like a proxy whose upstream is gone: the socket opens, then drops
+            server.close()
+            ws.close()
+            return
+        self.links.append((ws, server))
+
+    def cut(self) -> None:
+        self.down = True
+        for page_side, server_side in self.links:
+            server_side.close()
+            page_side.close()
+        self.links.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+
+def confirm(page: Page, button: str, *, says: str = "") -> None:
+    """Answer the confirmation dialog that an irreversible button opened: check it says
+    `says`, then press its `button` ("Yes, cancel order")."""
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_be_visible()
+    if says:
+        expect(dialog).to_contain_text(says)
+    dialog.get_by_role("button", name=button, exact=True).click()
+    expect(dialog).to_have_count(0)

@@ -16,7 +16,14 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from e2e.app_server import AppServer
-from e2e.helpers import EventForger, list_ticket, market_search, sign_up, unique_email
+from e2e.helpers import (
+    EventForger,
+    confirm,
+    list_ticket,
+    market_search,
+    sign_up,
+    unique_email,
+)
 from ticketing_app.state.auth import AuthState
 from ticketing_app.state.market import MarketState
 from ticketing_app.state.orders import OrderState
@@ -238,6 +245,7 @@ def test_seller_cancels_listing_with_the_button_and_it_leaves_the_marketplace(
     expect(shopper.get_by_role("button", name="Sign in to buy")).to_be_visible()
 
     seller.get_by_role("button", name="Cancel listing", exact=True).click()
+    confirm(seller, "Yes, cancel listing", says=f"“{title}” comes off sale")
     expect(
         seller.get_by_text("This listing was cancelled and can no longer be edited.")
     ).to_be_visible()

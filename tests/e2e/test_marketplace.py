@@ -13,7 +13,9 @@ from playwright.sync_api import BrowserContext, expect
 from e2e.app_server import AppServer
 from e2e.helpers import (
     EventForger,
+    confirm,
     list_ticket,
+    pay_button,
     search_titles,
     seconds_left,
     sign_in,
@@ -70,7 +72,9 @@ def test_list_buy_countdown_cancel_and_edit(
     expect(countdown).not_to_have_text(first, timeout=5_000)
     assert seconds_left(countdown.inner_text()) < seconds_left(first)
     # No Stripe here (test_payments_ui.py pays, and takes order.png): Pay cannot be used.
-    expect(buyer.get_by_role("button", name="Pay", exact=True)).to_be_disabled()
+    expect(pay_button(buyer)).to_be_disabled()
+    expect(pay_button(buyer)).to_have_text("Pay $25.00")
+    expect(buyer.get_by_test_id("urgent")).to_have_count(0)  # more than a minute left
     expect(buyer.get_by_text("Awaiting payment")).to_be_visible()
 
     # A sees it reserved, with the hold's countdown, and cannot edit it (and is told why).
@@ -104,8 +108,9 @@ def test_list_buy_countdown_cancel_and_edit(
     # B cancels; the order says so and the ticket is on sale again.
     buyer.goto(order_url)
     buyer.get_by_role("button", name="Cancel order", exact=True).click()
+    confirm(buyer, "Yes, cancel order", says=f"Your reservation of “{title}” ends now")
     expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Cancelled")
-    expect(buyer.get_by_role("button", name="Pay", exact=True)).to_have_count(0)
+    expect(pay_button(buyer)).to_have_count(0)
     buyer.goto(base + f"/tickets/{ticket_id}")
     expect(buyer.get_by_role("button", name="Buy", exact=True)).to_be_enabled()
 

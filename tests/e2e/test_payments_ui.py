@@ -17,7 +17,17 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.app_server import AppServer, start_app
-from e2e.helpers import EventForger, list_ticket, seconds_left, sign_up, unique_email
+from e2e.axe import assert_accessible
+from e2e.helpers import (
+    EventForger,
+    SocketCutter,
+    confirm,
+    list_ticket,
+    pay_button,
+    seconds_left,
+    sign_up,
+    unique_email,
+)
 from tests.support.stripe import LocalStripe, start_localstripe
 from ticketing_app.state.orders import OrderState
 
@@ -77,10 +87,6 @@ def fill_card(page: Page, number: str) -> None:
         card.get_by_placeholder(placeholder, exact=True).fill(value)
 
 
-def pay_button(page: Page):  # noqa: ANN201 - a Playwright Locator
-    return page.get_by_role("button", name="Pay", exact=True)
-
-
 def test_pay_with_card_then_seller_sees_it_sold(
     pay_app: AppServer,
     local_stripe: LocalStripe,
@@ -96,6 +102,7 @@ def test_pay_with_card_then_seller_sees_it_sold(
     )
     assert "sk_test" not in buyer.content()
     expect(pay_button(buyer)).to_be_enabled()
+    expect(pay_button(buyer)).to_have_text("Pay $25.00")  # what will be charged
     fill_card(buyer, VISA)
     buyer.screenshot(path=str(screenshot_dir / "order.png"))
 
@@ -106,6 +113,7 @@ def test_pay_with_card_then_seller_sees_it_sold(
     expect(buyer.locator("#order-countdown")).to_have_count(0)
     buyer.reload()
     expect(outcome).to_contain_text("Paid")  # the server's record, not the page's memory
+    assert_accessible(buyer, "order, paid")
 
     seller.goto(base + "/listings")
     expect(seller.get_by_test_id("listing-row").filter(has_text=title)).to_contain_text("Sold")
@@ -159,6 +167,7 @@ def test_payment_after_the_reservation_ended_shows_refunded_live(
     _, buyer, _ = reserve(pay_app.url, new_context)
     order_id = buyer.url.rstrip("/").rsplit("/", 1)[-1]
     buyer.get_by_role("button", name="Cancel order", exact=True).click()
+    confirm(buyer, "Yes, cancel order")
     outcome = buyer.get_by_test_id("order-outcome")
     expect(outcome).to_contain_text("Cancelled")
 
@@ -223,4 +232,29 @@ def test_card_needing_3d_secure_is_authenticated_in_the_browser(
     expect(pay_button(buyer)).to_be_enabled()
     pay_button(buyer).click()
     buyer.get_by_role("button", name="Complete authentication").click()
+    expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Paid. The ticket is yours.")
+
+
+def test_losing_the_connection_disables_pay_and_keeps_the_card_typed(
+    pay_app: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    _, buyer, _ = reserve(pay_app.url, new_context)
+    cutter = SocketCutter(buyer)
+    buyer.reload()  # the page's socket now runs through the cutter
+    expect(pay_button(buyer)).to_be_enabled()
+    fill_card(buyer, VISA)
+
+    cutter.cut()
+    expect(buyer.get_by_text("Reconnecting…")).to_be_visible()
+    expect(buyer.get_by_text("Cannot connect to server")).to_have_count(0)
+    expect(pay_button(buyer)).to_be_disabled()
+    expect(buyer.get_by_role("button", name="Cancel order", exact=True)).to_be_disabled()
+
+    cutter.restore()
+    expect(buyer.get_by_text("Reconnecting…")).to_have_count(0, timeout=20_000)
+    card = buyer.get_by_test_id("card-element")
+    expect(card.get_by_placeholder("number", exact=True)).to_have_value(VISA)
+    expect(card.get_by_placeholder("cvc", exact=True)).to_have_value("123")
+    expect(pay_button(buyer)).to_be_enabled()
+    pay_button(buyer).click()
     expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Paid. The ticket is yours.")

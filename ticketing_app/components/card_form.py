@@ -23,6 +23,9 @@ class CardForm(rx.Component):
     # A client secret whose PaymentIntent needs 3-D Secure in the browser, or "".
     action_secret: rx.Var[str]
     disabled: rx.Var[bool]
+    # What will be charged, on the button in the viewer's locale: "Pay $42.50".
+    amount: rx.Var[float]
+    currency: rx.Var[str]
 
     on_payment_method: EventHandler[passthrough_event_spec(str)]
     on_authenticated: EventHandler[no_args_event_spec]

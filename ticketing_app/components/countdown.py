@@ -15,6 +15,9 @@ class Countdown(rx.Component):
     expires_at: rx.Var[str]
     server_now: rx.Var[str]
     expired_text: rx.Var[str]
+    # A warning shown beside the timer once fewer than `urgent_below` seconds are left.
+    urgent_below: rx.Var[int]
+    urgent_text: rx.Var[str]
 
     # Fired once, a second after the timer reaches 00:00: re-read the (authoritative) status.
     on_expire: EventHandler[no_args_event_spec]

@@ -11,6 +11,7 @@ import reflex as rx
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import loading_block, page
+from ticketing_app.components.local_format import local_time, money_text
 
 
 def status_row(
@@ -21,10 +22,10 @@ def status_row(
     timer_label: rx.Component,
     testid: str,
 ) -> rx.Component:
-    """`row` is shaped by state/live_page.list_row: `title`, `dateText`, `priceText`, `status`,
-    `statusText`, `timerEndsAt` ("" when no countdown runs). `state` is the page's SignedInList:
-    its `server_now` corrects the countdown for the client's clock, and its `timer_ended`
-    settles what ran out."""
+    """`row` is shaped by state/live_page.list_row: `title`, `dateLabel`, `dateAt`, `price`,
+    `status`, `statusText`, `timerEndsAt` ("" when no countdown runs). `state` is the page's
+    SignedInList: its `server_now` corrects the countdown for the client's clock, and its
+    `timer_ended` settles what ran out."""
     timer = rx.hstack(
         timer_label,
         countdown(row["timerEndsAt"].to(str), state.server_now, on_expire=state.timer_ended),
@@ -34,17 +35,25 @@ def status_row(
     card = rx.card(
         rx.flex(
             rx.vstack(
-                rx.text(row["title"], weight="medium", size="3"),
-                rx.text(row["dateText"], size="1", color_scheme="gray"),
+                rx.text(row["title"], weight="medium", size="3", class_name="user-text"),
+                rx.text(
+                    row["dateLabel"],
+                    " ",
+                    local_time(row["dateAt"]),
+                    row["detail"],
+                    size="1",
+                    color_scheme="gray",
+                ),
                 rx.cond(
                     row["note"] != "",
                     rx.text(row["note"], size="1", color_scheme="amber", data_testid="row-note"),
                 ),
                 spacing="1",
+                class_name="user-text",
             ),
             rx.spacer(),
             rx.hstack(
-                rx.text(row["priceText"], weight="bold"),
+                rx.text(money_text(row["price"]), weight="bold"),
                 status_badge(row["status"], row["statusText"]),
                 rx.cond(row["timerEndsAt"] != "", timer),
                 spacing="3",

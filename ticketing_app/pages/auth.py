@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ticketing_app.components.connection import offline
 from ticketing_app.components.layout import field_error, labelled_input, page
 from ticketing_app.state.auth import AuthState
 from ticketing_app.state.nav import NavState
@@ -16,7 +17,9 @@ def _form(kind: str) -> rx.Component:
         rx.card(
             rx.form(
                 rx.vstack(
-                    rx.heading("Create your account" if is_signup else "Welcome back", size="6"),
+                    rx.heading(
+                        "Create your account" if is_signup else "Welcome back", as_="h1", size="6"
+                    ),
                     rx.text(
                         "Sell tickets you can't use and buy the ones you want."
                         if is_signup
@@ -54,6 +57,7 @@ def _form(kind: str) -> rx.Component:
                         size="3",
                         width="100%",
                         loading=AuthState.busy,
+                        disabled=offline,
                     ),
                     rx.text(
                         "Already have an account? " if is_signup else "New here? ",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ticketing_app.components.layout import empty_block
+from ticketing_app.components.layout import empty_block, link_button
 from ticketing_app.components.status_row import status_list_page, status_row
 from ticketing_app.state.listings import ListingsState
 from ticketing_app.state.nav import NavState
@@ -28,7 +28,7 @@ def listings() -> rx.Component:
         empty=empty_block(
             "tag",
             "You have not listed any tickets yet.",
-            rx.link(rx.button("List a ticket", tab_index=-1), href="/tickets/new"),
+            link_button("List a ticket", "/tickets/new"),
         ),
     )
 

@@ -5,11 +5,41 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.components.badges import status_badge
-from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.connection import offline
+from ticketing_app.components.countdown import countdown
+from ticketing_app.components.layout import empty_block, link_button, loading_block, page
+from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.pages.events import events_section
 from ticketing_app.state.events import EventsState
-from ticketing_app.state.market import MarketState
+from ticketing_app.state.market import SEARCH_INPUT_ID, MarketState
 from ticketing_app.state.nav import NavState
+
+
+class UrlSearchSync(rx.Component):
+    """assets/url_search.jsx: the search box shows the address's `q` (Back, links, Clear)."""
+
+    library = "$/public/url_search.jsx"
+    tag = "UrlSearchSync"
+
+    input_id: rx.Var[str]
+    param: rx.Var[str]
+
+
+def _hold_timer(ticket: rx.Var) -> rx.Component:
+    """How long the reservation on a reserved card still holds it (it may come back)."""
+    return rx.hstack(
+        rx.text("held", size="1", color_scheme="gray"),
+        countdown(
+            ticket["holdEndsAt"].to(str),
+            MarketState.server_now,
+            expired_text="ending",
+            on_expire=MarketState.hold_ended,
+            font_size="var(--font-size-1)",
+        ),
+        spacing="1",
+        align="center",
+        data_testid="hold-timer",
+    )
 
 
 def _ticket_card(ticket: rx.Var) -> rx.Component:
@@ -17,14 +47,27 @@ def _ticket_card(ticket: rx.Var) -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.hstack(
-                    status_badge(ticket["status"], "For sale"),
+                    status_badge(
+                        ticket["status"],
+                        rx.cond(ticket["status"] == "reserved", "Reserved", "For sale"),
+                    ),
+                    rx.cond(ticket["holdEndsAt"] != "", _hold_timer(ticket)),
                     rx.spacer(),
-                    rx.text(ticket["listedAt"], size="1", color_scheme="gray"),
+                    rx.text(local_time(ticket["createdAt"]), size="1", color_scheme="gray"),
                     width="100%",
                     align="center",
                 ),
-                rx.heading(ticket["title"], size="4", weight="medium", trim="both"),
-                rx.text(ticket["priceText"], size="6", weight="bold", color="var(--accent-11)"),
+                rx.heading(
+                    ticket["title"],
+                    size="4",
+                    weight="medium",
+                    trim="both",
+                    as_="h2",
+                    class_name="user-text",
+                ),
+                rx.text(
+                    money_text(ticket["price"]), size="6", weight="bold", color="var(--accent-11)"
+                ),
                 spacing="3",
                 align="start",
             ),
@@ -49,6 +92,7 @@ def _toolbar() -> rx.Component:
                 rx.input(
                     rx.input.slot(rx.icon("search", size=16)),
                     name="q",
+                    id=SEARCH_INPUT_ID,
                     placeholder="Search by title",
                     aria_label="Search by title",
                     default_value=MarketState.query,
@@ -56,7 +100,8 @@ def _toolbar() -> rx.Component:
                     width="100%",
                     type="search",
                 ),
-                rx.button("Search", type="submit", size="3", variant="soft"),
+                rx.button("Search", type="submit", size="3", variant="soft", disabled=offline),
+                UrlSearchSync.create(input_id=SEARCH_INPUT_ID, param="q"),
                 width="100%",
             ),
             on_submit=MarketState.search,
@@ -90,7 +135,7 @@ def _pager() -> rx.Component:
                 rx.icon("chevron-left", size=16),
                 "Previous",
                 on_click=MarketState.prev_page,
-                disabled=~MarketState.has_prev,
+                disabled=~MarketState.has_prev | offline,
                 variant="soft",
             ),
             rx.text(
@@ -105,7 +150,7 @@ def _pager() -> rx.Component:
                 "Next",
                 rx.icon("chevron-right", size=16),
                 on_click=MarketState.next_page,
-                disabled=~MarketState.has_next,
+                disabled=~MarketState.has_next | offline,
                 variant="soft",
             ),
             justify="center",
@@ -113,6 +158,21 @@ def _pager() -> rx.Component:
             spacing="4",
             margin_top="1.5rem",
             width="100%",
+        ),
+    )
+
+
+def _capped_note() -> rx.Component:
+    return rx.cond(
+        MarketState.capped,
+        rx.text(
+            "Showing the first ",
+            MarketState.total,
+            " matches. Add a word to your search to narrow it down.",
+            size="2",
+            color_scheme="gray",
+            align="center",
+            margin_top="1rem",
         ),
     )
 
@@ -139,7 +199,7 @@ def _results() -> rx.Component:
                 empty_block(
                     "ticket",
                     "No tickets for sale right now.",
-                    rx.link(rx.button("List a ticket", tab_index=-1), href="/tickets/new"),
+                    link_button("List a ticket", "/tickets/new"),
                 ),
             ),
         ),
@@ -150,10 +210,14 @@ def index() -> rx.Component:
     return page(
         events_section(),  # SPEC §9: the front door; the ticket list stays below
         rx.vstack(
-            rx.heading("Tickets for sale", size="7"),
+            rx.heading("Tickets for sale", as_="h1", size="7"),
             rx.text(
                 MarketState.total,
-                rx.cond(MarketState.total == 1, " ticket available", " tickets available"),
+                rx.cond(
+                    MarketState.query != "",
+                    rx.cond(MarketState.total == 1, " ticket matches", " tickets match"),
+                    rx.cond(MarketState.total == 1, " ticket available", " tickets available"),
+                ),
                 color_scheme="gray",
                 size="2",
             ),
@@ -167,6 +231,7 @@ def index() -> rx.Component:
         _toolbar(),
         _results(),
         _pager(),
+        _capped_note(),
     )
 
 
@@ -174,6 +239,6 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         index,
         route="/",
-        title="Ticketing · Tickets for sale",
+        title=MarketState.page_title,
         on_load=[NavState.load, EventsState.load, MarketState.load],
     )

@@ -6,8 +6,11 @@ import reflex as rx
 
 from ticketing_app.components.badges import status_badge
 from ticketing_app.components.card_form import card_form
+from ticketing_app.components.confirm import confirm_button
+from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
-from ticketing_app.components.layout import empty_block, loading_block, page
+from ticketing_app.components.layout import empty_block, link_button, loading_block, page
+from ticketing_app.components.local_format import money_text
 from ticketing_app.components.local_time import local_time
 from ticketing_app.components.status_row import status_list_page, status_row
 from ticketing_app.models import OrderStatus
@@ -35,7 +38,7 @@ def orders_list() -> rx.Component:
         empty=empty_block(
             "shopping-bag",
             "You have no orders yet.",
-            rx.link(rx.button("Browse tickets", tab_index=-1), href="/"),
+            link_button("Browse tickets", "/"),
         ),
     )
 
@@ -51,6 +54,8 @@ def _active_panel() -> rx.Component:
                 font_size="1.6rem",
                 id="order-countdown",
                 on_expire=OS.timer_ended,
+                urgent_below=60,
+                urgent_text="Less than a minute left: pay now to keep the ticket.",
             ),
             align="center",
             spacing="2",
@@ -68,21 +73,30 @@ def _active_panel() -> rx.Component:
                 publishable_key=OS.publishable_key,
                 pay_seq=OS.pay_seq,
                 action_secret=OS.action_secret,
-                disabled=OS.busy,
+                disabled=OS.busy | offline,
+                amount=OS.order["price"].to(float),
+                currency=NavState.currency,
                 on_payment_method=OS.pay_with,
                 on_authenticated=OS.authenticated,
                 id="card-form",
             ),
             width="100%",
         ),
-        rx.button(
+        confirm_button(
             "Cancel order",
-            on_click=OS.cancel,
-            color_scheme="red",
-            variant="soft",
+            title="Cancel this order?",
+            description=rx.text(
+                "Your reservation of “",
+                OS.order["ticketTitle"],
+                "” ends now and the ticket goes back on sale for everyone. "
+                "Nothing has been charged.",
+            ),
+            confirm_label="Yes, cancel order",
+            keep_label="Keep order",
+            on_confirm=OS.cancel,
             size="3",
             loading=OS.busy,
-            disabled=OS.paying,
+            disabled=OS.paying | offline,
             width="100%",
         ),
         spacing="3",
@@ -91,7 +105,24 @@ def _active_panel() -> rx.Component:
 
 
 def _ended_panel() -> rx.Component:
-    return rx.cond(OS.refund_message != "", _refunded_panel(), _outcome_panel())
+    return rx.vstack(
+        rx.cond(OS.refund_message != "", _refunded_panel(), _outcome_panel()),
+        rx.cond(OS.can_buy_again, _buy_again()),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _buy_again() -> rx.Component:
+    """The reservation ran out or was cancelled, and the ticket is on sale again."""
+    return rx.button(
+        "Buy again",
+        on_click=OS.buy_again,
+        size="3",
+        width="100%",
+        loading=OS.busy,
+        disabled=OS.busy | offline,
+    )
 
 
 def _refunded_panel() -> rx.Component:
@@ -180,7 +211,7 @@ def order_detail() -> rx.Component:
                 align="center",
                 spacing="2",
             ),
-            rx.heading(OS.order["ticketTitle"], size="7"),
+            rx.heading(OS.order["ticketTitle"], as_="h1", size="7", class_name="user-text"),
             rx.cond(
                 OS.event.length() > 0,
                 rx.text(
@@ -194,7 +225,9 @@ def order_detail() -> rx.Component:
                     data_testid="order-event",
                 ),
             ),
-            rx.text(OS.order["priceText"], size="7", weight="bold", color="var(--accent-11)"),
+            rx.text(
+                money_text(OS.order["price"]), size="7", weight="bold", color="var(--accent-11)"
+            ),
             rx.link("View ticket", href="/tickets/" + OS.order["ticketId"].to(str), size="2"),
             rx.cond(
                 OS.error != "",
@@ -241,6 +274,6 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         order_detail,
         route="/orders/[order_id]",
-        title="Order · Ticketing",
+        title=OrderState.page_title,
         on_load=[NavState.load, OrderState.load],
     )

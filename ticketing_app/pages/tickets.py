@@ -5,8 +5,16 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.components.badges import status_badge
-from ticketing_app.components.layout import field_error, labelled_input, loading_block, page
-from ticketing_app.components.local_time import local_time
+from ticketing_app.components.confirm import confirm_button
+from ticketing_app.components.connection import offline
+from ticketing_app.components.layout import (
+    field_error,
+    labelled_input,
+    loading_block,
+    page,
+    price_label,
+)
+from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.models import TicketStatus
 from ticketing_app.pages.ticket_file import ticket_file_panel
 from ticketing_app.state.nav import NavState
@@ -135,7 +143,7 @@ def new_ticket() -> rx.Component:
         rx.card(
             rx.form(
                 rx.vstack(
-                    rx.heading("List a ticket", size="6"),
+                    rx.heading("List a ticket", as_="h1", size="6"),
                     rx.text(
                         "Buyers see it right away. You can edit it until someone reserves it.",
                         color_scheme="gray",
@@ -153,7 +161,7 @@ def new_ticket() -> rx.Component:
                     ),
                     rx.grid(
                         labelled_input(
-                            "Price",
+                            price_label(),
                             "price",
                             N.price_error,
                             id="new-price",
@@ -174,7 +182,9 @@ def new_ticket() -> rx.Component:
                     ),
                     rx.cond(N.cap_hint != "", rx.text(N.cap_hint, size="1", color_scheme="gray")),
                     field_error(N.error),
-                    rx.button("List ticket", type="submit", size="3", loading=N.busy),
+                    rx.button(
+                        "List ticket", type="submit", size="3", loading=N.busy, disabled=offline
+                    ),
                     spacing="4",
                     width="100%",
                 ),
@@ -199,11 +209,12 @@ def _buyer_panel() -> rx.Component:
                 on_click=S.buy,
                 size="3",
                 loading=S.busy == "buy",
-                disabled=S.busy != "",
+                disabled=(S.busy != "") | offline,
             ),
-            rx.link(
-                rx.button("Sign in to buy", size="3", tab_index=-1),
-                href="/signin?next=/tickets/" + S.ticket["id"].to(str),
+            rx.button(
+                "Sign in to buy",
+                size="3",
+                on_click=rx.redirect("/signin?next=/tickets/" + S.ticket["id"].to(str)),
             ),
         ),
         rx.callout(
@@ -226,7 +237,7 @@ def _seller_panel() -> rx.Component:
     """The seller edits or withdraws the listing while it is available, otherwise sees why not."""
     edit_form = rx.form(
         rx.vstack(
-            rx.heading("Edit your listing", size="4"),
+            rx.heading("Edit your listing", as_="h2", size="4"),
             labelled_input(
                 "Title",
                 "title",
@@ -236,7 +247,7 @@ def _seller_panel() -> rx.Component:
                 max_length=120,
             ),
             labelled_input(
-                "Price",
+                price_label(),
                 "price",
                 S.price_error,
                 id="edit-price",
@@ -244,15 +255,26 @@ def _seller_panel() -> rx.Component:
                 input_mode="decimal",
             ),
             rx.hstack(
-                rx.button("Save", type="submit", loading=S.busy == "save", disabled=S.busy != ""),
                 rx.button(
+                    "Save",
+                    type="submit",
+                    loading=S.busy == "save",
+                    disabled=(S.busy != "") | offline,
+                ),
+                confirm_button(
                     "Cancel listing",
-                    type="button",
-                    color_scheme="red",
-                    variant="soft",
-                    on_click=S.cancel_listing,
+                    title="Cancel this listing?",
+                    description=rx.text(
+                        "“",
+                        S.ticket["title"],
+                        "” comes off sale at once and buyers can no longer find it. "
+                        "This cannot be undone: to sell it again, list it anew.",
+                    ),
+                    confirm_label="Yes, cancel listing",
+                    keep_label="Keep listing",
+                    on_confirm=S.cancel_listing,
                     loading=S.busy == "cancel",
-                    disabled=S.busy != "",
+                    disabled=(S.busy != "") | offline,
                 ),
                 spacing="3",
                 wrap="wrap",
@@ -309,13 +331,15 @@ def ticket_detail() -> rx.Component:
                 spacing="2",
             ),
             rx.cond(S.event.length() > 0, _event_block()),
-            rx.heading(S.ticket["title"], size="7"),
-            rx.text(S.ticket["priceText"], size="8", weight="bold", color="var(--accent-11)"),
+            rx.heading(S.ticket["title"], as_="h1", size="7", class_name="user-text"),
+            rx.text(
+                money_text(S.ticket["price"]), size="8", weight="bold", color="var(--accent-11)"
+            ),
             rx.cond(
                 S.ticket["faceText"] != "",
                 rx.text(S.ticket["faceText"], size="2", color_scheme="gray", data_testid="face"),
             ),
-            rx.text("Listed ", S.ticket["listedAt"], size="2", color_scheme="gray"),
+            rx.text("Listed ", local_time(S.ticket["createdAt"]), size="2", color_scheme="gray"),
             rx.cond(
                 S.error != "",
                 rx.callout(S.error, icon="triangle-alert", color_scheme="red", role="alert"),
@@ -350,6 +374,6 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         ticket_detail,
         route="/tickets/[ticket_id]",
-        title="Ticket · Ticketing",
+        title=TicketState.page_title,
         on_load=[NavState.load, TicketState.load, TicketFileState.load],
     )

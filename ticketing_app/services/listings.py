@@ -36,3 +36,16 @@ def seller_listings(db: Session, *, seller_id: str, limit: int = 200) -> list[Li
             .limit(limit)
         ).all()
     return [Listing(ticket=t, hold_expires_at=exp) for t, exp in rows]
+
+
+def hold_expiries(db: Session, *, ticket_ids: list[str]) -> dict[str, datetime]:
+    """When the active hold on each of these tickets ends (reserved ones only): what anyone
+    browsing may see of a reservation — not who holds it, nor the order itself."""
+    if not ticket_ids:
+        return {}
+    rows = db.exec(
+        select(Ticket.id, Order.expires_at)
+        .join(Order, (Order.id == Ticket.order_id) & (Order.status == "created"))
+        .where(Ticket.id.in_(ticket_ids), Ticket.status == "reserved")  # type: ignore[attr-defined]
+    ).all()
+    return dict(rows)

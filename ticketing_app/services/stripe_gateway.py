@@ -21,7 +21,8 @@ from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-CURRENCY = "usd"
+# The deployment's one currency (TICKETING_CURRENCY), as Stripe spells it.
+CURRENCY = get_settings().ticketing_currency.lower()
 HTTP_TIMEOUT_SECONDS = 20
 WEBHOOK_TOLERANCE_SECONDS = 300
 # PaymentIntent states that can still be confirmed (the open ones a buyer may pay with).

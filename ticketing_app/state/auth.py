@@ -13,8 +13,8 @@ import reflex as rx
 from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth
-from ticketing_app.state.common import post_form_script, show_error, signed_in_user
+from ticketing_app.services import auth, validation
+from ticketing_app.state.common import field_errors, focus_first, post_form_script, signed_in_user
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.web_session import DEVICE_COOKIE_NAME, safe_next, token_from_cookie_header
 
@@ -38,6 +38,16 @@ class AuthState(rx.State):
             return rx.redirect(self.next_path)
         return None
 
+    @staticmethod
+    def _checks(service: Callable[..., Any], form: dict[str, Any]) -> dict[str, Any]:
+        """What sign-up checks field by field (sign-in answers only "Invalid credentials")."""
+        if service is not auth.signup:
+            return {}
+        return {
+            "email": lambda: validation.parse_email(form.get("email")),
+            "password": lambda: validation.parse_password(form.get("password")),
+        }
+
     def _submit(
         self, form: dict[str, Any], service: Callable[..., Any]
     ) -> Iterator[rx.event.EventSpec | None]:
@@ -55,7 +65,12 @@ class AuthState(rx.State):
                 code = auth.begin_handoff(db, token=token, now=now)
         except DomainError as exc:
             self.busy = False
-            show_error(self, exc, ("email", "password"), "form_error")
+            errors = field_errors(exc, **self._checks(service, form))
+            self.email_error = errors.get("email", "")
+            self.password_error = errors.get("password", "")
+            self.form_error = errors.get("", "")
+            kind = "signup" if service is auth.signup else "signin"
+            yield focus_first(errors, {"email": f"{kind}-email", "password": f"{kind}-password"})
             return
         # Stay busy: the browser is about to navigate away with the new cookie.
         yield rx.call_script(post_form_script("/api/auth/session", {"code": code}, self.next_path))

@@ -4,6 +4,8 @@ cookie bridge script, and display helpers. Identity never comes from event argum
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -55,8 +57,54 @@ def signin_redirect(state: rx.State) -> rx.event.EventSpec:
     return rx.redirect(f"/signin?next={quote(current_path(state), safe='/')}")
 
 
+def field_errors(exc: DomainError, **checks: Callable[[], object]) -> dict[str, str]:
+    """All of a form's field errors at once. The service stops at its first (`exc`, raised
+    after its own access checks); then every field's check runs for its message, so the
+    person fixes everything in one go. `exc` without a field is kept under "" (the form)."""
+    if not exc.field:
+        return {"": exc.message}
+    errors: dict[str, str] = {}
+    for field, check in checks.items():
+        try:
+            check()
+        except DomainError as other:
+            errors[field] = other.message
+    errors.setdefault(exc.field, exc.message)
+    return errors
+
+
+def focus_first(errors: dict[str, str], ids: dict[str, str]) -> rx.event.EventSpec | None:
+    """Move focus to the first field (in `ids` order) that has an error."""
+    for field, element_id in ids.items():
+        if field in errors:
+            return rx.set_focus(element_id)
+    return None
+
+
 def server_now() -> str:
     return iso(utcnow()) or ""
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d{1,2}$")
+_GROUPED_COMMAS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+$")
+
+
+def price_input(value: Any) -> Any:
+    """What a person typed in a price box, as the services read prices ("75.50"): a decimal
+    comma ("75,50"), thousands separators ("1.250,50", "1,250.50", "1 250,50") and spaces are
+    understood; anything else is passed on unchanged for the service to judge."""
+    if not isinstance(value, str):
+        return value
+    text = re.sub(r"[\s\u00a0\u202f']", "", value)
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        grouping = "." if decimal == "," else ","
+        text = text.replace(grouping, "").replace(decimal, ".")
+    elif _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
+    elif _GROUPED_COMMAS.match(text):
+        text = text.replace(",", "")
+    return text
 
 
 def money(price: float | int | str) -> str:

@@ -22,9 +22,10 @@ def _row(card: dict[str, Any], hold_expires_at: datetime | None) -> dict[str, An
     return list_row(
         {**card, "statusText": "Withdrawn" if withdrawn else status_label(card["status"])},
         title=card["title"],
+        date_label="Listed",
+        date_at=card["createdAt"],
         # SPEC §10: whether the buyer will get the seller's file
-        date_text=f"Listed {card['listedAt']} · "
-        + ("File attached ✓" if card.get("hasFile") else "No ticket file"),
+        detail=" · " + ("File attached ✓" if card.get("hasFile") else "No ticket file"),
         timer_ends_at=iso(hold_expires_at) if card["status"] == TicketStatus.RESERVED else "",
         note=withdrawn,  # why it left the market without the seller cancelling it
     )

@@ -26,17 +26,22 @@ def list_row(
     card: dict[str, Any],
     *,
     title: str,
-    date_text: str,
+    date_label: str,
+    date_at: str,
     timer_ends_at: str | None,
+    detail: str = "",
     note: str = "",
 ) -> dict[str, Any]:
     """A row as components/status_row.py prints it: `card` (with `id`, `status`, `statusText`,
-    `priceText`) plus `title`, `dateText`, `timerEndsAt` ("" when no countdown runs) and
-    `note` (a line of explanation, "" for none)."""
+    `price`) plus `title`, `dateLabel` ("Listed") and `dateAt` (ISO, shown in the viewer's
+    time zone), `detail` (more of that line, "" for none), `timerEndsAt` ("" when no
+    countdown runs) and `note` (a line of explanation, "" for none)."""
     return {
         **card,
         "title": title,
-        "dateText": date_text,
+        "dateLabel": date_label,
+        "dateAt": date_at,
+        "detail": detail,
         "timerEndsAt": timer_ends_at or "",
         "note": note,
     }
@@ -54,6 +59,9 @@ class SignedInLivePage(rx.State, mixin=True):
 
     server_now: str = ""
     loading: bool = True
+    # The path whose data is on screen: a reconnect re-runs on_load for it, and then the page
+    # must not flash its loading state (that would unmount the forms and lose what was typed).
+    _shown_path: str = ""
 
     def _reset(self) -> None:
         """What `load` clears before the first render (besides `loading`)."""
@@ -71,15 +79,18 @@ class SignedInLivePage(rx.State, mixin=True):
 
     @rx.event
     def load(self) -> Iterator[rx.event.EventSpec | None]:
-        self.loading = True
         self._reset()
-        yield
+        if self._shown_path != self.router.url.path:
+            self.loading = True
+            yield
         user = signed_in_user(self)
         if user is None:
+            self._shown_path = ""
             yield signin_redirect(self)
             return
         live.watch(self.router.session.client_token, type(self), self._topics(user["id"]))
         self._reload_live()
+        self._shown_path = self.router.url.path
 
     @rx.event
     def timer_ended(self) -> None:

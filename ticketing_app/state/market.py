@@ -3,33 +3,84 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import reflex as rx
 
 from ticketing_app import live
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
-from ticketing_app.services import tickets
-from ticketing_app.services.views import ticket_view
-from ticketing_app.state.common import display_time, money
+from ticketing_app.services import listings, tickets
+from ticketing_app.services.views import iso, ticket_view
+from ticketing_app.state.common import display_time, money, server_now
 from ticketing_app.state.event_args import form_fields
+from ticketing_app.state.live_page import expire_if_due
 
 PAGE_SIZE = 12
+QUERY_MAX = 120
+SEARCH_INPUT_ID = "market-search"
 
 
-def ticket_card(ticket: Any) -> dict[str, Any]:
-    """ticket_view plus the strings the page prints."""
+def view_url(query: str, sort: str, page: int) -> str:
+    """The address of one view of `/`; defaults are left out (`/` is the first page, newest)."""
+    params = {"q": query, "sort": sort if sort != "newest" else "", "page": page + 1}
+    kept = {k: v for k, v in params.items() if v and not (k == "page" and v == 1)}
+    return "/" + ("?" + urlencode(kept, quote_via=quote) if kept else "")
+
+
+def ticket_card(ticket: Any, hold_ends_at: datetime | None = None) -> dict[str, Any]:
+    """ticket_view plus the strings the page prints; `holdEndsAt` ("" unless reserved): when
+    the reservation holding it runs out, for the countdown."""
     view = ticket_view(ticket)
-    return {**view, "priceText": money(view["price"]), "listedAt": display_time(view["createdAt"])}
+    return {
+        **view,
+        "priceText": money(view["price"]),
+        "listedAt": display_time(view["createdAt"]),
+        "holdEndsAt": (iso(hold_ends_at) or "") if view["status"] == "reserved" else "",
+    }
 
 
-def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, Any], ...]]:
+# The order list_tickets gives each sort, to merge two of its pages into one.
+def _merged(items: list[Any], sort: str) -> list[Any]:
+    items = sorted(items, key=lambda t: (t.created_at, t.id), reverse=True)
+    if sort == "price_asc":
+        items.sort(key=lambda t: t.price_cents)
+    elif sort == "price_desc":
+        items.sort(key=lambda t: t.price_cents, reverse=True)
+    return items
+
+
+# A search also shows what is reserved right now (it may come back); pages of it are merged
+# from two reads of the first (page + 1) * PAGE_SIZE, so a search pages up to MAX_LIMIT.
+SEARCH_PAGES = tickets.MAX_LIMIT // PAGE_SIZE
+
+
+def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
+    """(total, the page's cards, whether total is capped at what a search can page through)."""
     with read_session() as db:
-        result = tickets.list_tickets(
-            db, q=query, sort=sort, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        if not query.strip():
+            result = tickets.list_tickets(
+                db, q=query, sort=sort, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+            )
+            return result.total, tuple(ticket_card(t) for t in result.items), False
+        page = min(page, SEARCH_PAGES - 1)
+        reads = [
+            tickets.list_tickets(
+                db, status=status, q=query, sort=sort, limit=(page + 1) * PAGE_SIZE
+            )
+            for status in ("available", "reserved")
+        ]
+        items = _merged([t for r in reads for t in r.items], sort)
+        items = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        holds = listings.hold_expiries(
+            db, ticket_ids=[t.id for t in items if t.status == "reserved"]
         )
-        return result.total, tuple(ticket_card(t) for t in result.items)
+        total = sum(r.total for r in reads)
+        cap = SEARCH_PAGES * PAGE_SIZE
+        cards = tuple(ticket_card(t, holds.get(t.id)) for t in items)
+        return min(total, cap), cards, total > cap
 
 
 class MarketState(rx.State):
@@ -40,6 +91,14 @@ class MarketState(rx.State):
     page: int = 0
     loading: bool = True
     error: str = ""
+    capped: bool = False  # a search with more matches than it pages through
+    server_now: str = ""  # the server's clock when the cards were read (for the countdowns)
+
+    @rx.var
+    def page_title(self) -> str:
+        if self.query:
+            return f"“{self.query}”: tickets · Ticketing"
+        return "Tickets for sale · Ticketing"
 
     @rx.var
     def page_count(self) -> int:
@@ -57,7 +116,7 @@ class MarketState(rx.State):
         """Re-read the current page (called on load and by live pushes). The same for every
         client showing this search/sort/page, so a push wave reads it once (`live.shared`)."""
         try:
-            total, cards = live.shared(
+            total, cards, capped = live.shared(
                 ("market", self.query, self.sort, self.page),
                 lambda: _read_page(self.query, self.sort, self.page),
             )
@@ -66,47 +125,68 @@ class MarketState(rx.State):
             self.loading = False
             return
         self.error = ""
-        self.total = total
+        self.total, self.capped = total, capped
         if not cards and self.page > 0 and total:
             self.page = (total - 1) // PAGE_SIZE  # the last page shrank under us
             self._reload_live()
             return
         self.tickets = [dict(card) for card in cards]  # a state's own copy of the shared read
+        self.server_now = server_now()
         self.loading = False
+
+    def _from_url(self) -> tuple[str, str, int]:
+        """(q, sort, page) from `/?q=…&sort=…&page=…` (page counts from 1 there); anything
+        unusable falls back to the default view."""
+        params = self.router.url.query_parameters
+        query = str(params.get("q") or "").strip()[:QUERY_MAX]
+        sort = str(params.get("sort") or "newest")
+        page = str(params.get("page") or "1")
+        number = int(page) if page.isdigit() and len(page) <= 6 else 1
+        return query, sort if sort in tickets.SORTS else "newest", max(1, number) - 1
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
-        yield
+        """on_load of `/`, also for every change of its query string (search, sort, page,
+        Back/Forward) and on a reconnect."""
+        self.query, self.sort, self.page = self._from_url()
+        # A reconnect runs on_load again: keep the cards on screen while they are re-read.
+        if not self.tickets:
+            self.loading = True
+            yield
         # Every watcher of a page shares one read per push wave, so a push needs no thread.
         live.watch(self.router.session.client_token, MarketState, [live.TICKETS], in_thread=False)
         self._reload_live()
 
     @rx.event
-    def search(self, form: dict[str, Any]) -> None:
-        self.query = form_fields(form, "q")["q"][:120]
-        self.page = 0
+    def hold_ended(self) -> None:
+        """A reserved card's countdown reached zero: settle those holds now (idempotent; the
+        server's clock decides), then re-read, so the ticket shows as back on sale."""
+        for card in self.tickets:
+            if card.get("status") == "reserved" and card.get("orderId"):
+                expire_if_due(str(card["orderId"]))
         self._reload_live()
 
-    @rx.event
-    def clear_search(self) -> None:
-        self.query = ""
-        self.page = 0
-        self._reload_live()
+    # The controls only change the address; `load` (run for the new address) shows it, so
+    # Back, reload and a shared link show the same results.
 
     @rx.event
-    def set_sort(self, value: str) -> None:
-        self.sort = value if value in tickets.SORTS else "newest"
-        self.page = 0
-        self._reload_live()
+    def search(self, form: dict[str, Any]) -> rx.event.EventSpec:
+        self.query = form_fields(form, "q")["q"].strip()[:QUERY_MAX]  # already in the box
+        return rx.redirect(view_url(self.query, self.sort, 0))
 
     @rx.event
-    def next_page(self) -> None:
-        if self.has_next:
-            self.page += 1
-        self._reload_live()
+    def clear_search(self) -> rx.event.EventSpec:
+        self.query = ""  # the box follows the address (assets/url_search.jsx)
+        return rx.redirect(view_url("", self.sort, 0))
 
     @rx.event
-    def prev_page(self) -> None:
-        self.page = max(0, self.page - 1)
-        self._reload_live()
+    def set_sort(self, value: str) -> rx.event.EventSpec:
+        return rx.redirect(view_url(self.query, value, 0))
+
+    @rx.event
+    def next_page(self) -> rx.event.EventSpec:
+        return rx.redirect(view_url(self.query, self.sort, self.page + int(self.has_next)))
+
+    @rx.event
+    def prev_page(self) -> rx.event.EventSpec:
+        return rx.redirect(view_url(self.query, self.sort, max(0, self.page - 1)))

@@ -20,6 +20,7 @@ class NavState(rx.State):
     loaded: bool = False
     signing_out: bool = False
     unread: int = 0  # in-app notifications not yet read (the bell)
+    currency: str = ""  # the deployment's currency (ISO code), for every price on the page
 
     @rx.event
     def load(self) -> None:
@@ -32,6 +33,10 @@ class NavState(rx.State):
             with write_session() as db:
                 self.unread = watches.unread_count(db, user_id=user["id"])
         self.test_mode = get_settings().stripe_test_mode
+        self.currency = get_settings().ticketing_currency
+        # A sign-out that navigated away leaves this flag set in the tab's state (the same
+        # client token after the reload): without this, the next sign-out button stays stuck.
+        self.signing_out = False
         self.loaded = True
 
     @rx.event

@@ -17,7 +17,7 @@ import reflex as rx
 from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError
-from ticketing_app.models import OrderStatus, utcnow
+from ticketing_app.models import OrderStatus, TicketStatus, utcnow
 from ticketing_app.services import event_listings, orders, payments
 from ticketing_app.services.settlement import refund_notice
 from ticketing_app.services.views import order_view
@@ -46,6 +46,7 @@ def order_card(result: orders.OrderWithTicket) -> dict[str, Any]:
         "statusText": status_label(view["status"]),
         "orderedAt": display_time(view["createdAt"]),
         "active": view["status"] == OrderStatus.CREATED,
+        "ticketStatus": result.ticket.status,
         # SPEC §10, once paid: the links the order page offers (the routes check access).
         "hasFile": view["ticket"]["hasFile"],
         "eTicketReady": view["eTicket"] is not None,
@@ -65,7 +66,8 @@ class OrdersState(SignedInList, rx.State):
             list_row(
                 card,
                 title=card["ticketTitle"],
-                date_text=f"Ordered {card['orderedAt']}",
+                date_label="Ordered",
+                date_at=card["createdAt"],
                 timer_ends_at=card["expiresAt"] if card["active"] else "",
             )
             for card in cards
@@ -187,6 +189,47 @@ class OrderState(SignedInLivePage, rx.State):
             yield rx.toast.info("Order cancelled; the ticket is back on sale")
         self.busy = False
         self._reload_live()
+
+    @rx.var
+    def page_title(self) -> str:
+        title = self.order.get("ticketTitle")
+        return f"Order: {title} · Ticketing" if title else "Order · Ticketing"
+
+    @rx.var
+    def can_buy_again(self) -> bool:
+        """An order that ran out or was cancelled, for a ticket that is on sale again."""
+        return (
+            self.order.get("status") in (OrderStatus.EXPIRED, OrderStatus.CANCELLED)
+            and self.order.get("ticketStatus") == TicketStatus.AVAILABLE
+            and not self.refund_message
+        )
+
+    @rx.event
+    def buy_again(self) -> Iterator[rx.event.EventSpec | None]:
+        """Reserve the same ticket anew (the same service call as "Buy" on the ticket page)."""
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        ticket_id = self.order.get("ticketId")
+        self.busy, self.error = True, ""
+        yield
+        try:
+            with write_session() as db:
+                result = orders.reserve_ticket(
+                    db.get_bind(),
+                    buyer_id=user["id"],
+                    ticket_id=ticket_id,
+                    now=utcnow(),
+                    expected_price=self.order.get("price"),  # what this buyer agreed to
+                )
+        except DomainError as exc:
+            self.error = exc.message
+            self.busy = False
+            self._reload_live()
+            return
+        self.busy = False
+        yield rx.redirect(f"/orders/{result.order.id}")
 
     def _show(self, result: payments.Settlement, started: payments.PaymentStart | None) -> None:
         """Map a settlement to what the buyer sees; the order itself is re-read from the DB."""

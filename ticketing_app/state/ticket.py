@@ -16,9 +16,15 @@ from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import utcnow
-from ticketing_app.services import event_listings, events, orders, tickets
+from ticketing_app.services import event_listings, events, orders, tickets, validation
 from ticketing_app.settings import get_settings
-from ticketing_app.state.common import show_error, signed_in_user, signin_redirect
+from ticketing_app.state.common import (
+    field_errors,
+    focus_first,
+    price_input,
+    signed_in_user,
+    signin_redirect,
+)
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.events import event_card, listing_card
 
@@ -30,6 +36,15 @@ WHY_NOT_EDITABLE = {
     "sold": "Cannot edit a sold ticket: it has been paid for.",
     "cancelled": "This listing was cancelled and can no longer be edited.",
 }
+
+
+def listing_errors(exc: DomainError, form: dict[str, Any]) -> dict[str, str]:
+    """Title and price messages together, once the service refused one of them."""
+    return field_errors(
+        exc,
+        title=lambda: validation.parse_title(form.get("title")),
+        price=lambda: validation.parse_price(price_input(form.get("price"))),
+    )
 
 
 def _ticket_id_from_path(path: str) -> str:
@@ -48,6 +63,14 @@ class TicketState(rx.State):
     price_error: str = ""
     saved: bool = False
     busy: str = ""  # "buy" | "save" | "cancel" while that request runs
+    _form: dict[str, Any] = {}  # the edit being saved, for its field errors
+
+    @rx.var
+    def page_title(self) -> str:
+        if self.not_found:
+            return "Ticket not found · Ticketing"
+        title = self.ticket.get("title")
+        return f"{title} · Ticketing" if title else "Ticket · Ticketing"
 
     @rx.var
     def why_not_editable(self) -> str:
@@ -71,11 +94,13 @@ class TicketState(rx.State):
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
         self.error = self.title_error = self.price_error = self.busy = ""
         self.saved = False
-        yield
         ticket_id = _ticket_id_from_path(self.router.url.path)
+        # A reconnect re-runs on_load: keep this ticket (and the edit form) on screen meanwhile.
+        if self.ticket.get("id") != ticket_id.lower() or self.loading:
+            self.loading = True
+            yield
         live.watch(self.router.session.client_token, TicketState, [live.ticket_topic(ticket_id)])
         self._reload_live()
 
@@ -125,6 +150,7 @@ class TicketState(rx.State):
         fields = form_fields(form, "title", "price")
         self.title_error = self.price_error = ""
         self.saved = False
+        self._form = dict(form)
         saved = yield from self._act(
             "save",
             lambda db, user_id: tickets.update_ticket(
@@ -132,7 +158,7 @@ class TicketState(rx.State):
                 user_id=user_id,
                 ticket_id=self.ticket.get("id"),
                 title=fields["title"],
-                price=fields["price"],
+                price=price_input(fields["price"]),
                 now=utcnow(),
             ),
         )
@@ -140,6 +166,11 @@ class TicketState(rx.State):
             self.saved = True
             yield rx.toast.success("Listing saved")
             self._done()
+        elif self.title_error or self.price_error:
+            yield focus_first(
+                {"title": self.title_error, "price": self.price_error},
+                {"title": "edit-title", "price": "edit-price"},
+            )
 
     @rx.event
     def cancel_listing(self) -> Iterator[rx.event.EventSpec | None]:
@@ -154,7 +185,11 @@ class TicketState(rx.State):
             self._done()
 
     def _show_error(self, exc: DomainError) -> None:
-        show_error(self, exc, ("title", "price"), "error")
+        if exc.field in ("title", "price"):  # the seller's own edit: every field's message
+            errors = listing_errors(exc, self._form)
+            self.title_error, self.price_error = errors.get("title", ""), errors.get("price", "")
+        else:
+            self.error = exc.message
 
 
 # Form field of each service error `field` on /tickets/new.
@@ -168,6 +203,7 @@ NEW_TICKET_FIELDS = {
     "city": "city",
     "startsAt": "starts_at",
 }
+NEW_TICKET_IDS = {"title": "new-title", "price": "new-price", "face_value": "new-face-value"}
 SUGGESTIONS = 6
 
 
@@ -276,8 +312,8 @@ class NewTicketState(rx.State):
                     db,
                     seller_id=user["id"],
                     title=fields["title"],
-                    price=fields["price"],
-                    face_value=fields["face_value"],
+                    price=price_input(fields["price"]),
+                    face_value=price_input(fields["face_value"]),
                     event_id=self.chosen.get("id"),
                     new_event=new_event,
                     now=utcnow(),
@@ -285,10 +321,13 @@ class NewTicketState(rx.State):
         except DomainError as exc:
             self.busy = False
             field = NEW_TICKET_FIELDS.get(exc.field or "")
-            if field:
+            if field in ("title", "price"):  # every field's message at once
+                self.errors = {k: v for k, v in listing_errors(exc, fields).items() if k}
+            elif field:
                 self.errors = {field: exc.message}
             else:
                 self.error = exc.message
+            yield focus_first(self.errors, NEW_TICKET_IDS)
             return
         self.busy = False
         yield rx.toast.success("Ticket listed")
