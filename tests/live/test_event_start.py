@@ -70,7 +70,9 @@ def test_listings_leave_the_market_within_a_second_of_the_start(
     seller = world.user()
     scheduler = start_scheduler(sweep_seconds=60)  # the sweep ran once at start: the timer's job
     event = make_event(world, seller, utcnow() + timedelta(seconds=1.5))
-    assert scheduler.armed_at == event.starts_at  # armed by the committed EventCreated
+    wait_until(  # armed by the committed EventCreated
+        lambda: scheduler.armed_at == event.starts_at, timeout=1, message="timer armed"
+    )
     listed = [list_for(world, seller, event, price) for price in (20, 30)]
     plain = world.ticket(seller)
 

@@ -146,13 +146,13 @@ def test_two_schedulers_at_once_expire_each_order_exactly_once(
     world: World, start_scheduler
 ) -> None:
     seller = world.user()
-    buyers = [world.user() for _ in range(3)]
+    buyers = [world.user() for _ in range(4)]  # at most 3 holds each
     # Both have timers for every order and sweep five times a second: they race on purpose.
     schedulers = [start_scheduler(sweep_seconds=0.2), start_scheduler(sweep_seconds=0.2)]
     placed = [world.order(buyers[i % 3], world.ticket(seller, f"T{i}")) for i in range(8)]
     # And two overdue ones that both start-up scans and both sweeps find at once.
     placed += [
-        world.order(buyers[0], world.ticket(seller), at=utcnow() - timedelta(seconds=5))
+        world.order(buyers[3], world.ticket(seller), at=utcnow() - timedelta(seconds=5))
         for _ in range(2)
     ]
     ids = {o.id for o in placed}
