@@ -61,6 +61,9 @@ def test_reset_by_emailed_link(app, smtp, new_context):
     wait_ready(page)
     page.get_by_role("link", name="Forgot your password?").click()
     expect(page).to_have_url(re.compile(r"/forgot$"))
+    # The address changes before the new page replaces the old one (whose form also has an
+    # "Email" field): wait for this page's own heading before typing.
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
     wait_ready(page)
     page.get_by_label("Email").fill(email)
     page.get_by_role("button", name="Email me a link").click()
