@@ -139,6 +139,7 @@ def test_sell_find_buy_live_and_in_the_viewers_zone(
         expect(buyer).to_have_url(re.compile(r"/events/[0-9a-f-]{36}$"))
         event_url = buyer.url
         expect(buyer.get_by_role("heading", name=name)).to_be_visible()
+        expect(buyer).to_have_title(f"{name}, Olympia · Ticketing")  # the tab names the show
         prices = buyer.get_by_test_id("event-ticket-price")
         expect(prices).to_have_text(["$60.00", "$80.00"])
         expect(buyer.get_by_role("link", name="Sell a ticket for this event")).to_have_attribute(

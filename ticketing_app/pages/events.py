@@ -239,6 +239,6 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         event_detail,
         route="/events/[event_id]",
-        title="Event · Ticketing",
+        title=EventPageState.page_title,
         on_load=[NavState.load, EventPageState.load],
     )

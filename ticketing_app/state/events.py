@@ -167,6 +167,15 @@ class EventPageState(rx.State):
         self.tickets = [listing_card(t) for t in items]
         self.loading = False
 
+    @rx.var
+    def page_title(self) -> str:
+        """The tab names the show ("Radiohead, Olympia · Ticketing"), as the server-sent
+        HTML of a shared link does (api/seo.py)."""
+        if self.not_found:
+            return "Event not found · Ticketing"
+        name = self.event.get("name")
+        return f"{name}, {self.event.get('venue')} · Ticketing" if name else "Event · Ticketing"
+
     @rx.event
     def load(self) -> Iterator[None]:
         self.loading = True
