@@ -13,7 +13,7 @@
 // and says what will be charged ("Pay $42.50": `amount` in `currency`, in the viewer's locale).
 import { useEffect, useRef, useState } from "react";
 import { Button, Text } from "@radix-ui/themes";
-import { formatMoney } from "./local_format.jsx";
+import { formatMoney } from "./money_format.jsx";
 
 const loading = {};
 // Real Stripe.js draws its own iframe; localstripe's stand-in adds bare <input>s, which the

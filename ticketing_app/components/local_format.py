@@ -1,5 +1,5 @@
 """`money_text(amount)` and `local_time(iso)`: formatted in the browser, in the viewer's locale
-and time zone (assets/local_format.jsx and assets/local_time.jsx, `Intl`). The currency is the
+and time zone (assets/money_format.jsx and assets/local_time.jsx, `Intl`). The currency is the
 deployment's one (`TICKETING_CURRENCY`), handed to every page by `NavState.currency`."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from ticketing_app.state.nav import NavState
 
 
 class Money(rx.Component):
-    library = "$/public/local_format.jsx"
+    library = "$/public/money_format.jsx"
     tag = "Money"
 
     amount: rx.Var[float]
