@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from tests.delivery.sample_files import pdf
 from tests.smtp_helpers import SmtpServer
 from ticketing_app.db import get_engine
 from ticketing_app.jobs.notifications import Notifier
@@ -35,7 +36,15 @@ from ticketing_app.models import (
     User,
     utcnow,
 )
-from ticketing_app.services import accounts, notifications, orders, settlement, transitions
+from ticketing_app.services import (
+    accounts,
+    delivery,
+    notifications,
+    orders,
+    settlement,
+    transitions,
+    watches,
+)
 from ticketing_app.settings import reset_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -339,7 +348,7 @@ def test_watch_emails_matching_listings_once_and_shows_in_app(
 ):
     from datetime import UTC, datetime
 
-    from ticketing_app.services import events, tickets, watches
+    from ticketing_app.services import events, tickets
 
     with new_session() as db:
         event = events.create_event(
@@ -377,3 +386,36 @@ def test_watch_emails_matching_listings_once_and_shows_in_app(
     with new_session() as db:
         assert watches.unread_count(db, user_id=cheap.id) == 0
         assert [w["maxPrice"] for w in watches.list_watches(db, user_id=cheap.id)] == [30]
+
+
+def test_buyer_is_told_when_the_seller_attaches_the_file_after_the_sale(
+    seller, buyer, make_ticket, reserve, notifier, smtp, db_url, new_session, now
+):
+    """SPEC §10: a seller who attached nothing may attach once after the sale, and the
+    buyer is told (email and in-app), with a link to the order that offers the download."""
+    ticket = make_ticket(title="Balcony seat", price=40, owner=seller)
+    held = reserve(buyer, ticket.id)
+    with get_engine(db_url).begin() as conn:
+        transitions.complete(conn, order_id=held.order.id, payment_intent_id="pi_f", now=now)
+    drain(notifier, smtp, 4)  # two welcomes, the receipt, the sale
+    with new_session() as db:
+        delivery.attach_ticket_file(
+            db, user_id=seller.id, ticket_id=ticket.id, data=pdf(), filename="t.pdf", now=now
+        )
+    inbox = drain(notifier, smtp, 5)
+    (ready,) = [m for m in inbox if m.subject.endswith("is ready to download")]
+    assert ready.to == "buyer@example.com"
+    assert ready.subject == "Your ticket for Balcony seat is ready to download"
+    assert ready.link("/orders/") == f"http://localhost:3000/orders/{held.order.id}"
+    assert "Balcony seat" in ready.text and "Balcony seat" in ready.html
+    with new_session() as db:
+        items, unread = watches.notifications_page(db, user_id=buyer.id)
+    assert unread >= 1 and any(i["link"] == f"/orders/{held.order.id}" for i in items)
+    # A seller replacing a file while the ticket is still for sale tells nobody.
+    other = make_ticket(title="Stalls", price=30, owner=seller)
+    with new_session() as db:
+        delivery.attach_ticket_file(
+            db, user_id=seller.id, ticket_id=other.id, data=pdf(), filename="s.pdf", now=now
+        )
+    notifier.run_once()
+    assert len(smtp.inbox.messages) == 5

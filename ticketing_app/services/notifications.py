@@ -83,6 +83,7 @@ SUBJECTS = {
     "ticket_sold": "Sold: {title}",
     "listing_withdrawn": "Your listing {title} was withdrawn",
     "watch_match": "New ticket for {event_name}: {title} at {price}",
+    "ticket_file_ready": "Your ticket for {title} is ready to download",
 }
 # Emails that also appear in the recipient's in-app notifications, and where each points.
 IN_APP_LINKS = {
@@ -93,6 +94,7 @@ IN_APP_LINKS = {
     "ticket_sold": "/listings",
     "listing_withdrawn": "/listings",
     "watch_match": "/tickets/{ticket_id}",
+    "ticket_file_ready": "/orders/{order_id}",
 }
 
 _D = Delivery.__table__
@@ -310,6 +312,16 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
             "event_starts": facts.get("event_starts", ""),
         }
         return [Planned("watch_match", email, uid, dict(ctx)) for uid, email in watchers]
+    if kind == "TicketFileAttached" and p.get("afterSale") and p.get("buyerOrderId"):
+        # SPEC §10: the seller attached the file after the sale; the buyer is told.
+        buyer_id = conn.execute(
+            sa.select(_O.c.user_id).where(_O.c.id == p["buyerOrderId"])
+        ).scalar_one_or_none()
+        buyer = _email_of(conn, buyer_id)
+        if not buyer:
+            return []
+        ctx = {"title": p["title"], "order_id": p["buyerOrderId"], "when": at}
+        return [Planned("ticket_file_ready", buyer, buyer_id, ctx)]
     if kind == "TicketCancelled" and p.get("withdrawnReason"):
         seller = _email_of(conn, p.get("userId"))
         if not seller:
