@@ -130,8 +130,16 @@ def test_watch_match_shows_in_the_bell_and_the_list(app, smtp, new_context):
     )
     assert r.status == 201, r.text()
     event_id = r.json()["id"]
-    r = watcher.request.post(f"{app.url}/api/events/{event_id}/watch", data={"maxPrice": 60})
-    assert r.status == 201, r.text()
+    # "Notify me" on the event page, up to a price; the page then says it is watching.
+    watcher.goto(f"{app.url}/events/{event_id}")
+    wait_ready(watcher)
+    expect(watcher.get_by_role("heading", name="Bell Show")).to_be_visible()
+    watcher.get_by_label("Up to").fill("60")
+    watcher.get_by_role("button", name="Notify me").click()
+    expect(watcher.get_by_test_id("watching")).to_contain_text("Watching (up to")
+    expect(watcher.get_by_test_id("watching")).to_contain_text("60")
+    r = watcher.request.get(f"{app.url}/api/watches")
+    assert [(w["eventId"], w["maxPrice"]) for w in r.json()] == [(event_id, 60)]
     r = seller.request.post(
         app.url + "/api/tickets", data={"title": "Balcony", "price": 55, "eventId": event_id}
     )

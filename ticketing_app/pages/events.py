@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ticketing_app.components.connection import offline
 from ticketing_app.components.layout import empty_block, loading_block, page
 from ticketing_app.components.local_time import local_time
 from ticketing_app.state.events import EventPageState, EventsState
@@ -188,6 +189,49 @@ def _ticket_row(ticket: rx.Var) -> rx.Component:
     )
 
 
+def _watch_form() -> rx.Component:
+    """ "Notify me" when a ticket is listed (at most a price, if given); "Watching" after."""
+    return rx.form(
+        rx.hstack(
+            rx.cond(
+                E.watching,
+                rx.text(
+                    rx.icon("bell-ring", size=14, display="inline", margin_right="0.3rem"),
+                    "Watching",
+                    rx.cond(E.watch_max != "", " (up to " + E.watch_max + ")", ""),
+                    size="2",
+                    data_testid="watching",
+                ),
+                rx.el.label(
+                    "Up to",
+                    rx.input(
+                        name="max_price",
+                        placeholder="any price",
+                        input_mode="decimal",
+                        size="2",
+                        width="8rem",
+                        id="watch-max-price",
+                    ),
+                    style={"display": "flex", "gap": "0.4rem", "alignItems": "center"},
+                ),
+            ),
+            rx.button(
+                rx.cond(E.watching, "Stop watching", "Notify me"),
+                type="submit",
+                variant="soft",
+                loading=E.watch_busy,
+                disabled=offline,
+            ),
+            spacing="3",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.cond(E.watch_error != "", rx.text(E.watch_error, color_scheme="red", size="2")),
+        on_submit=E.toggle_watch,
+        reset_on_submit=True,
+    )
+
+
 def event_detail() -> rx.Component:
     header = rx.card(
         rx.vstack(
@@ -213,6 +257,7 @@ def event_detail() -> rx.Component:
                 rx.button(rx.icon("tag", size=16), "Sell a ticket for this event", tab_index=-1),
                 href=E.sell_href,
             ),
+            _watch_form(),
             spacing="3",
         ),
         size="4",

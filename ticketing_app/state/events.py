@@ -10,11 +10,12 @@ from typing import Any
 import reflex as rx
 
 from ticketing_app import live
-from ticketing_app.db import read_session
+from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import Ticket, utcnow
-from ticketing_app.services import events
-from ticketing_app.state.common import money
+from ticketing_app.services import events, watches
+from ticketing_app.state.common import money, price_input, signed_in_user, signin_redirect
+from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.market import ticket_card
 
 PAGE_SIZE = 6
@@ -149,6 +150,11 @@ class EventPageState(rx.State):
     tickets: list[dict[str, Any]] = []
     not_found: bool = False
     loading: bool = True
+    # "Notify me" (SPEC §11): whether the signed-in viewer watches this event, and up to what.
+    watching: bool = False
+    watch_max: str = ""
+    watch_error: str = ""
+    watch_busy: bool = False
 
     @rx.var
     def sell_href(self) -> str:
@@ -183,3 +189,43 @@ class EventPageState(rx.State):
         event_id = _event_id_from_path(self.router.url.path)
         live.watch(self.router.session.client_token, EventPageState, [live.event_topic(event_id)])
         self._reload_live()
+        self._read_watch(event_id)
+
+    def _read_watch(self, event_id: str) -> None:
+        self.watching, self.watch_max, self.watch_error = False, "", ""
+        user = signed_in_user(self)
+        if user is None:
+            return
+        with read_session() as db:
+            mine = watches.list_watches(db, user_id=user["id"])
+        found = next((w for w in mine if w["eventId"] == event_id), None)
+        if found is not None:
+            self.watching = True
+            self.watch_max = "" if found["maxPrice"] is None else money(found["maxPrice"])
+
+    @rx.event
+    def toggle_watch(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
+        """Watch this event (optionally up to a price) or stop watching it; the viewer comes
+        from the session cookie, never from the event's arguments."""
+        fields = form_fields(form, "max_price")
+        user = signed_in_user(self)
+        if user is None:
+            yield signin_redirect(self)
+            return
+        event_id = _event_id_from_path(self.router.url.path)
+        self.watch_busy, self.watch_error = True, ""
+        yield
+        try:
+            with write_session() as db:
+                if self.watching:
+                    watches.unwatch_event(db, user_id=user["id"], event_id=event_id)
+                else:
+                    most = price_input(fields["max_price"].strip()) or None
+                    watches.watch_event(
+                        db, user_id=user["id"], event_id=event_id, max_price=most, now=utcnow()
+                    )
+        except DomainError as exc:
+            self.watch_error = exc.message
+        else:
+            self._read_watch(event_id)
+        self.watch_busy = False
