@@ -140,6 +140,8 @@ def test_watch_match_shows_in_the_bell_and_the_list(app, smtp, new_context):
     expect(watcher.get_by_test_id("watching")).to_contain_text("60")
     r = watcher.request.get(f"{app.url}/api/watches")
     assert [(w["eventId"], w["maxPrice"]) for w in r.json()] == [(event_id, 60)]
+    watcher.goto(app.url + "/account")  # and /account lists it
+    expect(watcher.get_by_test_id("watch-row")).to_contain_text("Bell Show")
     r = seller.request.post(
         app.url + "/api/tickets", data={"title": "Balcony", "price": 55, "eventId": event_id}
     )

@@ -89,6 +89,30 @@ def account() -> rx.Component:
             _card(password_form),
             _card(email_form),
             _card(
+                rx.heading("Watching", size="4"),
+                rx.cond(
+                    AccountState.watches.length() > 0,
+                    rx.vstack(
+                        rx.foreach(
+                            AccountState.watches,
+                            lambda w: rx.text(
+                                rx.link(w["eventName"], href=w["href"]),
+                                " · ",
+                                w["limitText"],
+                                size="2",
+                                data_testid="watch-row",
+                            ),
+                        ),
+                        spacing="1",
+                    ),
+                    rx.text(
+                        'No events yet: use "Notify me" on an event\'s page.',
+                        size="2",
+                        color_scheme="gray",
+                    ),
+                ),
+            ),
+            _card(
                 rx.heading("Sessions", size="4"),
                 rx.text("Sign out on every device and browser, this one included.", size="2"),
                 rx.button(

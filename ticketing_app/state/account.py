@@ -9,11 +9,12 @@ from typing import Any
 
 import reflex as rx
 
-from ticketing_app.db import write_session
+from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
 from ticketing_app.services import accounts, watches
 from ticketing_app.state.common import (
+    money,
     post_form_script,
     session_token,
     show_error,
@@ -44,6 +45,7 @@ class AccountState(rx.State):
     email_form_error: str = ""
     email_done: str = ""
     busy: bool = False
+    watches: list[dict[str, Any]] = []  # the events this user is watching ("Notify me")
 
     def _clear(self) -> None:
         self.current_password_error = self.new_password_error = self.password_form_error = ""
@@ -58,6 +60,18 @@ class AccountState(rx.State):
         if user is None:
             return signin_redirect(self)
         self.email = user["email"]
+        with read_session() as db:
+            mine = watches.list_watches(db, user_id=user["id"])
+        self.watches = [
+            {
+                **w,
+                "href": f"/events/{w['eventId']}",
+                "limitText": "any price"
+                if w["maxPrice"] is None
+                else f"up to {money(w['maxPrice'])}",
+            }
+            for w in mine
+        ]
         return None
 
     @rx.event
