@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.app_server import AppServer, start_app
-from e2e.helpers import list_ticket, sign_up, unique_email
+from e2e.helpers import list_ticket, pay_button, sign_up, unique_email
 from tests.delivery.sample_files import HTML, pdf
 from tests.support.stripe import LocalStripe, start_localstripe
 
@@ -53,7 +53,7 @@ def pay(buyer: Page) -> None:
         ("postal_code", "12345"),
     ):
         card.get_by_placeholder(placeholder, exact=True).fill(value)
-    buyer.get_by_role("button", name="Pay", exact=True).click()
+    pay_button(buyer).click()
     expect(buyer.get_by_test_id("order-outcome")).to_contain_text("Paid")
 
 
