@@ -61,7 +61,12 @@ def _bell() -> rx.Component:
             align="center",
         ),
         href="/notifications",
-        aria_label="Notifications",
+        # The visible count is part of the name ("Notifications, 2 unread"), as axe requires.
+        aria_label=rx.cond(
+            NavState.unread > 0,
+            "Notifications, " + NavState.unread.to_string() + " unread",
+            "Notifications",
+        ),
         color_scheme="gray",
         high_contrast=True,
         data_testid="nav-bell",
