@@ -20,7 +20,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PUBLIC_URL = "http://tickets.test"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # module: its environment must not reach later packages' apps
 def delivery_stripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     server = start_localstripe(tmp_path_factory.mktemp("delivery-localstripe"))
     saved = {k: os.environ.get(k) for k in server.env()}

@@ -162,7 +162,7 @@ def test_two_schedulers_at_once_expire_each_order_exactly_once(
     # is still waiting or running; whatever they did is in the database now.
     wait_until(
         lambda: all(s.swept_since(all_expired) and s.timers_done() for s in schedulers),
-        timeout=5,
+        timeout=15,
         message="both schedulers swept after the last expiry, every timer done",
     )
     counts = Counter(expired_ids(world))

@@ -53,7 +53,8 @@ def ticket_file_panel(can_change: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.heading("Ticket file", size="4"),
         attached,
-        rx.cond(can_change, dropzone),
+        # The drop zone's text labels its file input (an implicit <label>), for screen readers.
+        rx.cond(can_change, rx.el.label(dropzone, display="block", width="100%")),
         rx.cond(F.uploading, rx.progress(value=F.progress, width="100%")),
         rx.cond(
             F.file_error != "",
