@@ -40,6 +40,11 @@ def _describe(violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+TOASTS_SETTLED = """() => [...document.querySelectorAll('[data-sonner-toast]')].every(
+    (toast) => toast.getAttribute('data-mounted') === 'true'
+        && toast.getAnimations({ subtree: true }).every((a) => a.playState !== 'running'))"""
+
+
 def assert_accessible(page: Page, what: str) -> None:
     """No axe violations on the page as shown: light, dark, and on a phone (light)."""
     if not AXE.exists():
@@ -58,6 +63,9 @@ def assert_accessible(page: Page, what: str) -> None:
             if mode == "phone":
                 page.set_viewport_size(PHONE)
             page.wait_for_timeout(150)  # Radix's theme transition settles
+            # A toast still sliding in is half transparent, so its contrast reads low: check
+            # it once its entrance transitions have finished (a condition, not a sleep).
+            page.wait_for_function(TOASTS_SETTLED)
             if violations := _violations(page):
                 found[mode] = violations
     finally:
