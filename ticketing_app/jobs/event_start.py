@@ -22,10 +22,10 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ticketing_app.db import read_session, write_session
+from ticketing_app.jobs.scheduling import add_interval, started_scheduler
 from ticketing_app.outbox import Event
 from ticketing_app.services import event_start
 
@@ -74,20 +74,14 @@ class EventStartScheduler:
         with self._lock:
             if self._scheduler is not None:
                 return
-            scheduler = BackgroundScheduler(
-                executors={"default": ThreadPoolExecutor(max_workers=2)},
-                job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-                timezone=UTC,
-            )
-            scheduler.start()
+            scheduler = started_scheduler(max_workers=2)
             self._scheduler = scheduler
-        scheduler.add_job(
+        add_interval(  # at once: starts that passed while no scheduler ran
+            scheduler,
             self.sweep,
-            "interval",
             seconds=self.sweep_seconds,
-            id=SWEEP_JOB_ID,
-            next_run_time=_utcnow(),  # at once: starts that passed while no scheduler ran
-            replace_existing=True,
+            job_id=SWEEP_JOB_ID,
+            first_run=_utcnow(),
         )
         self.arm()
         log.info("event-start scheduler started; next start %s", self._armed_at)

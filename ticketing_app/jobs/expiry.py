@@ -22,13 +22,13 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import select
 
 from ticketing_app import outbox
 from ticketing_app.db import read_session, write_session
+from ticketing_app.jobs.scheduling import add_interval, started_scheduler
 from ticketing_app.models import Order
 from ticketing_app.outbox import Event
 from ticketing_app.services import auth, orders, payments
@@ -94,28 +94,21 @@ class ExpiryScheduler:
         with self._lock:
             if self._scheduler is not None:
                 return
-            scheduler = BackgroundScheduler(
-                executors={"default": ThreadPoolExecutor(max_workers=4)},
-                job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-                timezone=UTC,
-            )
-            scheduler.start()
+            scheduler = started_scheduler(max_workers=4)
             self._scheduler = scheduler
-        scheduler.add_job(
+        add_interval(
+            scheduler,
             self.sweep,
-            "interval",
             seconds=self.sweep_seconds,
-            id=SWEEP_JOB_ID,
-            next_run_time=_utcnow(),
-            replace_existing=True,
+            job_id=SWEEP_JOB_ID,
+            first_run=_utcnow(),
         )
-        scheduler.add_job(
+        add_interval(
+            scheduler,
             self.housekeeping,
-            "interval",
             seconds=HOUSEKEEPING_SECONDS,
-            id=HOUSEKEEPING_JOB_ID,
-            next_run_time=_utcnow() + timedelta(seconds=60),  # not in the start-up rush
-            replace_existing=True,
+            job_id=HOUSEKEEPING_JOB_ID,
+            first_run=_utcnow() + timedelta(seconds=60),  # not in the start-up rush
         )
         try:
             with read_session(self.db_url) as db:
