@@ -12,9 +12,8 @@ import pytest
 
 from tests.db_helpers import fresh_postgres, migrate
 from tests.support import Server, spawn_server
-from tests.support.stripe import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, start_localstripe
+from tests.support.stripe import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, localstripe_in_environment
 from ticketing_app.db import dispose_engines
-from ticketing_app.settings import reset_settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PUBLIC_URL = "http://tickets.test"
@@ -22,18 +21,9 @@ PUBLIC_URL = "http://tickets.test"
 
 @pytest.fixture(scope="module")  # module: its environment must not reach later packages' apps
 def delivery_stripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    server = start_localstripe(tmp_path_factory.mktemp("delivery-localstripe"))
-    saved = {k: os.environ.get(k) for k in server.env()}
-    os.environ.update(server.env())  # the test process's own gateway calls (refunds)
-    reset_settings()
-    yield server
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    reset_settings()
-    server.stop()
+    # The test process's own gateway calls (refunds) use it too.
+    with localstripe_in_environment(tmp_path_factory.mktemp("delivery-localstripe")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -7,32 +7,19 @@ services on both databases (`db_url`: SQLite, and PostgreSQL when TEST_DATABASE_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
 from tests.support import World
-from tests.support.stripe import LocalStripe, start_localstripe
-from ticketing_app.settings import reset_settings
+from tests.support.stripe import LocalStripe, localstripe_in_environment
 
 
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    server = start_localstripe(tmp_path_factory.mktemp("localstripe"))
-    settings = server.env()
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
-    reset_settings()
-    yield server
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    reset_settings()
-    server.stop()
+    with localstripe_in_environment(tmp_path_factory.mktemp("localstripe")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ The services talk to it through the real `stripe` SDK (tests/payments); an app u
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import httpx
 import stripe
 
 from tests.support.servers import Server, spawn_server
+from ticketing_app.settings import reset_settings
 
 WEBHOOK_SECRET = "whsec_payments_tests"
 SECRET_KEY = "sk_test_payments_tests"
@@ -66,3 +70,24 @@ def start_localstripe(log_dir: Path | None = None) -> LocalStripe:
     """localstripe from scratch; returns once it serves its Stripe.js."""
     log_path = log_dir / "localstripe.log" if log_dir is not None else None
     return LocalStripe(spawn_server("localstripe", log_path=log_path))
+
+
+@contextmanager
+def localstripe_in_environment(log_dir: Path | None = None) -> Iterator[LocalStripe]:
+    """A localstripe whose settings this test process uses too (its own gateway calls), put
+    back as they were when the block ends, and the server stopped."""
+    server = start_localstripe(log_dir)
+    settings = server.env()
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    reset_settings()
+    try:
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+        server.stop()
