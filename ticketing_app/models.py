@@ -77,6 +77,7 @@ EVENT_NAME_MAX, EVENT_VENUE_MAX, EVENT_CITY_MAX = 120, 120, 80
 WITHDRAWN_REASON_MAX = 200
 E_TICKET_CODE_MAX = 64
 TICKET_FILE_NAME_MAX = 255
+AUDIT_REASON_MAX = 500
 
 
 def new_id() -> str:
@@ -136,6 +137,12 @@ class User(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts())
     # When the user proved they read mail at `email` (the welcome or change link; SPEC §11).
     email_verified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # SPEC §12: granted from the command line only (python -m ticketing_app.admin).
+    is_operator: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    # Set by an operator's suspension (no sign-in, sessions revoked); None when in good standing.
+    suspended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
     __table_args__ = (sa.CheckConstraint("email = lower(email)", name="ck_users_email_lower"),)
 
@@ -259,6 +266,17 @@ class Order(SQLModel, table=True):
         default=None, sa_column=sa.Column(sa.String(E_TICKET_CODE_MAX), nullable=True)
     )
     e_ticket_revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # SPEC §12, snapshotted when the order is created: the buyer fee on top of the price, the
+    # seller fee kept from the proceeds, and the total the buyer pays (what Stripe charges).
+    fee_cents: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
+    seller_fee_cents: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
+    total_cents: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
 
     __table_args__ = (
         sa.CheckConstraint("price_cents > 0", name="ck_orders_price"),
@@ -466,4 +484,25 @@ class Notification(SQLModel, table=True):
             "domain_event_id", "user_id", "kind", name="uq_notifications_event_user_kind"
         ),
         sa.Index("ix_notifications_user_created", "user_id", "created_at"),
+    )
+
+
+class AuditEntry(SQLModel, table=True):
+    """One operator action (SPEC §12): who, what, to which row, when and why. Written in the
+    transaction that made the change (services/operators.audit), never updated or deleted."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    operator_id: str = Field(foreign_key="users.id", max_length=36)
+    action: str = Field(max_length=64)  # e.g. "user.suspend", "event.cancel"
+    target_type: str = Field(max_length=32)  # "user", "ticket", "event", "order", "payout"
+    target_id: str = Field(max_length=36)
+    reason: str = Field(max_length=AUDIT_REASON_MAX)
+    details: str = Field(default="{}", sa_column=sa.Column(sa.Text(), nullable=False))  # JSON
+    created_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.Index("ix_audit_log_created", "created_at"),
+        sa.Index("ix_audit_log_target", "target_type", "target_id"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -57,6 +58,10 @@ class Settings(BaseSettings):
     ticketing_db_max_overflow: int = Field(default=40, ge=0)
     # SPEC §9: a listing's price may be at most this % of its face value; 0 turns the cap off.
     ticketing_price_cap_percent: int = Field(default=120, ge=0)
+    # SPEC §12 fees, in percent of the ticket's price (decimals allowed, e.g. 2.5): the buyer
+    # fee is added to the all-in total the buyer pays; the seller fee is kept from proceeds.
+    ticketing_buyer_fee_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    ticketing_seller_fee_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
     # SPEC §9 hoarding limits (0 turns one off): reservations one buyer holds at once, and
     # tickets one buyer holds or has bought for one event.
     ticketing_max_active_orders: int = Field(default=3, ge=0)

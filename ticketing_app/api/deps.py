@@ -25,7 +25,7 @@ from fastapi.security import APIKeyCookie
 from ticketing_app.db import write_session
 from ticketing_app.errors import DomainError, Forbidden, NotAuthenticated, ValidationError
 from ticketing_app.models import utcnow
-from ticketing_app.services import auth
+from ticketing_app.services import auth, operators
 from ticketing_app.services.tickets import MAX_LIMIT, MAX_OFFSET
 from ticketing_app.web_session import COOKIE_NAME
 
@@ -65,6 +65,14 @@ async def require_user(
 ) -> auth.SignedIn:
     """401 unless signed in; checked on the server for every protected route."""
     return signed_in_or_401(user)
+
+
+async def require_operator(
+    user: Annotated[auth.SignedIn | None, Depends(optional_user)],
+) -> auth.SignedIn:
+    """401 signed out, 403 unless the session's user is an operator (SPEC §12); every
+    /api/admin route depends on it."""
+    return operators.require_operator(user)
 
 
 def signed_in_or_401(user: auth.SignedIn | None) -> auth.SignedIn:

@@ -251,6 +251,7 @@ class SignedIn:
 
     id: str
     email: str
+    is_operator: bool = False
 
 
 _SESSIONS = AuthSession.__table__
@@ -261,12 +262,15 @@ _LIVE_SESSION = DriverQuery(
         _USERS.c.id,
         _USERS.c.email,
         _SESSIONS.c.expires_at < sa.bindparam("slide_before", type_=UTCDateTime),
+        _USERS.c.is_operator,
     )
     .select_from(_SESSIONS.join(_USERS, _USERS.c.id == _SESSIONS.c.user_id))
     .where(
         _SESSIONS.c.token_hash == sa.bindparam("token_hash"),
         _SESSIONS.c.revoked_at.is_(None),
         _SESSIONS.c.expires_at > sa.bindparam("now", type_=UTCDateTime),
+        # A suspension revokes the sessions in its transaction; this is the second lock.
+        _USERS.c.suspended_at.is_(None),
     )
 )
 
@@ -288,8 +292,8 @@ def lookup_session(
     row = _LIVE_SESSION.first(engine, params)
     if row is None:
         return None
-    user_id, email, due = row
-    return SignedIn(id=user_id, email=email), bool(due)
+    user_id, email, due, is_operator = row
+    return SignedIn(id=user_id, email=email, is_operator=bool(is_operator)), bool(due)
 
 
 def _slid_expiry(now: datetime) -> datetime:

@@ -47,6 +47,17 @@ def signed_in_user(state: rx.State) -> dict[str, str] | None:
     return auth.user_view(user) if user is not None else None
 
 
+def signed_in_operator(state: rx.State) -> auth.SignedIn | None:
+    """The operator whose session cookie this client sent, re-checked in the DB on every
+    call; None for anyone else (every /admin handler starts with it, SPEC §12)."""
+    token = session_token(state)
+    if not token:
+        return None
+    with write_session() as db:
+        user = auth.current_user(db, token=token, now=utcnow())
+    return user if user is not None and user.is_operator else None
+
+
 def current_path(state: rx.State) -> str:
     url = state.router.url
     path = url.path.rstrip("/") or "/"  # the static build serves `/orders/` for `/orders`

@@ -1,0 +1,1 @@
+"""Operator tools run from a shell on the server (SPEC §12)."""
