@@ -19,70 +19,75 @@ def _card(*children: rx.Component, **props: object) -> rx.Component:
     return rx.card(rx.vstack(*children, spacing="4", width="100%"), size="3", width="100%")
 
 
+def _form(*children: rx.Component, on_submit: object, **props: object) -> rx.Component:
+    """A full-width form whose fields stack (every form on these pages)."""
+    return rx.form(
+        rx.vstack(*children, spacing="3", width="100%"),
+        on_submit=on_submit,
+        width="100%",
+        **props,
+    )
+
+
+def _narrow(*children: rx.Component) -> rx.Component:
+    """The one-card page of /forgot, /reset and /account/verify."""
+    return page(rx.center(_card(*children), max_width="420px", margin="0 auto"))
+
+
 def _done(message: rx.Var) -> rx.Component:
     return rx.cond(message != "", rx.callout(message, color_scheme="green", role="status"))
 
 
 def account() -> rx.Component:
-    password_form = rx.form(
-        rx.vstack(
-            rx.heading("Change password", size="4"),
-            labelled_input(
-                "Current password",
-                "currentPassword",
-                AccountState.current_password_error,
-                id="account-current-password",
-                type="password",
-                auto_complete="current-password",
-            ),
-            labelled_input(
-                "New password",
-                "newPassword",
-                AccountState.new_password_error,
-                id="account-new-password",
-                type="password",
-                auto_complete="new-password",
-                placeholder="At least 8 characters",
-            ),
-            field_error(AccountState.password_form_error),
-            _done(AccountState.password_done),
-            rx.button("Change password", type="submit"),
-            spacing="3",
-            width="100%",
+    password_form = _form(
+        rx.heading("Change password", size="4"),
+        labelled_input(
+            "Current password",
+            "currentPassword",
+            AccountState.current_password_error,
+            id="account-current-password",
+            type="password",
+            auto_complete="current-password",
         ),
+        labelled_input(
+            "New password",
+            "newPassword",
+            AccountState.new_password_error,
+            id="account-new-password",
+            type="password",
+            auto_complete="new-password",
+            placeholder="At least 8 characters",
+        ),
+        field_error(AccountState.password_form_error),
+        _done(AccountState.password_done),
+        rx.button("Change password", type="submit"),
         on_submit=AccountState.change_password,
         reset_on_submit=True,
-        width="100%",
     )
-    email_form = rx.form(
-        rx.vstack(
-            rx.heading("Change email", size="4"),
-            rx.text("Your address: ", rx.text.strong(AccountState.email), size="2"),
-            labelled_input(
-                "New email",
-                "email",
-                AccountState.email_error,
-                id="account-new-email",
-                type="email",
-                auto_complete="email",
-            ),
-            labelled_input(
-                "Password",
-                "password",
-                AccountState.password_error,
-                id="account-email-password",
-                type="password",
-                auto_complete="current-password",
-            ),
-            field_error(AccountState.email_form_error),
-            _done(AccountState.email_done),
-            rx.button("Send confirmation link", type="submit"),
-            spacing="3",
-            width="100%",
+    email_form = _form(
+        rx.heading("Change email", size="4"),
+        rx.text("Your address: ", rx.text.strong(AccountState.email), size="2"),
+        labelled_input(
+            "New email",
+            "email",
+            AccountState.email_error,
+            id="account-new-email",
+            type="email",
+            auto_complete="email",
         ),
+        labelled_input(
+            "Password",
+            "password",
+            AccountState.password_error,
+            id="account-email-password",
+            type="password",
+            auto_complete="current-password",
+        ),
+        field_error(AccountState.email_form_error),
+        _done(AccountState.email_done),
+        rx.button("Send confirmation link", type="submit"),
         on_submit=AccountState.change_email,
         reset_on_submit=True,
-        width="100%",
     )
     return page(
         rx.vstack(
@@ -132,102 +137,74 @@ def account() -> rx.Component:
 
 
 def forgot() -> rx.Component:
-    return page(
-        rx.center(
-            _card(
-                rx.heading("Forgot your password?", size="6"),
-                rx.cond(
-                    ForgotState.sent != "",
-                    rx.callout(ForgotState.sent, color_scheme="green", role="status"),
-                    rx.form(
-                        rx.vstack(
-                            labelled_input(
-                                "Email",
-                                "email",
-                                ForgotState.email_error,
-                                id="forgot-email",
-                                type="email",
-                                auto_complete="email",
-                            ),
-                            rx.button("Email me a link", type="submit", width="100%"),
-                            spacing="3",
-                            width="100%",
-                        ),
-                        on_submit=ForgotState.submit,
-                        width="100%",
-                    ),
+    return _narrow(
+        rx.heading("Forgot your password?", size="6"),
+        rx.cond(
+            ForgotState.sent != "",
+            rx.callout(ForgotState.sent, color_scheme="green", role="status"),
+            _form(
+                labelled_input(
+                    "Email",
+                    "email",
+                    ForgotState.email_error,
+                    id="forgot-email",
+                    type="email",
+                    auto_complete="email",
                 ),
+                rx.button("Email me a link", type="submit", width="100%"),
+                on_submit=ForgotState.submit,
             ),
-            max_width="420px",
-            margin="0 auto",
-        )
+        ),
     )
 
 
 def reset() -> rx.Component:
-    return page(
-        rx.center(
-            _card(
-                rx.heading("Choose a new password", size="6"),
-                rx.cond(
-                    ResetState.done,
-                    rx.vstack(
-                        rx.callout(
-                            "Password changed. Every session was signed out.",
-                            color_scheme="green",
-                            role="status",
-                        ),
-                        rx.link("Sign in with the new password", href="/signin"),
-                    ),
-                    rx.form(
-                        rx.vstack(
-                            labelled_input(
-                                "New password",
-                                "password",
-                                ResetState.password_error,
-                                id="reset-password",
-                                type="password",
-                                auto_complete="new-password",
-                                placeholder="At least 8 characters",
-                            ),
-                            field_error(ResetState.token_error),
-                            rx.cond(
-                                ResetState.token_error != "",
-                                rx.link("Ask for a new link", href="/forgot", size="2"),
-                            ),
-                            rx.button("Set password", type="submit", width="100%"),
-                            spacing="3",
-                            width="100%",
-                        ),
-                        on_submit=ResetState.submit,
-                        width="100%",
-                    ),
+    return _narrow(
+        rx.heading("Choose a new password", size="6"),
+        rx.cond(
+            ResetState.done,
+            rx.vstack(
+                rx.callout(
+                    "Password changed. Every session was signed out.",
+                    color_scheme="green",
+                    role="status",
                 ),
+                rx.link("Sign in with the new password", href="/signin"),
             ),
-            max_width="420px",
-            margin="0 auto",
-        )
+            _form(
+                labelled_input(
+                    "New password",
+                    "password",
+                    ResetState.password_error,
+                    id="reset-password",
+                    type="password",
+                    auto_complete="new-password",
+                    placeholder="At least 8 characters",
+                ),
+                field_error(ResetState.token_error),
+                rx.cond(
+                    ResetState.token_error != "",
+                    rx.link("Ask for a new link", href="/forgot", size="2"),
+                ),
+                rx.button("Set password", type="submit", width="100%"),
+                on_submit=ResetState.submit,
+            ),
+        ),
     )
 
 
 def verify() -> rx.Component:
-    return page(
-        rx.center(
-            _card(
-                rx.heading("Email address", size="6"),
-                rx.cond(
-                    VerifyState.outcome != "",
-                    rx.callout(
-                        VerifyState.outcome,
-                        color_scheme=rx.cond(VerifyState.ok, "green", "red"),
-                        role="status",
-                    ),
-                    rx.text("Checking your link…"),
-                ),
+    return _narrow(
+        rx.heading("Email address", size="6"),
+        rx.cond(
+            VerifyState.outcome != "",
+            rx.callout(
+                VerifyState.outcome,
+                color_scheme=rx.cond(VerifyState.ok, "green", "red"),
+                role="status",
             ),
-            max_width="420px",
-            margin="0 auto",
-        )
+            rx.text("Checking your link…"),
+        ),
     )
 
 

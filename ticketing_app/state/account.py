@@ -92,9 +92,7 @@ class AccountState(rx.State):
                     now=utcnow(),
                 )
         except DomainError as exc:
-            target = {"currentPassword": "current_password", "newPassword": "new_password"}
-            name = target.get(exc.field or "")
-            setattr(self, f"{name}_error" if name else "password_form_error", exc.message)
+            show_error(self, exc, ("currentPassword", "newPassword"), "password_form_error")
             return None
         self.password_done = "Password changed. Your other sessions have been signed out."
         return None

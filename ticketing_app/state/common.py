@@ -181,7 +181,11 @@ def post_form_script(path: str, fields: dict[str, Any], next_path: str) -> str:
 
 
 def show_error(state: rx.State, exc: DomainError, fields: tuple[str, ...], other: str) -> None:
-    """Show a DomainError where the form shows it: next to its field (`<field>_error`) when
-    the form has that field, else in the form-wide var `other`."""
-    target = f"{exc.field}_error" if exc.field in fields else other
+    """Show a DomainError where the form shows it: next to its field (`<field>_error`, the
+    field's name in snake case: `currentPassword` → `current_password_error`) when the form
+    has that field, else in the form-wide var `other`."""
+    if exc.field in fields:
+        target = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", exc.field).lower() + "_error"
+    else:
+        target = other
     setattr(state, target, exc.message)
