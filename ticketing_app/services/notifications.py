@@ -56,6 +56,7 @@ from ticketing_app.models import (
     new_id,
 )
 from ticketing_app.services import delivery as delivery_service
+from ticketing_app.services import watches
 from ticketing_app.services.auth import hash_token
 from ticketing_app.settings import get_settings
 
@@ -437,11 +438,14 @@ def consume(
         inserted = _insert_ignore(conn, made)
         if in_app:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(
+            notified = conn.execute(
                 dialect.insert(_N)
                 .values(in_app)
                 .on_conflict_do_nothing(index_elements=["domain_event_id", "user_id", "kind"])
-            )
+                .returning(_N.c.user_id)
+            ).scalars()
+            # Their bells, live, once this commits (only rows really inserted: a replay is quiet).
+            watches.unread_changed(conn, notified)
         conn.execute(
             sa.update(_P).where(_P.c.name == name).values(last_seq=rows[-1].seq, updated_at=now)
         )
