@@ -461,6 +461,47 @@ def lag(engine: sa.Engine, *, name: str = CONSUMER) -> int:
         ).scalar_one()
 
 
+# -- pruning (the hourly housekeeping, jobs/expiry.py) -----------------------------------------
+def _event_gone() -> sa.ColumnElement[bool]:
+    """The row's domain event has left the outbox, so no replay of the outbox can plan it
+    again (a password reset's id was never in it)."""
+    return ~sa.exists().where(_E.c.id == _D.c.domain_event_id)
+
+
+def prune_deliveries(db: Any, *, before: datetime) -> int:
+    """Delete deliveries that are done (sent or failed) and were created before `before`,
+    once their domain event is no longer in the outbox; pending ones are never deleted."""
+    with db.begin():
+        return (
+            db.connection()
+            .execute(
+                sa.delete(_D).where(
+                    _D.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED)),
+                    _D.c.created_at < before,
+                    _event_gone(),
+                )
+            )
+            .rowcount
+        )
+
+
+def prune_notifications(db: Any, *, before: datetime) -> int:
+    """Delete in-app notifications read before `before` (unread ones stay), once their domain
+    event is no longer in the outbox (a replay would otherwise bring them back unread)."""
+    with db.begin():
+        return (
+            db.connection()
+            .execute(
+                sa.delete(_N).where(
+                    _N.c.read_at.is_not(None),
+                    _N.c.read_at < before,
+                    ~sa.exists().where(_E.c.id == _N.c.domain_event_id),
+                )
+            )
+            .rowcount
+        )
+
+
 # -- password reset requests (no domain event: nothing in the domain changed) -------------------
 _wakers: list[Callable[[], None]] = []
 
