@@ -169,3 +169,44 @@ def test_notifier_with_the_stream_sends_each_email_once(db_url, world, nats_url,
         assert len(smtp.inbox.messages) == 3
     finally:
         smtp.stop()
+
+
+def test_with_the_stream_smtp_down_then_up_delivers_once(db_url, world, nats_url, stream, tmp_path):
+    """The fault test of the outbox path, on the JetStream path: planned while SMTP is down
+    (the messages are acked: the rows hold them now), sent once when it is back."""
+    smtp = SmtpServer()  # not started: down
+    users = [world.user() for _ in range(3)]
+    drain(make_relay(db_url, nats_url, stream), db_url)
+
+    async def go() -> None:
+        notifier = Notifier(
+            database_url=db_url,
+            transport=lambda: SmtpTransport(smtp.url, timeout=5),
+            lease=FileLease("notifications-stream-smtp", 10.0, scope=str(tmp_path)),
+            stream=consumer(nats_url, stream),
+        )
+        try:
+            assert await notifier.run_pass() == (3, 0)  # planned, not sent
+            assert await pending(nats_url, stream) == (0, 0)
+            smtp.start()
+            deadline = time.monotonic() + 15
+            while len(smtp.inbox.messages) < 3 and time.monotonic() < deadline:
+                await notifier.run_pass()  # nothing until the back-off has passed
+                await asyncio.sleep(0.1)
+            assert (await notifier.run_pass())[0] == 0  # nothing planned twice
+        finally:
+            assert notifier.stream is not None
+            await notifier.stream.close()
+
+    try:
+        asyncio.run(go())
+        for user in users:
+            assert len(smtp.inbox.to(user.email)) == 1
+        assert {(r.status, r.attempts) for r in delivery_rows(db_url)} == {("sent", 2)}
+    finally:
+        smtp.stop()
+
+
+def delivery_rows(db_url: str) -> list[Any]:
+    with get_engine(db_url).connect() as conn:
+        return list(conn.execute(sa.select(Delivery.__table__)))
