@@ -17,7 +17,15 @@ from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import Ticket, utcnow
-from ticketing_app.services import event_listings, events, files, orders, tickets, validation
+from ticketing_app.services import (
+    delivery,
+    event_listings,
+    events,
+    files,
+    orders,
+    tickets,
+    validation,
+)
 from ticketing_app.settings import get_settings
 from ticketing_app.state.common import (
     field_errors,
@@ -28,7 +36,7 @@ from ticketing_app.state.common import (
 )
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.events import event_card, listing_card
-from ticketing_app.state.ticket_file import attach, read_upload
+from ticketing_app.state.ticket_file import read_upload
 
 T = TypeVar("T")
 
@@ -211,19 +219,44 @@ NEW_TICKET_IDS = {"title": "new-title", "price": "new-price", "face_value": "new
 SUGGESTIONS = 6
 
 
+def _listing(
+    fields: dict[str, str], event_id: Any, new_event: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The form's fields as `event_listings.list_ticket` takes them."""
+    return {
+        "title": fields["title"],
+        "price": price_input(fields["price"]),
+        "face_value": price_input(fields["face_value"]),
+        "event_id": event_id,
+        "new_event": new_event,
+    }
+
+
 def _list(
     user_id: str, fields: dict[str, str], event_id: Any, new_event: dict[str, Any] | None
 ) -> Ticket:
     with write_session() as db:
         return event_listings.list_ticket(
+            db, seller_id=user_id, now=utcnow(), **_listing(fields, event_id, new_event)
+        )
+
+
+def _list_with_file(
+    user_id: str,
+    fields: dict[str, str],
+    event_id: Any,
+    new_event: dict[str, Any] | None,
+    data: bytes,
+    name: str | None,
+) -> tuple[Ticket, DomainError | None]:
+    with write_session() as db:
+        return delivery.list_ticket_with_file(
             db,
             seller_id=user_id,
-            title=fields["title"],
-            price=price_input(fields["price"]),
-            face_value=price_input(fields["face_value"]),
-            event_id=event_id,
-            new_event=new_event,
+            data=data,
+            filename=name,
             now=utcnow(),
+            **_listing(fields, event_id, new_event),
         )
 
 
@@ -380,24 +413,24 @@ class NewTicketState(rx.State):
             return
         try:
             data, name = await read_upload(chunks)
-            await asyncio.to_thread(files.inspect_file, data, name)
+            ticket, not_attached = await asyncio.to_thread(
+                _list_with_file, user["id"], fields, chosen_id, new_event, data, name
+            )
         except DomainError as exc:
             async with self:
-                self.file_error, self.busy = exc.message, False
-            return
-        try:
-            ticket = await asyncio.to_thread(_list, user["id"], fields, chosen_id, new_event)
-        except DomainError as exc:
-            async with self:
-                focus = self._refuse(exc, fields)
+                if exc.field == files.FIELD:  # the file refused: nothing was listed
+                    self.file_error, self.busy = exc.message, False
+                    focus = None
+                else:
+                    focus = self._refuse(exc, fields)
             yield focus
             return
-        try:
-            await asyncio.to_thread(attach, user["id"], ticket.id, data, name)
+        if not_attached is None:
             done = rx.toast.success("Ticket listed with its file")
-        except DomainError as exc:
+        else:
             done = rx.toast.warning(
-                f"Ticket listed, but its file was not attached: {exc.message}", duration=15000
+                f"Ticket listed, but its file was not attached: {not_attached.message}",
+                duration=15000,
             )
         async with self:
             self.busy, self.progress = False, 100
