@@ -5,6 +5,11 @@ idle, on one real server process (granian, one worker). The upload is read in th
 by chunk; the checks (type, structure, sha256) and the database write run in the threadpool,
 so health checks should keep answering. Target: loaded p99 <= 3x idle p99.
 
+Beside `/api/health` (a thread hop and `SELECT 1`), each probe round also times a request the
+event loop answers alone (an unknown `/api/…` path: the JSON 404, no thread, no database), so a
+slow health check can be told apart from a stalled loop; and the machine's load average is
+printed at the start and the end (the figures mean little on a saturated machine).
+
     .venv/bin/python bench/bench_upload_health.py [--rounds 3] [--postgres]
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -23,24 +29,39 @@ from pathlib import Path
 import common  # noqa: F401  (sys.path, cheap argon2)
 import httpx
 
-from tests.api.api_helpers import start_api_server, stop
 from tests.db_helpers import migrate
 from tests.delivery.sample_files import oversized_pdf
+from tests.support import spawn_server
 from ticketing_app.services.files import MAX_FILE_BYTES
 
 UPLOADERS = 10
 PROBES = 200
 
 
+LOOP_ONLY = "/api/no-such-route"  # answered on the loop: the JSON 404
+
+
 async def probe(client: httpx.AsyncClient, n: int) -> list[float]:
+    """`n` health checks; also records the loop-only request between them (in `loop_times`)."""
     times = []
     for _ in range(n):
         start = time.perf_counter()
         r = await client.get("/api/health")
         times.append(time.perf_counter() - start)
         assert r.status_code == 200, r.text
+        start = time.perf_counter()
+        r = await client.get(LOOP_ONLY)
+        loop_times.append(time.perf_counter() - start)
+        assert r.status_code == 404, r.text
         await asyncio.sleep(0.005)
     return times
+
+
+loop_times: list[float] = []
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def p99(times: list[float]) -> float:
@@ -80,8 +101,12 @@ async def run(base: str, rounds: int) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=30) as health:
             await probe(health, 20)  # warm up
             idle, loaded, uploads = [], [], 0
+            loop_idle, loop_loaded = [], []
             for _ in range(rounds):
+                loop_times.clear()
                 idle.append(p99(await probe(health, PROBES)))
+                loop_idle.append(p99(loop_times))
+                loop_times.clear()
                 stop_at, sent = multiprocessing.Event(), multiprocessing.Value("i", 0)
                 cookies = dict(seller.cookies)
                 proc = multiprocessing.Process(
@@ -91,6 +116,7 @@ async def run(base: str, rounds: int) -> None:
                 while sent.value < UPLOADERS:  # every uploader has finished one: all under way
                     await asyncio.sleep(0.05)
                 loaded.append(p99(await probe(health, PROBES)))
+                loop_loaded.append(p99(loop_times))
                 stop_at.set()
                 proc.join()
                 uploads += sent.value
@@ -100,6 +126,10 @@ async def run(base: str, rounds: int) -> None:
         rounded = [round(x * 1000, 1) for x in all_rounds]
         print(f"health p99 {name}: {best * 1000:.1f} ms (rounds: {rounded})")
     print(f"ratio: {best_loaded / best_idle:.2f} (target <= 3)")
+    print(
+        f"loop-only p99 idle {min(loop_idle) * 1000:.1f} ms, loaded {min(loop_loaded) * 1000:.1f}"
+        f" ms: ratio {min(loop_loaded) / min(loop_idle):.2f}"
+    )
 
 
 def main() -> None:
@@ -113,11 +143,13 @@ def main() -> None:
     else:
         db_url = f"sqlite:///{directory / 'bench.db'}"
         migrate(db_url)
-    server = start_api_server(db_url, directory / "server.log")
+    print(f"load average at start: {load_average()}")
+    server = spawn_server("api", {"DATABASE_URL": db_url}, log_path=directory / "server.log")
     try:
         asyncio.run(run(server.base_url, args.rounds))
     finally:
-        stop(server.proc)
+        server.remove()
+    print(f"load average at end: {load_average()}")
     sys.exit(0)
 
 

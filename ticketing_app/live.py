@@ -68,10 +68,37 @@ def buyer_topic(user_id: str) -> str:
     return f"buyer:{user_id}"
 
 
+def notifications_topic(user_id: str) -> str:
+    """The bell of `user_id`'s tabs (their unread count)."""
+    return f"notifications:{user_id}"
+
+
+# Not a domain event (nothing in the domain changed, nothing in the outbox): the signal that a
+# user's unread count changed, sent on the bus so every worker pushes to that user's tabs. It
+# names the user only; each tab re-reads its own count for the user its cookie signs in.
+UNREAD_CHANGED = "UnreadChanged"
+
+
+def unread_changed_event(user_id: str) -> Event:
+    from ticketing_app.models import new_id, utcnow
+
+    return Event(
+        id=new_id(),
+        type=UNREAD_CHANGED,
+        aggregate_type="user",
+        aggregate_id=user_id,
+        aggregate_version=0,
+        payload={},
+        created_at=utcnow(),
+    )
+
+
 def topics_for(event: Event) -> set[str]:
     """Which views a committed event changes (the payloads are SPEC JSON shapes)."""
     p = event.payload
     topics: set[str] = set()
+    if event.type == UNREAD_CHANGED:
+        return {notifications_topic(event.aggregate_id)}
     if event.aggregate_type == "ticket":
         topics |= {TICKETS, ticket_topic(event.aggregate_id)}
         if p.get("userId"):

@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     # older than this are deleted hourly; 0 keeps them forever. Stripe redelivers an event
     # for up to 3 days, so anything shorter than 4 is refused.
     ticketing_stripe_event_retention_days: int = Field(default=30, ge=0)
+    # Emails sent or given up (`deliveries`), and in-app notifications the user has read, older
+    # than this are deleted hourly — only once their domain event has left the outbox, so a
+    # replay can never send or show them again; 0 keeps them. Pending emails and unread
+    # notifications are never deleted.
+    ticketing_delivery_retention_days: int = Field(default=90, ge=0)
+    ticketing_notification_retention_days: int = Field(default=90, ge=0)
+    # Account tokens (reset and verification links) used or expired longer ago than this are
+    # deleted hourly; 0 keeps them.
+    ticketing_account_token_retention_days: int = Field(default=7, ge=0)
 
     @model_validator(mode="after")
     def _no_public_webhook_secret_with_live_keys(self) -> Settings:

@@ -111,12 +111,18 @@ def test_change_email_needs_the_link_and_tells_the_old_address(app, smtp, new_co
     smtp.inbox.wait_for(lambda _: any("changed" in m.subject for m in smtp.inbox.to(old)))
 
 
-def test_watch_match_shows_in_the_bell_and_the_list(app, smtp, new_context):
+def test_watch_match_shows_in_the_bell_live_and_the_list(app, smtp, new_context):
+    """A matching listing: one email, and the watcher's open tabs show the bell go up without
+    a reload; a watcher whose maximum is below the price gets nothing, and their open bell
+    stays empty (the push is per user). "Mark all read" empties the watcher's other tab too."""
     from datetime import UTC, datetime, timedelta
 
-    watcher, seller = new_context().new_page(), new_context().new_page()
-    watcher_email = unique_email("watcher")
+    watcher_context = new_context()
+    watcher, seller = watcher_context.new_page(), new_context().new_page()
+    stingy = new_context().new_page()
+    watcher_email, stingy_email = unique_email("watcher"), unique_email("stingy")
     sign_up(watcher, app.url, watcher_email)
+    sign_up(stingy, app.url, stingy_email)
     sign_up(seller, app.url, unique_email("seller"))
     starts = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0)
     r = seller.request.post(
@@ -131,27 +137,44 @@ def test_watch_match_shows_in_the_bell_and_the_list(app, smtp, new_context):
     assert r.status == 201, r.text()
     event_id = r.json()["id"]
     # "Notify me" on the event page, up to a price; the page then says it is watching.
-    watcher.goto(f"{app.url}/events/{event_id}")
-    wait_ready(watcher)
-    expect(watcher.get_by_role("heading", name="Bell Show")).to_be_visible()
-    watcher.get_by_label("Up to").fill("60")
-    watcher.get_by_role("button", name="Notify me").click()
-    expect(watcher.get_by_test_id("watching")).to_contain_text("Watching (up to")
-    expect(watcher.get_by_test_id("watching")).to_contain_text("60")
+    for page, up_to in ((watcher, "60"), (stingy, "50")):
+        page.goto(f"{app.url}/events/{event_id}")
+        wait_ready(page)
+        expect(page.get_by_role("heading", name="Bell Show")).to_be_visible()
+        page.get_by_label("Up to").fill(up_to)
+        page.get_by_role("button", name="Notify me").click()
+        expect(page.get_by_test_id("watching")).to_contain_text("Watching (up to")
+        expect(page.get_by_test_id("watching")).to_contain_text(up_to)
     r = watcher.request.get(f"{app.url}/api/watches")
     assert [(w["eventId"], w["maxPrice"]) for w in r.json()] == [(event_id, 60)]
     watcher.goto(app.url + "/account")  # and /account lists it
     expect(watcher.get_by_test_id("watch-row")).to_contain_text("Bell Show")
+    watcher.goto(f"{app.url}/events/{event_id}")  # the open page that will not reload
+    wait_ready(watcher)
+    second_tab = watcher_context.new_page()
+    second_tab.goto(app.url + "/orders")
+    wait_ready(second_tab)
+    for page in (watcher, second_tab, stingy):
+        expect(page.get_by_test_id("nav-unread")).to_have_count(0)
+
     r = seller.request.post(
         app.url + "/api/tickets", data={"title": "Balcony", "price": 55, "eventId": event_id}
     )
     assert r.status == 201, r.text()
     smtp.inbox.wait_to(watcher_email, count=2)  # the welcome, then the match
-    watcher.goto(app.url + "/orders")
-    expect(watcher.get_by_test_id("nav-unread")).to_have_text("1")
+    # Live: both of the watcher's tabs, no reload (a navigation would also show it).
+    expect(watcher.get_by_test_id("nav-unread")).to_have_text("1", timeout=5000)
+    expect(second_tab.get_by_test_id("nav-unread")).to_have_text("1", timeout=5000)
+    expect(stingy.get_by_test_id("nav-unread")).to_have_count(0)  # over their maximum
+    assert not [m for m in smtp.inbox.to(stingy_email) if "New ticket" in m.subject]
+    stingy.reload()
+    wait_ready(stingy)
+    expect(stingy.get_by_test_id("nav-unread")).to_have_count(0)
+
     watcher.get_by_test_id("nav-bell").click()
     expect(watcher).to_have_url(re.compile(r"/notifications$"))
     item = watcher.get_by_test_id("notification")
     expect(item).to_contain_text("New ticket for Bell Show: Balcony at $55.00")
     watcher.get_by_role("button", name="Mark all read").click()
     expect(watcher.get_by_test_id("nav-unread")).to_have_count(0)
+    expect(second_tab.get_by_test_id("nav-unread")).to_have_count(0, timeout=5000)

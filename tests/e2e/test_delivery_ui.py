@@ -16,9 +16,10 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.app_server import AppServer, start_app
-from e2e.helpers import list_ticket, pay_button, sign_up, unique_email
-from tests.delivery.sample_files import HTML, pdf
+from e2e.helpers import list_ticket, pay_button, sign_up, unique_email, wait_ready
+from tests.delivery.sample_files import HTML, oversized_pdf, pdf
 from tests.support.stripe import LocalStripe, start_localstripe
+from ticketing_app.services.files import MAX_FILE_BYTES
 
 pytestmark = pytest.mark.e2e
 
@@ -114,3 +115,53 @@ def test_seller_attaches_buyer_downloads_others_cannot(
     expect(holder).to_contain_text(re.compile(r"Holder: b\*\*\*@example\.com"))
     scanner.goto(f"{base}/verify/{'A' * 24}")
     expect(scanner.get_by_test_id("verify-invalid")).to_contain_text("not valid")
+
+
+def fill_listing(page: Page, base: str, title: str, price: str) -> None:
+    page.goto(base + "/tickets/new")
+    wait_ready(page)
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Price").fill(price)
+
+
+def test_listing_with_a_file_and_with_a_refused_file(
+    delivery_app: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    """The listing form's own file field (decision 70): a good file lists the ticket with it
+    attached; a refused one shows why on the form and lists nothing (the form keeps what was
+    typed)."""
+    base = delivery_app.url
+    seller = new_context().new_page()
+    sign_up(seller, base, unique_email("lister"))
+    tag = uuid.uuid4().hex[:6]
+
+    refused_title = f"Refused {tag}"
+    fill_listing(seller, base, refused_title, "25")
+    choose_file(seller, "ticket.pdf", HTML, "application/pdf")  # HTML under a PDF name
+    expect(seller.get_by_test_id("new-file-chosen")).to_contain_text("ticket.pdf")
+    seller.get_by_role("button", name="List ticket", exact=True).click()
+    expect(seller.get_by_test_id("new-file-error")).to_contain_text("must be a PDF, PNG or JPEG")
+    expect(seller).to_have_url(re.compile(r"/tickets/new/?$"))
+    expect(seller.get_by_label("Title")).to_have_value(refused_title)
+    too_big = oversized_pdf(MAX_FILE_BYTES)
+    choose_file(seller, "huge.pdf", too_big, "application/pdf")
+    seller.get_by_role("button", name="List ticket", exact=True).click()
+    expect(seller.get_by_test_id("new-file-error")).to_contain_text("at most 5 MB")
+    expect(seller).to_have_url(re.compile(r"/tickets/new/?$"))
+    mine = seller.request.get(f"{base}/api/tickets", params={"q": tag, "status": "all"})
+    assert mine.status == 200, mine.text()
+    assert mine.json() == []  # nothing was listed
+
+    title = f"With file {tag}"
+    fill_listing(seller, base, title, "25")
+    original = pdf("Row D seat 1")
+    choose_file(seller, "Row D.pdf", original, "application/pdf")
+    seller.get_by_role("button", name="List ticket", exact=True).click()
+    expect(seller).to_have_url(re.compile(r"/tickets/[0-9a-f-]{36}$"))
+    expect(seller.get_by_role("heading", name=title)).to_be_visible()
+    expect(seller.get_by_test_id("file-attached")).to_contain_text("File attached ✓ Row D.pdf")
+    ticket_id = seller.url.rstrip("/").rsplit("/", 1)[-1]
+    got = seller.request.get(f"{base}/api/tickets/{ticket_id}/file")
+    assert got.status == 200 and got.body() == original
+    listed = seller.request.get(f"{base}/api/tickets", params={"q": tag, "status": "all"})
+    assert [t["title"] for t in listed.json()] == [title]

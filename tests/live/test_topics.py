@@ -78,3 +78,9 @@ def test_watchers_are_per_client_and_state_and_replaced_by_the_next_watch() -> N
     finally:
         live.unwatch("tok-1")
         live.unwatch("tok-2")
+
+
+def test_the_unread_signal_reaches_only_that_users_bell() -> None:
+    topics = live.topics_for(live.unread_changed_event("user-1"))
+    assert topics == {live.notifications_topic("user-1")}
+    assert live.notifications_topic("user-2") not in topics

@@ -210,3 +210,37 @@ def test_the_publishing_worker_delivers_its_own_events_once() -> None:
 
     asyncio.run(scenario())
     assert got == ["e1", "e2"]
+
+
+def test_the_unread_signal_reaches_the_other_worker_for_that_user_only() -> None:
+    """The live bell across workers: the notifier's worker publishes the signal on the bus;
+    the worker holding the user's socket gets it once, as that user's topic only."""
+    if not TEST_REDIS_URL:
+        pytest.skip("TEST_REDIS_URL not set (CI sets it)")
+    from ticketing_app import live
+
+    channel = f"ticketing:test-events:{uuid.uuid4().hex[:8]}"
+    here: list[Event] = []
+    there: list[Event] = []
+
+    async def scenario() -> None:
+        notifier_worker = EventBus(redis_url=TEST_REDIS_URL, channel=channel)
+        socket_worker = EventBus(redis_url=TEST_REDIS_URL, channel=channel)
+        notifier_worker.add_listener(here.append)
+        socket_worker.add_listener(there.append)
+        tasks = [asyncio.create_task(b.run()) for b in (notifier_worker, socket_worker)]
+        try:
+            for bus in (notifier_worker, socket_worker):
+                await asyncio.wait_for(bus.subscribed.wait(), 10)
+            # From a worker thread, as the notifier's after-commit callback runs.
+            await asyncio.to_thread(notifier_worker.publish, live.unread_changed_event("u-1"))
+            await wait_until_async(lambda: len(there) >= 1, 10, "the signal on the other worker")
+            await asyncio.sleep(0.2)  # a second copy would be here by now
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert len(here) == len(there) == 1
+    assert live.topics_for(there[0]) == {live.notifications_topic("u-1")}

@@ -336,3 +336,59 @@ def test_a_late_file_reaches_the_buyers_order_page(
     [event] = [e for e in delivered if e.type == "TicketFileAttached"]
     assert live.order_topic(order.id) in live.topics_for(event)
     assert live.seller_topic(seller.id) in live.topics_for(event)
+
+
+def _counts(new_session: Callable[[], Session]) -> tuple[int, int, int]:
+    from ticketing_app.models import Event
+
+    with new_session() as db:
+        return tuple(  # type: ignore[return-value]
+            db.exec(select(sa.func.count()).select_from(table)).one()
+            for table in (Ticket, Event, TicketFile)
+        )
+
+
+def test_listing_with_a_refused_file_lists_nothing(new_session, seller, now) -> None:
+    """Decision 70: the listing form's file is inspected before the listing is written — a
+    wrong type, an empty or a cut-off file leaves no ticket and no new event behind."""
+    new_event = {
+        "name": "Refused Fest",
+        "venue": "Hall",
+        "city": "Lyon",
+        "starts_at": (now + timedelta(days=9)).isoformat(),
+    }
+    for bad in (HTML, b"", truncated_png()):
+        with new_session() as db, pytest.raises(DomainError) as refused:
+            delivery.list_ticket_with_file(
+                db,
+                seller_id=seller.id,
+                data=bad,
+                filename="ticket.pdf",
+                now=now,
+                title="Stalls",
+                price="20",
+                face_value=None,
+                new_event=new_event,
+            )
+        assert refused.value.field == files.FIELD
+    assert _counts(new_session) == (0, 0, 0)
+
+
+def test_listing_with_a_good_file_lists_it_attached(new_session, seller, now) -> None:
+    data = pdf("Row A seat 1")
+    with new_session() as db:
+        ticket, not_attached = delivery.list_ticket_with_file(
+            db,
+            seller_id=seller.id,
+            data=data,
+            filename="Row A.pdf",
+            now=now,
+            title="Row A",
+            price="20",
+            face_value=None,
+        )
+    assert not_attached is None and ticket.has_file and ticket.title == "Row A"
+    with new_session() as db:
+        stored = delivery.readable_file(db, user_id=seller.id, ticket_id=ticket.id)
+    assert stored.data == data and stored.meta.filename == "Row A.pdf"
+    assert _counts(new_session) == (1, 0, 1)

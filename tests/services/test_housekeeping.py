@@ -12,10 +12,19 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ticketing_app import outbox
-from ticketing_app.db import read_session
+from ticketing_app.db import get_engine, read_session
 from ticketing_app.errors import RateLimited, ValidationError
 from ticketing_app.jobs.expiry import ExpiryScheduler
-from ticketing_app.models import AuthSession, DomainEvent, StripeEvent
+from ticketing_app.models import (
+    AccountToken,
+    AuthSession,
+    Delivery,
+    DeliveryStatus,
+    DomainEvent,
+    Notification,
+    StripeEvent,
+    TokenPurpose,
+)
 from ticketing_app.services import auth
 from ticketing_app.settings import reset_settings
 
@@ -165,3 +174,119 @@ def test_stripe_event_retention_zero_keeps_them(db_url, new_session, settings_en
     add_stripe_events(new_session, evt_ancient=NOW - timedelta(days=900))
     ExpiryScheduler(db_url=db_url).housekeeping()
     assert stripe_event_ids(db_url) == {"evt_ancient"}
+
+
+# -- notifications (SPEC §11): deliveries, in-app notifications, account tokens ------------------
+def add_delivery(db_url: str, name: str, *, status: str, at: datetime, event_id: str) -> None:
+    with get_engine(db_url).begin() as conn:
+        conn.execute(
+            sa.insert(Delivery.__table__).values(
+                id=str(uuid.uuid4()),
+                domain_event_id=event_id,
+                recipient=f"{name}@example.com",
+                user_id=None,
+                template="welcome",
+                context="{}",
+                status=status,
+                attempts=0,
+                next_attempt_at=at,
+                created_at=at,
+                sent_at=at if status == DeliveryStatus.SENT else None,
+            )
+        )
+
+
+def delivery_names(db_url: str) -> set[str]:
+    with get_engine(db_url).connect() as conn:
+        rows = conn.execute(sa.select(Delivery.__table__.c.recipient)).scalars()
+        return {r.split("@")[0] for r in rows}
+
+
+def test_done_deliveries_past_retention_are_deleted_pending_and_replayable_kept(
+    db_url, new_session, settings_env, NOW
+):
+    settings_env.setenv("TICKETING_DELIVERY_RETENTION_DAYS", "90")
+    old, recent = NOW - timedelta(days=91), NOW - timedelta(days=89)
+    still_in_outbox = write_event(new_session, NOW - timedelta(days=1), published=True)
+    with read_session(db_url) as db:
+        kept_event_id = db.exec(
+            select(DomainEvent.id).where(DomainEvent.aggregate_id == still_in_outbox)
+        ).one()
+    gone = str(uuid.uuid4())  # an event that has left the outbox (or a password reset)
+    add_delivery(db_url, "sent_old", status=DeliveryStatus.SENT, at=old, event_id=gone)
+    add_delivery(db_url, "failed_old", status=DeliveryStatus.FAILED, at=old, event_id=gone)
+    add_delivery(db_url, "pending_old", status=DeliveryStatus.PENDING, at=old, event_id=gone)
+    add_delivery(db_url, "sent_recent", status=DeliveryStatus.SENT, at=recent, event_id=gone)
+    # Its event is still in the outbox: a replay would plan it again, so it stays.
+    add_delivery(db_url, "replayable", status=DeliveryStatus.SENT, at=old, event_id=kept_event_id)
+    ExpiryScheduler(db_url=db_url).housekeeping()
+    assert delivery_names(db_url) == {"pending_old", "sent_recent", "replayable"}
+
+
+def test_read_notifications_past_retention_are_deleted_unread_kept(
+    db_url, make_user, settings_env, NOW
+):
+    settings_env.setenv("TICKETING_NOTIFICATION_RETENTION_DAYS", "30")
+    user = make_user()
+    table = Notification.__table__
+    rows = {
+        "read_old": NOW - timedelta(days=31),
+        "read_recent": NOW - timedelta(days=29),
+        "unread_old": None,
+    }
+    with get_engine(db_url).begin() as conn:
+        for kind, read_at in rows.items():
+            conn.execute(
+                sa.insert(table).values(
+                    id=str(uuid.uuid4()),
+                    user_id=user.id,
+                    domain_event_id=str(uuid.uuid4()),
+                    kind=kind,
+                    text=kind,
+                    link="/",
+                    created_at=NOW - timedelta(days=100),
+                    read_at=read_at,
+                )
+            )
+    ExpiryScheduler(db_url=db_url).housekeeping()
+    with get_engine(db_url).connect() as conn:
+        assert set(conn.execute(sa.select(table.c.kind)).scalars()) == {"read_recent", "unread_old"}
+
+
+def test_spent_account_tokens_are_deleted_live_ones_kept(db_url, make_user, settings_env, NOW):
+    settings_env.setenv("TICKETING_ACCOUNT_TOKEN_RETENTION_DAYS", "7")
+    user = make_user()
+    table = AccountToken.__table__
+    tokens = {  # name: (expires_at, used_at)
+        "used_long_ago": (NOW + timedelta(hours=1), NOW - timedelta(days=8)),
+        "used_lately": (NOW - timedelta(days=30), NOW - timedelta(days=6)),
+        "expired_long_ago": (NOW - timedelta(days=8), None),
+        "expired_lately": (NOW - timedelta(days=1), None),
+        "live": (NOW + timedelta(hours=1), None),
+    }
+    with get_engine(db_url).begin() as conn:
+        for name, (expires_at, used_at) in tokens.items():
+            conn.execute(
+                sa.insert(table).values(
+                    id=str(uuid.uuid4()),
+                    user_id=user.id,
+                    purpose=TokenPurpose.RESET,
+                    token_hash=name.ljust(64, "0"),
+                    created_at=NOW - timedelta(days=40),
+                    expires_at=expires_at,
+                    used_at=used_at,
+                )
+            )
+    ExpiryScheduler(db_url=db_url).housekeeping()
+    with get_engine(db_url).connect() as conn:
+        left = {h.rstrip("0") for h in conn.execute(sa.select(table.c.token_hash)).scalars()}
+    assert left == {"used_lately", "expired_lately", "live"}
+
+
+def test_notification_retentions_zero_keep_everything(db_url, make_user, settings_env, NOW):
+    for name in ("DELIVERY", "NOTIFICATION", "ACCOUNT_TOKEN"):
+        settings_env.setenv(f"TICKETING_{name}_RETENTION_DAYS", "0")
+    ancient = NOW - timedelta(days=900)
+    add_delivery(db_url, "ancient", status=DeliveryStatus.SENT, at=ancient, event_id="x")
+    ExpiryScheduler(db_url=db_url).housekeeping()
+    assert delivery_names(db_url) == {"ancient"}

@@ -29,6 +29,7 @@ from ticketing_app.mail import SmtpTransport
 from ticketing_app.models import (
     Charge,
     ChargeStatus,
+    ConsumerPosition,
     Delivery,
     DeliveryStatus,
     Order,
@@ -419,3 +420,50 @@ def test_buyer_is_told_when_the_seller_attaches_the_file_after_the_sale(
         )
     notifier.run_once()
     assert len(smtp.inbox.messages) == 5
+
+
+def test_new_notifications_signal_their_users_once_after_commit(
+    seller, make_user, notifier, new_session, db_url, now
+):
+    """The live bell's trigger: the consumer signals exactly the users who got a new in-app
+    notification, after its commit; a replay (position reset) signals nobody; "mark all read"
+    signals its user (their other tabs)."""
+    from datetime import UTC, datetime
+
+    from ticketing_app.services import events, tickets
+
+    signals: list[set[str]] = []
+    stop = watches.on_unread_changed(signals.append)
+    try:
+        with new_session() as db:
+            event = events.create_event(
+                db,
+                user_id=seller.id,
+                name="Signal Show",
+                venue="Olympia",
+                city="Paris",
+                starts_at=datetime(2026, 12, 5, 20, 0, tzinfo=UTC).isoformat(),
+                now=now,
+            ).event
+        fan, cheap = make_user("fan@example.com"), make_user("cheapfan@example.com")
+        for user, most in ((fan, None), (cheap, "10")):
+            with new_session() as db:
+                watches.watch_event(db, user_id=user.id, event_id=event.id, max_price=most, now=now)
+        notifier.consume_all()  # the welcomes: emails, no in-app notification
+        assert signals == []
+        with new_session() as db:
+            tickets.create_ticket(
+                db, seller_id=seller.id, title="Floor", price=40, event_id=event.id, now=now
+            )
+        notifier.consume_all()
+        assert signals == [{fan.id}]
+        with get_engine(db_url).begin() as conn:  # replay everything: nothing new, no signal
+            conn.execute(sa.update(ConsumerPosition.__table__).values(last_seq=0))
+        notifier.consume_all()
+        assert signals == [{fan.id}]
+        with new_session() as db:
+            watches.mark_all_read(db, user_id=fan.id, now=now)
+            watches.mark_all_read(db, user_id=cheap.id, now=now)  # nothing to mark: quiet
+        assert signals == [{fan.id}, {fan.id}]
+    finally:
+        stop()

@@ -95,10 +95,15 @@ def _check_can_attach(user_id: str, ticket_id: str) -> None:
         delivery.check_can_attach(db, user_id=user_id, ticket_id=ticket_id)
 
 
-def _attach(user_id: str, ticket_id: str, data: bytes, filename: str | None):  # noqa: ANN202
+def _attach(user_id: str, ticket_id: str, data: bytearray, filename: str | None):  # noqa: ANN202
     with write_session() as db:
         return delivery.attach_ticket_file(
-            db, user_id=user_id, ticket_id=ticket_id, data=data, filename=filename, now=utcnow()
+            db,
+            user_id=user_id,
+            ticket_id=ticket_id,
+            data=bytes(data),  # the one copy, here in the threadpool rather than on the loop
+            filename=filename,
+            now=utcnow(),
         )
 
 

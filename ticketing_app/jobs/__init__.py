@@ -2,7 +2,8 @@
 
 `register(app)` adds one lifespan task that runs, on every worker:
 - the event bus (`bus.py`): committed domain events from this and every other worker;
-- the live pusher (`ticketing_app.live`): events -> `_reload_live` on this worker's watchers;
+- the live pusher (`ticketing_app.live`): events -> `_reload_live` on this worker's watchers
+  (and the unread-count signal of `services/watches.on_unread_changed`: the navbar's bell);
 - the outbox relay to NATS JetStream when NATS_URL is set (`ticketing_app.outbox.relay`,
   leased likewise);
 - the expiry scheduler (`expiry.py`), active only on the worker holding the
@@ -82,8 +83,9 @@ async def run_background(app: Any) -> None:
     """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
     from ticketing_app.jobs.notifications import run_notifications
     from ticketing_app.lease import make_lease
-    from ticketing_app.live import LivePusher
+    from ticketing_app.live import LivePusher, unread_changed_event
     from ticketing_app.outbox.relay import run_relay
+    from ticketing_app.services import watches
 
     bus = EventBus(redis_url=get_settings().redis_url)
     pusher = LivePusher(app)
@@ -92,6 +94,11 @@ async def run_background(app: Any) -> None:
     bus.add_listener(pusher.on_event)
     bus.add_listener(scheduler.on_event)
     bus.add_listener(event_starts.on_event)
+    # New in-app notifications (made by the notifications consumer, on the lease holder) and
+    # "mark all read": the user's bells, live, on whichever worker holds their sockets.
+    stop_unread = watches.on_unread_changed(
+        lambda users: [bus.publish(unread_changed_event(u)) for u in users]
+    )
     loops: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
         "ticketing-event-bus": bus.run,
         "ticketing-live-prune": pusher.prune_forever,
@@ -106,6 +113,7 @@ async def run_background(app: Any) -> None:
     try:
         await asyncio.gather(*tasks)
     finally:
+        stop_unread()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

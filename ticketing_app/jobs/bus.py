@@ -85,6 +85,11 @@ class EventBus:
             except Exception:
                 log.exception("event listener %r failed for %s", listener, event.type)
 
+    def publish(self, event: Event) -> None:
+        """Send a signal that is not an outbox event (live.UNREAD_CHANGED) the same way:
+        this worker's listeners and, with Redis, every other worker's. Any thread."""
+        self._on_commit(event)
+
     def _on_commit(self, event: Event) -> None:
         """Called in the committing thread: hand over to the loop, never block here."""
         loop = self._loop

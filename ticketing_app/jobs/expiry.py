@@ -31,7 +31,7 @@ from ticketing_app.db import read_session, write_session
 from ticketing_app.jobs.scheduling import add_interval, started_scheduler
 from ticketing_app.models import Order
 from ticketing_app.outbox import Event
-from ticketing_app.services import auth, orders, payments
+from ticketing_app.services import accounts, auth, notifications, orders, payments
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,8 @@ class ExpiryScheduler:
 
     def housekeeping(self) -> tuple[int, int]:
         """Delete outbox rows past retention, stale sign-in failures, sessions ended over a
-        day ago and handled Stripe event ids past retention; returns the counts of the first
+        day ago, handled Stripe event ids past retention, and done deliveries, read in-app
+        notifications and spent account tokens past theirs; returns the counts of the first
         two."""
         settings = get_settings()
         now = _utcnow()
@@ -271,15 +272,44 @@ class ExpiryScheduler:
                         db,
                         before=now - timedelta(days=settings.ticketing_stripe_event_retention_days),
                     )
+            notified = self.prune_notifications(now)
         except Exception:
             log.exception("housekeeping failed")
-        if events or failures or sessions or stripe_events:
+            notified = {}
+        if events or failures or sessions or stripe_events or any(notified.values()):
             log.info(
                 "housekeeping deleted %d event(s), %d sign-in failure(s), %d ended session(s), "
-                "%d Stripe event id(s)",
+                "%d Stripe event id(s), %d delivery(ies), %d notification(s), %d token(s)",
                 events,
                 failures,
                 sessions,
                 stripe_events,
+                notified.get("deliveries", 0),
+                notified.get("notifications", 0),
+                notified.get("tokens", 0),
             )
         return events, failures
+
+    def prune_notifications(self, now: datetime) -> dict[str, int]:
+        """The notifications side (SPEC §11): done deliveries, read in-app notifications and
+        used or expired account tokens past their retentions (0: kept)."""
+        settings = get_settings()
+        counts = {"deliveries": 0, "notifications": 0, "tokens": 0}
+        steps = (
+            (
+                "deliveries",
+                settings.ticketing_delivery_retention_days,
+                notifications.prune_deliveries,
+            ),
+            (
+                "notifications",
+                settings.ticketing_notification_retention_days,
+                notifications.prune_notifications,
+            ),
+            ("tokens", settings.ticketing_account_token_retention_days, accounts.prune_tokens),
+        )
+        for name, days, prune in steps:
+            if days:
+                with write_session(self.db_url) as db:
+                    counts[name] = prune(db, before=now - timedelta(days=days))
+        return counts

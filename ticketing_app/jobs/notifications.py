@@ -15,8 +15,10 @@ Guarantees (docs/notifications.md):
   `mark_sent` committed sends that one message again on restart. A message recorded as sent is
   never sent again. Two notifiers during a lease overlap could likewise send one twice.
 
-With NATS_URL set the same embedded outbox reader is used (the outbox is the source of truth in
-both modes; a durable JetStream consumer is a later option, see docs/notifications.md).
+Where the events come from: without NATS_URL, the embedded outbox reader (its position in
+`consumer_positions`); with NATS_URL, a durable JetStream consumer of the relay's stream
+(`notifications_stream.StreamConsumer`: acked after the delivery rows commit). Sending is the
+same in both modes; if NATS is unreachable, what is already planned is still sent.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import sqlalchemy as sa
 
 from ticketing_app import outbox
 from ticketing_app.db import get_engine, normalize_url
+from ticketing_app.jobs.notifications_stream import StreamConsumer
 from ticketing_app.lease import Lease, make_lease
 from ticketing_app.mail import PermanentFailure, Transport, transport_from_settings
 from ticketing_app.models import utcnow
@@ -52,13 +55,16 @@ class Notifier:
         poll_interval: float = 1.0,
         batch_size: int = 500,
         consumer: str = svc.CONSUMER,
+        stream: StreamConsumer | None = None,
     ) -> None:
+        """`stream`: read the events from JetStream (with NATS_URL) instead of the outbox."""
         self.database_url = normalize_url(database_url or get_settings().database_url)
         self.transport_factory = transport or transport_from_settings
         self.lease = lease or make_lease(LEASE_NAME, 10.0, database_url=self.database_url)
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.consumer = consumer
+        self.stream = stream
         self.sent = 0
         self.active = False
         self._wake: asyncio.Event | None = None
@@ -122,6 +128,21 @@ class Notifier:
         """One pass: plan, then send; returns (deliveries made, sent)."""
         return self.consume_all(), self.send_due()
 
+    async def run_pass(self) -> tuple[int, int]:
+        """One pass from whichever source: (deliveries made, sent). With JetStream, a failure
+        to read the stream is logged and what is already planned is still sent."""
+        if self.stream is None:
+            return await asyncio.to_thread(self.run_once)
+        made = 0
+        try:
+            _handled, made = await self.stream.consume_available(self.engine)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("notifications: reading JetStream failed (%s); will retry", exc)
+            await self.stream.close()  # reconnect at the next pass
+        return made, await asyncio.to_thread(self.send_due)
+
     # -- the loop -----------------------------------------------------------------------------
     def _on_commit(self, _event: outbox.Event) -> None:
         """Runs in the committing thread: nudge the loop."""
@@ -169,7 +190,7 @@ class Notifier:
                     renewed = time.monotonic()
                 self._wake.clear()
                 try:
-                    await asyncio.to_thread(self.run_once)
+                    await self.run_pass()
                     backoff = 0.2
                     wait = await self._next_wait()
                 except asyncio.CancelledError:
@@ -182,12 +203,15 @@ class Notifier:
             unsubscribe()
             unqueue()
             self.active = False
+            if self.stream is not None:
+                await self.stream.close()
             await asyncio.to_thread(self.lease.release)
 
 
 async def run_notifications() -> None:
-    """Reflex lifespan task: the notifications consumer and sender (every mode)."""
+    """Reflex lifespan task: the notifications consumer and sender (every mode; with NATS_URL
+    the events come from the durable JetStream consumer)."""
     from ticketing_app.mail import describe_destination
 
     log.info("emails go to %s", describe_destination())
-    await Notifier().run()
+    await Notifier(stream=StreamConsumer.from_settings()).run()

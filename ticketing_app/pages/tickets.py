@@ -16,9 +16,9 @@ from ticketing_app.components.layout import (
 )
 from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.models import TicketStatus
-from ticketing_app.pages.ticket_file import ticket_file_panel
+from ticketing_app.pages.ticket_file import ACCEPT, ticket_file_panel
 from ticketing_app.state.nav import NavState
-from ticketing_app.state.ticket import NewTicketState, TicketState
+from ticketing_app.state.ticket import NEW_UPLOAD_ID, NewTicketState, TicketState
 from ticketing_app.state.ticket_file import TicketFileState
 
 S = TicketState
@@ -138,6 +138,82 @@ def _event_picker() -> rx.Component:
     )
 
 
+def _file_field() -> rx.Component:
+    """ "Ticket file (optional)": picked or dropped here, sent with the listing (checked before
+    anything is listed); it can also be attached later on the ticket page."""
+    chosen = rx.selected_files(NEW_UPLOAD_ID)
+    dropzone = rx.upload.root(
+        rx.vstack(
+            rx.icon("file-up"),
+            rx.text("Drop the ticket here (PDF, PNG or JPEG, at most 5 MB) or click to pick it"),
+            align="center",
+            spacing="1",
+        ),
+        id=NEW_UPLOAD_ID,
+        accept=ACCEPT,
+        max_files=1,
+        multiple=False,
+        # No on_drop: the default keeps the chosen file for the submit (rx.selected_files).
+        on_drop_rejected=N.refused,
+        border="1px dashed var(--gray-a7)",
+        padding="1rem",
+        border_radius="8px",
+        width="100%",
+        cursor="pointer",
+        data_testid="new-ticket-file-drop",
+    )
+    return rx.vstack(
+        rx.text("Ticket file (optional)", weight="medium", size="2"),
+        rx.el.label(dropzone, display="block", width="100%"),
+        rx.cond(
+            chosen.length() > 0,
+            rx.hstack(
+                rx.text("Will be attached: ", rx.text.strong(chosen[0]), size="2"),
+                rx.button(
+                    "Remove",
+                    type="button",
+                    variant="ghost",
+                    size="1",
+                    on_click=rx.clear_selected_files(NEW_UPLOAD_ID),
+                ),
+                align="center",
+                data_testid="new-file-chosen",
+            ),
+            rx.text(
+                "You can also attach it later; the buyer gets it once they have paid.",
+                size="1",
+                color_scheme="gray",
+            ),
+        ),
+        rx.cond(N.busy & (chosen.length() > 0), rx.progress(value=N.progress, width="100%")),
+        rx.cond(
+            N.file_error != "",
+            rx.callout(
+                N.file_error,
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+                data_testid="new-file-error",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _submit(form: rx.Var) -> rx.Var:
+    """With a file chosen the form goes as an upload (its fields bound to it), else as an
+    ordinary event."""
+    return rx.cond(
+        rx.selected_files(NEW_UPLOAD_ID).length() > 0,
+        N.create_with_file(
+            rx.upload_files_chunk(upload_id=NEW_UPLOAD_ID, on_upload_progress=N.on_progress),
+            form,
+        ),
+        N.create(form),
+    )
+
+
 def new_ticket() -> rx.Component:
     return page(
         rx.card(
@@ -181,6 +257,7 @@ def new_ticket() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(N.cap_hint != "", rx.text(N.cap_hint, size="1", color_scheme="gray")),
+                    _file_field(),
                     field_error(N.error),
                     rx.button(
                         "List ticket", type="submit", size="3", loading=N.busy, disabled=offline
@@ -188,7 +265,7 @@ def new_ticket() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
-                on_submit=N.create,
+                on_submit=_submit,
                 reset_on_submit=False,
             ),
             size="4",

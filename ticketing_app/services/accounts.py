@@ -201,3 +201,22 @@ def sign_out_everywhere(db: Session, *, user_id: str, now: datetime) -> int:
             .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
             .values(revoked_at=now)
         ).rowcount
+
+
+def prune_tokens(db: Session, *, before: datetime) -> int:
+    """Delete account tokens used, or expired, before `before` (hourly housekeeping). A link
+    with a deleted token is refused like a used one: 400 on `token`."""
+    table = AccountToken.__table__
+    with db.begin():
+        return (
+            db.connection()
+            .execute(
+                sa.delete(table).where(
+                    sa.or_(
+                        table.c.used_at < before,
+                        sa.and_(table.c.used_at.is_(None), table.c.expires_at < before),
+                    )
+                )
+            )
+            .rowcount
+        )

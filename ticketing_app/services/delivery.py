@@ -20,7 +20,13 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ticketing_app import outbox
-from ticketing_app.errors import Forbidden, NotAuthenticated, NotFound, RuleViolation
+from ticketing_app.errors import (
+    DomainError,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    RuleViolation,
+)
 from ticketing_app.models import (
     Charge,
     ChargeStatus,
@@ -32,7 +38,7 @@ from ticketing_app.models import (
     User,
     iso,
 )
-from ticketing_app.services import files
+from ticketing_app.services import event_listings, files
 from ticketing_app.services.eticket_pdf import ETicketData, render_eticket_pdf
 from ticketing_app.services.orders import own_order
 from ticketing_app.services.tickets import load_ticket
@@ -148,6 +154,31 @@ def attach_ticket_file(
             now=now,
         )
     return stored
+
+
+def list_ticket_with_file(
+    db: Session,
+    *,
+    seller_id: str,
+    data: bytes,
+    filename: str | None,
+    now: datetime,
+    **listing: Any,
+) -> tuple[Ticket, DomainError | None]:
+    """The listing form with a file (decision 70): the file is inspected first, so a refused
+    one (400 on `file`) lists nothing — no ticket, no new event; then the listing
+    (`event_listings.list_ticket`, `listing` its arguments), then the attach. Returns the
+    ticket and, if the attach itself refused after the listing (the ticket changed in
+    between), why — the listing then exists without its file."""
+    files.inspect_file(data, filename)
+    ticket = event_listings.list_ticket(db, seller_id=seller_id, now=now, **listing)
+    try:
+        stored = attach_ticket_file(
+            db, user_id=seller_id, ticket_id=ticket.id, data=data, filename=filename, now=now
+        )
+    except DomainError as exc:
+        return ticket, exc
+    return stored, None
 
 
 def _sold_order_id(conn: sa.Connection, ticket_id: str) -> str | None:

@@ -56,6 +56,7 @@ from ticketing_app.models import (
     new_id,
 )
 from ticketing_app.services import delivery as delivery_service
+from ticketing_app.services import watches
 from ticketing_app.services.auth import hash_token
 from ticketing_app.settings import get_settings
 
@@ -345,8 +346,9 @@ def _insert_ignore(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
         dialect.insert(_D)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["domain_event_id", "recipient", "template"])
+        .returning(_D.c.id)  # counted from what came back: rowcount is -1 here on psycopg
     )
-    return conn.execute(stmt).rowcount
+    return len(conn.execute(stmt).scalars().all())
 
 
 def delivery_row(
@@ -409,6 +411,33 @@ def _readable(rows: list[Any], after: int, now: datetime) -> list[Any]:
     return out
 
 
+def plan_events(conn: sa.Connection, events: list[Any], now: datetime) -> int:
+    """Insert the deliveries and in-app notifications of committed domain events (`id`,
+    `type`, `payload` JSON text, `created_at`) in the caller's transaction; returns the
+    deliveries inserted. Both consumers (the outbox reader below, the JetStream consumer in
+    jobs/notifications_stream.py) plan through here: ON CONFLICT DO NOTHING on the unique rows
+    makes a replay or a redelivery create nothing twice."""
+    made: list[dict[str, Any]] = []
+    in_app: list[dict[str, Any]] = []
+    for event in events:
+        for planned in plan(conn, event, now):
+            made.append(delivery_row(event_id=event.id, planned=planned, now=now))
+            if planned.template in IN_APP_LINKS and planned.user_id:
+                in_app.append(in_app_row(event_id=event.id, planned=planned, now=now))
+    inserted = _insert_ignore(conn, made)
+    if in_app:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        notified = conn.execute(
+            dialect.insert(_N)
+            .values(in_app)
+            .on_conflict_do_nothing(index_elements=["domain_event_id", "user_id", "kind"])
+            .returning(_N.c.user_id)
+        ).scalars()
+        # Their bells, live, once this commits (only rows really inserted: a replay is quiet).
+        watches.unread_changed(conn, notified)
+    return inserted
+
+
 def consume(
     engine: sa.Engine, *, now: datetime, name: str = CONSUMER, batch_size: int = 500
 ) -> tuple[int, int]:
@@ -427,21 +456,7 @@ def consume(
             rows = _readable(rows, after, now)
         if not rows:
             return 0, 0
-        made: list[dict[str, Any]] = []
-        in_app: list[dict[str, Any]] = []
-        for row in rows:
-            for planned in plan(conn, row, now):
-                made.append(delivery_row(event_id=row.id, planned=planned, now=now))
-                if planned.template in IN_APP_LINKS and planned.user_id:
-                    in_app.append(in_app_row(event_id=row.id, planned=planned, now=now))
-        inserted = _insert_ignore(conn, made)
-        if in_app:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(
-                dialect.insert(_N)
-                .values(in_app)
-                .on_conflict_do_nothing(index_elements=["domain_event_id", "user_id", "kind"])
-            )
+        inserted = plan_events(conn, rows, now)
         conn.execute(
             sa.update(_P).where(_P.c.name == name).values(last_seq=rows[-1].seq, updated_at=now)
         )
@@ -455,6 +470,47 @@ def lag(engine: sa.Engine, *, name: str = CONSUMER) -> int:
         return conn.execute(
             sa.select(sa.func.count()).select_from(_E).where(_E.c.seq > last)
         ).scalar_one()
+
+
+# -- pruning (the hourly housekeeping, jobs/expiry.py) -----------------------------------------
+def _event_gone() -> sa.ColumnElement[bool]:
+    """The row's domain event has left the outbox, so no replay of the outbox can plan it
+    again (a password reset's id was never in it)."""
+    return ~sa.exists().where(_E.c.id == _D.c.domain_event_id)
+
+
+def prune_deliveries(db: Any, *, before: datetime) -> int:
+    """Delete deliveries that are done (sent or failed) and were created before `before`,
+    once their domain event is no longer in the outbox; pending ones are never deleted."""
+    with db.begin():
+        return (
+            db.connection()
+            .execute(
+                sa.delete(_D).where(
+                    _D.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED)),
+                    _D.c.created_at < before,
+                    _event_gone(),
+                )
+            )
+            .rowcount
+        )
+
+
+def prune_notifications(db: Any, *, before: datetime) -> int:
+    """Delete in-app notifications read before `before` (unread ones stay), once their domain
+    event is no longer in the outbox (a replay would otherwise bring them back unread)."""
+    with db.begin():
+        return (
+            db.connection()
+            .execute(
+                sa.delete(_N).where(
+                    _N.c.read_at.is_not(None),
+                    _N.c.read_at < before,
+                    ~sa.exists().where(_E.c.id == _N.c.domain_event_id),
+                )
+            )
+            .rowcount
+        )
 
 
 # -- password reset requests (no domain event: nothing in the domain changed) -------------------

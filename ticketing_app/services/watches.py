@@ -7,6 +7,8 @@ TicketCreated event)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from ticketing_app.db import after_commit
 from ticketing_app.errors import NotFound, RuleViolation
 from ticketing_app.models import Event, EventStatus, Notification, Watch, new_id
 from ticketing_app.services.events import EVENT_NOT_FOUND
@@ -108,6 +111,34 @@ def list_notifications(db: Session, *, user_id: str, limit: int = 50) -> list[di
     return [notification_view(n) for n in rows]
 
 
+# -- "this user's unread count changed" (the live bell) ----------------------------------------
+log = logging.getLogger(__name__)
+_unread_listeners: list[Callable[[set[str]], None]] = []
+
+
+def on_unread_changed(callback: Callable[[set[str]], None]) -> Callable[[], None]:
+    """Call `callback(user_ids)` after a commit that changed those users' unread counts (new
+    in-app notifications, all marked read); returns a function that removes it. The bus
+    (jobs/__init__.py) turns it into a live push to those users' tabs, on every worker."""
+    _unread_listeners.append(callback)
+    return lambda: _unread_listeners.remove(callback) if callback in _unread_listeners else None
+
+
+def unread_changed(conn: sa.Connection, user_ids: Iterable[str]) -> None:
+    """Signal `user_ids` once the transaction open on `conn` commits (never if it rolls back)."""
+    users = {u for u in user_ids if u}
+    if users:
+        after_commit(conn, lambda: _signal(users))
+
+
+def _signal(users: set[str]) -> None:
+    for callback in list(_unread_listeners):
+        try:
+            callback(users)
+        except Exception:
+            log.exception("unread-count listener failed")
+
+
 def unread_count(db: Session, *, user_id: str) -> int:
     with db.begin():
         return db.exec(
@@ -119,11 +150,14 @@ def unread_count(db: Session, *, user_id: str) -> int:
 
 def mark_all_read(db: Session, *, user_id: str, now: datetime) -> int:
     with db.begin():
-        return db.exec(
+        marked = db.exec(
             sa.update(Notification)
             .where(Notification.user_id == user_id, Notification.read_at.is_(None))
             .values(read_at=now)
         ).rowcount
+        if marked:  # the user's other tabs: their bells go to 0 too
+            unread_changed(db.connection(), [user_id])
+        return marked
 
 
 def notifications_page(db: Session, *, user_id: str) -> tuple[list[dict[str, Any]], int]:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import reflex as rx
 
-from ticketing_app.db import write_session
+from ticketing_app import live
+from ticketing_app.db import read_session, write_session
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth, watches
 from ticketing_app.settings import get_settings
@@ -29,15 +30,30 @@ class NavState(rx.State):
         self.signed_in = user is not None
         self.user_email = user["email"] if user else ""
         self.unread = 0
+        token = self.router.session.client_token
         if user is not None:
             with write_session() as db:
                 self.unread = watches.unread_count(db, user_id=user["id"])
+            # The bell is live: a new notification (or "mark all read" in another tab) pushes.
+            live.watch(token, NavState, [live.notifications_topic(user["id"])])
+        else:
+            live.unwatch(token, NavState)
         self.test_mode = get_settings().stripe_test_mode
         self.currency = get_settings().ticketing_currency
         # A sign-out that navigated away leaves this flag set in the tab's state (the same
         # client token after the reload): without this, the next sign-out button stays stuck.
         self.signing_out = False
         self.loaded = True
+
+    def _reload_live(self) -> None:
+        """A push: re-read the unread count for whoever this tab's cookie signs in now (the
+        push names a user but carries no count, so no tab can show another user's)."""
+        user = signed_in_user(self)
+        if user is None:
+            self.unread = 0
+            return
+        with read_session() as db:
+            self.unread = watches.unread_count(db, user_id=user["id"])
 
     @rx.event
     def sign_out(self) -> Iterator[rx.event.EventSpec | None]:

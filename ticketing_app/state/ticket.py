@@ -6,6 +6,7 @@ page hides "Buy" from the seller, and `reserve_ticket` refuses it anyway.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
@@ -15,8 +16,16 @@ from sqlmodel import Session
 from ticketing_app import live
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
-from ticketing_app.models import utcnow
-from ticketing_app.services import event_listings, events, orders, tickets, validation
+from ticketing_app.models import Ticket, utcnow
+from ticketing_app.services import (
+    delivery,
+    event_listings,
+    events,
+    files,
+    orders,
+    tickets,
+    validation,
+)
 from ticketing_app.settings import get_settings
 from ticketing_app.state.common import (
     field_errors,
@@ -27,6 +36,7 @@ from ticketing_app.state.common import (
 )
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.events import event_card, listing_card
+from ticketing_app.state.ticket_file import read_upload
 
 T = TypeVar("T")
 
@@ -203,8 +213,51 @@ NEW_TICKET_FIELDS = {
     "city": "city",
     "startsAt": "starts_at",
 }
+LISTING_FORM = ("title", "price", "face_value", "event", "venue", "city", "starts_at")
+NEW_UPLOAD_ID = "new-ticket-file"
 NEW_TICKET_IDS = {"title": "new-title", "price": "new-price", "face_value": "new-face-value"}
 SUGGESTIONS = 6
+
+
+def _listing(
+    fields: dict[str, str], event_id: Any, new_event: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The form's fields as `event_listings.list_ticket` takes them."""
+    return {
+        "title": fields["title"],
+        "price": price_input(fields["price"]),
+        "face_value": price_input(fields["face_value"]),
+        "event_id": event_id,
+        "new_event": new_event,
+    }
+
+
+def _list(
+    user_id: str, fields: dict[str, str], event_id: Any, new_event: dict[str, Any] | None
+) -> Ticket:
+    with write_session() as db:
+        return event_listings.list_ticket(
+            db, seller_id=user_id, now=utcnow(), **_listing(fields, event_id, new_event)
+        )
+
+
+def _list_with_file(
+    user_id: str,
+    fields: dict[str, str],
+    event_id: Any,
+    new_event: dict[str, Any] | None,
+    data: bytes,
+    name: str | None,
+) -> tuple[Ticket, DomainError | None]:
+    with write_session() as db:
+        return delivery.list_ticket_with_file(
+            db,
+            seller_id=user_id,
+            data=data,
+            filename=name,
+            now=utcnow(),
+            **_listing(fields, event_id, new_event),
+        )
 
 
 class NewTicketState(rx.State):
@@ -219,6 +272,8 @@ class NewTicketState(rx.State):
     chosen: dict[str, Any] = {}  # the picked event's card; {} while none is picked
     time_zone: str = ""  # the browser's IANA zone: "Starts at" is its local time
     cap_hint: str = ""
+    file_error: str = ""  # the chosen ticket file's refusal (nothing was listed)
+    progress: int = 0
 
     @rx.var
     def title_error(self) -> str:
@@ -235,6 +290,7 @@ class NewTicketState(rx.State):
     @rx.event
     def load(self) -> Iterator[rx.event.EventSpec | None]:
         self.errors, self.error, self.busy = {}, "", False
+        self.file_error, self.progress = "", 0
         self.event_query, self.suggestions, self.chosen = "", [], {}
         cap = get_settings().ticketing_price_cap_percent
         self.cap_hint = f"With a face value, the price may be at most {cap}% of it." if cap else ""
@@ -285,50 +341,99 @@ class NewTicketState(rx.State):
     def clear_event(self) -> None:
         self.chosen, self.event_query, self.suggestions = {}, "", []
 
+    def _new_event(self, fields: dict[str, str]) -> dict[str, Any] | None:
+        """The event named in the form when none was picked (created by the listing)."""
+        name = fields["event"].strip()
+        if self.chosen or not name:
+            return None
+        return {
+            "name": name,
+            "venue": fields["venue"],
+            "city": fields["city"],
+            "starts_at": events.local_to_utc(fields["starts_at"], self.time_zone),
+        }
+
+    def _refuse(self, exc: DomainError, fields: dict[str, str]) -> rx.event.EventSpec | None:
+        """Show the service's refusal on its field (title and price together)."""
+        self.busy = False
+        field = NEW_TICKET_FIELDS.get(exc.field or "")
+        if field in ("title", "price"):  # every field's message at once
+            self.errors = {k: v for k, v in listing_errors(exc, fields).items() if k}
+        elif field:
+            self.errors = {field: exc.message}
+        else:
+            self.error = exc.message
+        return focus_first(self.errors, NEW_TICKET_IDS)
+
     @rx.event
     def create(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:
-        fields = form_fields(
-            form, "title", "price", "face_value", "event", "venue", "city", "starts_at"
-        )
+        """List without a file (the form's submit when no file is chosen)."""
+        fields = form_fields(form, *LISTING_FORM)
         user = signed_in_user(self)
         if user is None:
             yield signin_redirect(self)
             return
-        self.errors, self.error = {}, ""
+        self.errors, self.error, self.file_error = {}, "", ""
         self.busy = True
         yield
-        name = fields["event"].strip()
-        new_event = None
-        if not self.chosen and name:
-            new_event = {
-                "name": name,
-                "venue": fields["venue"],
-                "city": fields["city"],
-                "starts_at": events.local_to_utc(fields["starts_at"], self.time_zone),
-            }
         try:
-            with write_session() as db:
-                ticket = event_listings.list_ticket(
-                    db,
-                    seller_id=user["id"],
-                    title=fields["title"],
-                    price=price_input(fields["price"]),
-                    face_value=price_input(fields["face_value"]),
-                    event_id=self.chosen.get("id"),
-                    new_event=new_event,
-                    now=utcnow(),
-                )
+            ticket = _list(user["id"], fields, self.chosen.get("id"), self._new_event(fields))
         except DomainError as exc:
-            self.busy = False
-            field = NEW_TICKET_FIELDS.get(exc.field or "")
-            if field in ("title", "price"):  # every field's message at once
-                self.errors = {k: v for k, v in listing_errors(exc, fields).items() if k}
-            elif field:
-                self.errors = {field: exc.message}
-            else:
-                self.error = exc.message
-            yield focus_first(self.errors, NEW_TICKET_IDS)
+            yield self._refuse(exc, fields)
             return
         self.busy = False
         yield rx.toast.success("Ticket listed")
+        yield rx.redirect(f"/tickets/{ticket.id}")
+
+    @rx.event
+    def on_progress(self, progress: dict[str, Any]) -> None:
+        self.progress = min(100, round(float(progress.get("progress", 0) or 0) * 100))
+
+    @rx.event
+    def refused(self, rejections: list[Any]) -> None:
+        """The dropzone's own refusal (a name or type it was told not to take)."""
+        self.file_error = f"{files.WRONG_TYPE}, at most 5 MB"
+
+    @rx.event(background=True)
+    async def create_with_file(self, chunks: rx.UploadChunkIterator, form: dict[str, Any]):  # noqa: ANN201
+        """List with the chosen ticket file (the form's submit when one is chosen): the file
+        is read (at most 5 MB + 1 byte) and checked by the attach rule's own inspection
+        before anything is written, so a refused file lists nothing and keeps the form as
+        typed (decision 70). Only a refusal after listing (the ticket changed in between)
+        leaves the listing without its file, and the ticket page says so."""
+        fields = form_fields(form, *LISTING_FORM)
+        async with self:
+            user = signed_in_user(self)
+            redirect = signin_redirect(self) if user is None else None
+            self.errors, self.error, self.file_error = {}, "", ""
+            self.busy, self.progress = user is not None, 0
+            chosen_id, new_event = self.chosen.get("id"), self._new_event(fields)
+        if user is None:
+            yield redirect
+            return
+        try:
+            data, name = await read_upload(chunks)
+            ticket, not_attached = await asyncio.to_thread(
+                _list_with_file, user["id"], fields, chosen_id, new_event, data, name
+            )
+        except DomainError as exc:
+            async with self:
+                if exc.field == files.FIELD:  # the file refused: nothing was listed
+                    self.file_error, self.busy = exc.message, False
+                    focus = None
+                else:
+                    focus = self._refuse(exc, fields)
+            yield focus
+            return
+        if not_attached is None:
+            done = rx.toast.success("Ticket listed with its file")
+        else:
+            done = rx.toast.warning(
+                f"Ticket listed, but its file was not attached: {not_attached.message}",
+                duration=15000,
+            )
+        async with self:
+            self.busy, self.progress = False, 100
+        yield done
+        yield rx.clear_selected_files(NEW_UPLOAD_ID)
         yield rx.redirect(f"/tickets/{ticket.id}")

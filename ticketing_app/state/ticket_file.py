@@ -36,7 +36,21 @@ def _check(user_id: str, ticket_id: str) -> None:
         delivery.check_can_attach(db, user_id=user_id, ticket_id=ticket_id)
 
 
-def _attach(user_id: str, ticket_id: str, data: bytes, name: str | None) -> None:
+async def read_upload(chunks: rx.UploadChunkIterator) -> tuple[bytes, str | None]:
+    """The uploaded file's bytes and name, read as they stream in: DomainError (413's
+    message) as soon as it passes MAX_FILE_BYTES, so no more than 5 MB + 1 chunk is held.
+    The one read of a page upload (this panel and the listing form)."""
+    data, name = bytearray(), None
+    async for chunk in chunks:
+        name = name or chunk.filename
+        data += chunk.data
+        if len(data) > files.MAX_FILE_BYTES:
+            raise DomainError(files.TOO_LARGE, files.FIELD)
+    return bytes(data), name
+
+
+def attach(user_id: str, ticket_id: str, data: bytes, name: str | None) -> None:
+    """Attach through the service of PUT /api/tickets/{id}/file (blocking: run in a thread)."""
     with write_session() as db:
         delivery.attach_ticket_file(
             db, user_id=user_id, ticket_id=ticket_id, data=data, filename=name, now=utcnow()
@@ -77,13 +91,8 @@ class TicketFileState(rx.State):
             return
         try:
             await asyncio.to_thread(_check, user["id"], ticket_id)  # before reading a byte
-            data, name = bytearray(), None
-            async for chunk in chunks:
-                name = name or chunk.filename
-                data += chunk.data
-                if len(data) > files.MAX_FILE_BYTES:
-                    raise DomainError(files.TOO_LARGE, files.FIELD)
-            await asyncio.to_thread(_attach, user["id"], ticket_id, bytes(data), name)
+            data, name = await read_upload(chunks)
+            await asyncio.to_thread(attach, user["id"], ticket_id, data, name)
         except DomainError as exc:
             async with self:
                 self.file_error, self.uploading = exc.message, False
