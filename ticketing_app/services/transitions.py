@@ -508,12 +508,22 @@ def refund_completed(
     the conditional UPDATE of the order (status complete), so a second refund of the same order
     claims nothing. Returns the claims; the caller refunds them AFTER its commit."""
     orders = _ORDERS
-    revoked = set(revoke_e_tickets(conn, which, now))
+    # The ids first: `which` may be a select that the revocation below changes the answer of.
+    ids = list(
+        conn.execute(
+            sa.select(orders.c.id).where(
+                orders.c.id.in_(which), orders.c.status == OrderStatus.COMPLETE
+            )
+        ).scalars()
+    )
+    if not ids:
+        return []
+    revoked = set(revoke_e_tickets(conn, ids, now))
     refunded = [
         Order(**row._mapping)
         for row in conn.execute(
             sa.update(orders)
-            .where(orders.c.id.in_(which), orders.c.status == OrderStatus.COMPLETE)
+            .where(orders.c.id.in_(ids), orders.c.status == OrderStatus.COMPLETE)
             .values(status=OrderStatus.CANCELLED, version=orders.c.version + 1, updated_at=now)
             .returning(*orders.c)
         )
