@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import reflex as rx
 
+from ticketing_app import live
 from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth, watches
 from ticketing_app.settings import get_settings
-from ticketing_app.state.common import post_form_script, session_token, signed_in_user
+from ticketing_app.state.common import post_form_script, session_token
 
 
 class NavState(rx.State):
@@ -22,22 +23,53 @@ class NavState(rx.State):
     unread: int = 0  # in-app notifications not yet read (the bell)
     currency: str = ""  # the deployment's currency (ISO code), for every price on the page
 
+    is_operator: bool = False  # shows "Admin"; every admin handler re-checks on the server
+    session_ended: bool = False  # a push found this page's session gone (navbar redirects)
+
+    def _read_user(self) -> auth.SignedIn | None:
+        token = session_token(self)
+        if not token:
+            return None
+        with write_session() as db:
+            return auth.current_user(db, token=token, now=utcnow())
+
     @rx.event
     def load(self) -> None:
-        """on_load of every page: re-read the user from the session cookie."""
-        user = signed_in_user(self)
+        """on_load of every page: re-read the user from the session cookie, and watch the
+        user's own topic (a suspension or sign-out-everywhere ends this page's session)."""
+        user = self._read_user()
         self.signed_in = user is not None
-        self.user_email = user["email"] if user else ""
+        self.user_email = user.email if user else ""
+        self.is_operator = bool(user and user.is_operator)
+        self.session_ended = False
         self.unread = 0
         if user is not None:
+            live.watch(self.router.session.client_token, NavState, {live.user_topic(user.id)})
             with write_session() as db:
-                self.unread = watches.unread_count(db, user_id=user["id"])
+                self.unread = watches.unread_count(db, user_id=user.id)
         self.test_mode = get_settings().stripe_test_mode
         self.currency = get_settings().ticketing_currency
         # A sign-out that navigated away leaves this flag set in the tab's state (the same
         # client token after the reload): without this, the next sign-out button stays stuck.
         self.signing_out = False
         self.loaded = True
+
+    def _reload_live(self) -> None:
+        """A push on the user's topic: still signed in? If not, the navbar sends the page to
+        sign in (`after_session_ended`), so a suspended user's open pages stop at once."""
+        user = self._read_user()
+        if user is None and self.signed_in:
+            self.signed_in, self.user_email, self.is_operator = False, "", False
+            self.session_ended = True
+        elif user is not None:
+            self.is_operator = user.is_operator
+
+    @rx.event
+    def after_session_ended(self) -> rx.event.EventSpec | None:
+        self.session_ended = False
+        if self._read_user() is None:
+            return rx.redirect("/signin")
+        return None
 
     @rx.event
     def sign_out(self) -> Iterator[rx.event.EventSpec | None]:

@@ -1,0 +1,355 @@
+"""`/admin/*` (SPEC §12): the operators' pages — users, listings, events, orders, the
+domain-event feed and the audit log — with a nav between them (and "Payouts", the money
+work's page). Every action goes through a confirmation dialog that asks why; the state
+(state/admin.py) re-checks the role on the server for every event."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ticketing_app.components.layout import field_error, page
+from ticketing_app.state.admin import AdminState
+from ticketing_app.state.nav import NavState
+
+NAV = (
+    ("Users", "/admin/users"),
+    ("Listings", "/admin/listings"),
+    ("Events", "/admin/events"),
+    ("Orders", "/admin/orders"),
+    ("Domain events", "/admin/feed"),
+    ("Audit log", "/admin/audit"),
+    ("Payouts", "/admin/payouts"),  # the payout queue (the money work's page)
+)
+PLACEHOLDERS = {
+    "users": "Email contains…",
+    "listings": "Title or seller's email…",
+    "events": "Name, venue or city…",
+    "orders": "Order id, buyer's email or title…",
+    "feed": "Event type, e.g. OrderCompleted",
+}
+
+
+def _admin_nav() -> rx.Component:
+    return rx.el.nav(
+        rx.hstack(
+            *[rx.link(text, href=href, size="2", weight="medium") for text, href in NAV],
+            spacing="4",
+            wrap="wrap",
+        ),
+        aria_label="Admin",
+        margin_bottom="1rem",
+        data_testid="admin-nav",
+    )
+
+
+def _search(section: str) -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.input(
+                name="q",
+                placeholder=PLACEHOLDERS[section],
+                aria_label="Search",
+                width="320px",
+                key=AdminState.section,
+            ),
+            rx.button("Search", type="submit", variant="soft"),
+            spacing="2",
+        ),
+        on_submit=AdminState.search,
+        margin_bottom="1rem",
+    )
+
+
+def _messages() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            AdminState.notice != "",
+            rx.callout(AdminState.notice, icon="check", role="status", margin_bottom="1rem"),
+        ),
+        rx.cond(
+            AdminState.error != "",
+            rx.callout(
+                AdminState.error,
+                icon="triangle_alert",
+                color_scheme="red",
+                role="alert",
+                margin_bottom="1rem",
+            ),
+        ),
+    )
+
+
+def _action(label: str, action: str, item: rx.Var, target: str, name: rx.Var) -> rx.Component:
+    return rx.button(
+        label,
+        size="1",
+        variant="soft",
+        color_scheme="red" if action != "reinstate" else "gray",
+        on_click=AdminState.ask(action, item[target].to(str), name),
+    )
+
+
+def _table(headers: list[str], row: object) -> rx.Component:
+    return rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+        rx.table.body(rx.foreach(AdminState.rows, row)),
+        width="100%",
+        variant="surface",
+    )
+
+
+def _cell(value: rx.Var) -> rx.Component:
+    return rx.table.cell(rx.text(value, size="2"))
+
+
+def _users_row(u: rx.Var) -> rx.Component:
+    email = u["email"].to(str)
+    return rx.table.row(
+        _cell(email),
+        _cell(rx.cond(u["isOperator"].to(bool), "operator", "")),
+        _cell(rx.cond(u["suspended"].to(bool), "suspended " + u["suspendedAtText"].to(str), "")),
+        rx.table.cell(
+            rx.cond(
+                u["suspended"].to(bool),
+                _action("Reinstate", "reinstate", u, "id", email),
+                _action("Suspend", "suspend", u, "id", email),
+            )
+        ),
+        data_testid="admin-user-row",
+    )
+
+
+def _listings_row(t: rx.Var) -> rx.Component:
+    title = t["title"].to(str)
+    return rx.table.row(
+        _cell(title),
+        _cell(t["eventName"].to(str)),
+        _cell(t["sellerEmail"].to(str)),
+        _cell(t["price"].to(str)),
+        _cell(t["status"].to(str)),
+        _cell(t["withdrawnReason"].to(str)),
+        rx.table.cell(
+            rx.cond(
+                (t["status"].to(str) == "available") | (t["status"].to(str) == "reserved"),
+                _action("Withdraw", "withdraw", t, "id", title),
+            )
+        ),
+        data_testid="admin-listing-row",
+    )
+
+
+def _events_row(e: rx.Var) -> rx.Component:
+    name = e["name"].to(str)
+    return rx.table.row(
+        _cell(name),
+        _cell(e["venue"].to(str) + ", " + e["city"].to(str)),
+        _cell(e["startsAtText"].to(str)),
+        _cell(e["status"].to(str)),
+        rx.table.cell(
+            rx.cond(
+                e["status"].to(str) == "scheduled",
+                rx.hstack(
+                    rx.button(
+                        "Edit",
+                        size="1",
+                        variant="soft",
+                        on_click=AdminState.start_edit(e["id"].to(str)),
+                    ),
+                    _action("Cancel event", "cancel_event", e, "id", name),
+                    spacing="2",
+                ),
+            )
+        ),
+        data_testid="admin-event-row",
+    )
+
+
+def _orders_row(o: rx.Var) -> rx.Component:
+    return rx.table.row(
+        _cell(o["id"].to(str)),
+        _cell(o["ticketTitle"].to(str)),
+        _cell(o["buyerEmail"].to(str)),
+        _cell(o["price"].to(str)),
+        _cell(o["status"].to(str)),
+        _cell(o["chargeText"].to(str)),
+        rx.table.cell(
+            rx.cond(
+                o["refundable"].to(bool),
+                _action("Refund", "refund", o, "id", o["ticketTitle"].to(str)),
+            )
+        ),
+        data_testid="admin-order-row",
+    )
+
+
+def _feed_row(d: rx.Var) -> rx.Component:
+    return rx.table.row(
+        _cell(d["seq"].to(str)),
+        _cell(d["createdAtText"].to(str)),
+        _cell(d["type"].to(str)),
+        _cell(d["aggregateType"].to(str) + " " + d["aggregateId"].to(str)),
+        rx.table.cell(rx.code(d["json"].to(str), size="1", white_space="pre-wrap")),
+        data_testid="admin-feed-row",
+    )
+
+
+def _audit_row(a: rx.Var) -> rx.Component:
+    return rx.table.row(
+        _cell(a["createdAtText"].to(str)),
+        _cell(a["operatorEmail"].to(str)),
+        _cell(a["action"].to(str)),
+        _cell(a["targetType"].to(str) + " " + a["targetId"].to(str)),
+        _cell(a["reason"].to(str)),
+        rx.table.cell(rx.code(a["json"].to(str), size="1", white_space="pre-wrap")),
+        data_testid="admin-audit-row",
+    )
+
+
+def _confirm_dialog() -> rx.Component:
+    """What happens, and why (required): the confirmation of every operator action."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(AdminState.dialog_title),
+            rx.alert_dialog.description(
+                rx.text(rx.text.strong(AdminState.pending_label)),
+                rx.text(AdminState.dialog_text),
+                size="2",
+            ),
+            rx.form(
+                rx.vstack(
+                    rx.el.label("Reason", html_for="admin-reason", weight="medium"),
+                    rx.text_area(
+                        id="admin-reason",
+                        name="reason",
+                        width="100%",
+                        key=AdminState.pending_target,
+                    ),
+                    field_error(AdminState.reason_error),
+                    rx.flex(
+                        rx.button(
+                            "Keep",
+                            type="button",
+                            variant="soft",
+                            color_scheme="gray",
+                            on_click=AdminState.close_dialog,
+                        ),
+                        rx.button(
+                            AdminState.dialog_confirm,
+                            type="submit",
+                            color_scheme="red",
+                            high_contrast=True,
+                            loading=AdminState.busy,
+                        ),
+                        gap="3",
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="2",
+                    margin_top="1rem",
+                ),
+                on_submit=AdminState.confirm,
+            ),
+            max_width="480px",
+        ),
+        open=AdminState.pending_action != "",
+    )
+
+
+def _edit_field(label: str, name: str, value: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=f"edit-{name}", weight="medium"),
+        rx.input(id=f"edit-{name}", name=name, default_value=value, width="100%"),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _edit_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Edit event"),
+            rx.form(
+                rx.vstack(
+                    _edit_field("Name", "name", AdminState.edit_name),
+                    _edit_field("Venue", "venue", AdminState.edit_venue),
+                    _edit_field("City", "city", AdminState.edit_city),
+                    _edit_field(
+                        "Starts at (ISO 8601 with a zone, e.g. 2026-12-05T20:00:00Z)",
+                        "starts_at",
+                        AdminState.edit_starts,
+                    ),
+                    _edit_field("Reason", "reason", ""),
+                    field_error(AdminState.edit_error),
+                    rx.flex(
+                        rx.button(
+                            "Close",
+                            type="button",
+                            variant="soft",
+                            color_scheme="gray",
+                            on_click=AdminState.close_dialog,
+                        ),
+                        rx.button("Save event", type="submit"),
+                        gap="3",
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="2",
+                ),
+                on_submit=AdminState.save_event,
+                key=AdminState.edit_id,
+            ),
+            max_width="520px",
+        ),
+        open=AdminState.edit_id != "",
+    )
+
+
+TABLES = {
+    "users": (["Email", "Role", "Status", ""], _users_row),
+    "listings": (["Title", "Event", "Seller", "Price", "Status", "Withdrawn because", ""],
+                 _listings_row),
+    "events": (["Event", "Where", "Starts (UTC)", "Status", ""], _events_row),
+    "orders": (["Order", "Ticket", "Buyer", "Price", "Status", "Payment", ""], _orders_row),
+    "feed": (["#", "When (UTC)", "Type", "Aggregate", "Payload"], _feed_row),
+    "audit": (["When (UTC)", "Operator", "Action", "Target", "Reason", "Details"], _audit_row),
+}  # fmt: skip
+TITLES = {
+    "users": "Admin · Users",
+    "listings": "Admin · Listings",
+    "events": "Admin · Events",
+    "orders": "Admin · Orders",
+    "feed": "Admin · Domain events",
+    "audit": "Admin · Audit log",
+}
+
+
+def _section_page(section: str) -> rx.Component:
+    headers, row = TABLES[section]
+    return page(
+        _admin_nav(),
+        _messages(),
+        _search(section) if section in PLACEHOLDERS else rx.fragment(),
+        rx.cond(
+            NavState.is_operator,
+            rx.box(_table(headers, row), overflow_x="auto"),
+        ),
+        _confirm_dialog(),
+        _edit_dialog(),
+        title=TITLES[section].split(" · ")[1],
+    )
+
+
+def add_pages(app: rx.App) -> None:
+    for section in TABLES:
+        app.add_page(
+            lambda section=section: _section_page(section),
+            route=f"/admin/{section}",
+            title=f"{TITLES[section]} · Ticketing",
+            on_load=[NavState.load, AdminState.load],
+        )
+    app.add_page(
+        lambda: _section_page("users"),
+        route="/admin",
+        title="Admin · Ticketing",
+        on_load=[NavState.load, AdminState.load],
+    )
