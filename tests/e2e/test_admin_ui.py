@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.app_server import AppServer
+from e2e.axe import assert_accessible
 from e2e.helpers import (
     PASSWORD,
     list_ticket,
@@ -82,11 +83,13 @@ def test_operator_suspends_a_seller_signed_out_live_listing_gone_live(
     operator.get_by_role("button", name="Search", exact=True).click()
     row = operator.get_by_test_id("admin-user-row").filter(has_text=seller_email)
     expect(row).to_have_count(1)
+    assert_accessible(operator, "admin users")
     row.get_by_role("button", name="Suspend", exact=True).click()
     dialog = operator.get_by_role("alertdialog")
     expect(dialog).to_contain_text("Suspend this account?")
     dialog.get_by_role("button", name="Suspend account", exact=True).click()
     expect(dialog.get_by_role("alert")).to_contain_text("Say why")  # a reason is required
+    assert_accessible(operator, "admin confirmation dialog, with its error")
     dialog.get_by_label("Reason").fill("Selling counterfeit tickets")
     dialog.get_by_role("button", name="Suspend account", exact=True).click()
     expect(dialog).to_have_count(0)
@@ -103,6 +106,13 @@ def test_operator_suspends_a_seller_signed_out_live_listing_gone_live(
     audit = operator.get_by_test_id("admin-audit-row").first
     expect(audit).to_contain_text("user.suspend")
     expect(audit).to_contain_text("Selling counterfeit tickets")
+    assert_accessible(operator, "admin audit log")
+    for section in ("listings", "events", "orders", "feed"):
+        operator.goto(f"{base}/admin/{section}")
+        expect(operator.get_by_test_id("admin-nav")).to_be_visible()
+        title = {"feed": "Domain events"}.get(section, section.capitalize())
+        expect(operator.get_by_role("region", name=title)).to_be_visible()
+        assert_accessible(operator, f"admin {section}")
 
 
 def forged_events(victim_id: str, event_id: str) -> list[tuple[str, dict]]:

@@ -89,26 +89,40 @@ def _action(label: str, action: str, item: rx.Var, target: str, name: rx.Var) ->
     )
 
 
-def _table(headers: list[str], row: object) -> rx.Component:
-    return rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-        rx.table.body(rx.foreach(AdminState.rows, row)),
-        width="100%",
-        variant="surface",
+CELL = {"padding": "0.45rem 0.6rem", "borderBottom": "1px solid var(--gray-a5)",
+        "textAlign": "left", "verticalAlign": "top"}  # fmt: skip
+
+
+def _table(headers: list[str], row: object, label: str) -> rx.Component:
+    """A plain table in a scrollable region that keyboards can reach (tabindex 0, named)."""
+    return rx.box(
+        rx.el.table(
+            rx.el.thead(rx.el.tr(*[rx.el.th(h, style=CELL, scope="col") for h in headers])),
+            rx.el.tbody(rx.foreach(AdminState.rows, row)),
+            width="100%",
+            style={"borderCollapse": "collapse", "fontSize": "14px"},
+        ),
+        overflow_x="auto",
+        tab_index=0,
+        role="region",
+        aria_label=label,
+        background="var(--color-panel-solid)",
+        border_radius="8px",
+        border="1px solid var(--gray-a5)",
     )
 
 
-def _cell(value: rx.Var) -> rx.Component:
-    return rx.table.cell(rx.text(value, size="2"))
+def _cell(value: rx.Var | rx.Component) -> rx.Component:
+    return rx.el.td(value, style=CELL)
 
 
 def _users_row(u: rx.Var) -> rx.Component:
     email = u["email"].to(str)
-    return rx.table.row(
+    return rx.el.tr(
         _cell(email),
         _cell(rx.cond(u["isOperator"].to(bool), "operator", "")),
         _cell(rx.cond(u["suspended"].to(bool), "suspended " + u["suspendedAtText"].to(str), "")),
-        rx.table.cell(
+        _cell(
             rx.cond(
                 u["suspended"].to(bool),
                 _action("Reinstate", "reinstate", u, "id", email),
@@ -121,14 +135,14 @@ def _users_row(u: rx.Var) -> rx.Component:
 
 def _listings_row(t: rx.Var) -> rx.Component:
     title = t["title"].to(str)
-    return rx.table.row(
+    return rx.el.tr(
         _cell(title),
         _cell(t["eventName"].to(str)),
         _cell(t["sellerEmail"].to(str)),
         _cell(t["price"].to(str)),
         _cell(t["status"].to(str)),
         _cell(t["withdrawnReason"].to(str)),
-        rx.table.cell(
+        _cell(
             rx.cond(
                 (t["status"].to(str) == "available") | (t["status"].to(str) == "reserved"),
                 _action("Withdraw", "withdraw", t, "id", title),
@@ -140,12 +154,12 @@ def _listings_row(t: rx.Var) -> rx.Component:
 
 def _events_row(e: rx.Var) -> rx.Component:
     name = e["name"].to(str)
-    return rx.table.row(
+    return rx.el.tr(
         _cell(name),
         _cell(e["venue"].to(str) + ", " + e["city"].to(str)),
         _cell(e["startsAtText"].to(str)),
         _cell(e["status"].to(str)),
-        rx.table.cell(
+        _cell(
             rx.cond(
                 e["status"].to(str) == "scheduled",
                 rx.hstack(
@@ -165,14 +179,14 @@ def _events_row(e: rx.Var) -> rx.Component:
 
 
 def _orders_row(o: rx.Var) -> rx.Component:
-    return rx.table.row(
+    return rx.el.tr(
         _cell(o["id"].to(str)),
         _cell(o["ticketTitle"].to(str)),
         _cell(o["buyerEmail"].to(str)),
         _cell(o["price"].to(str)),
         _cell(o["status"].to(str)),
         _cell(o["chargeText"].to(str)),
-        rx.table.cell(
+        _cell(
             rx.cond(
                 o["refundable"].to(bool),
                 _action("Refund", "refund", o, "id", o["ticketTitle"].to(str)),
@@ -183,24 +197,24 @@ def _orders_row(o: rx.Var) -> rx.Component:
 
 
 def _feed_row(d: rx.Var) -> rx.Component:
-    return rx.table.row(
+    return rx.el.tr(
         _cell(d["seq"].to(str)),
         _cell(d["createdAtText"].to(str)),
         _cell(d["type"].to(str)),
         _cell(d["aggregateType"].to(str) + " " + d["aggregateId"].to(str)),
-        rx.table.cell(rx.code(d["json"].to(str), size="1", white_space="pre-wrap")),
+        _cell(rx.code(d["json"].to(str), size="1", white_space="pre-wrap")),
         data_testid="admin-feed-row",
     )
 
 
 def _audit_row(a: rx.Var) -> rx.Component:
-    return rx.table.row(
+    return rx.el.tr(
         _cell(a["createdAtText"].to(str)),
         _cell(a["operatorEmail"].to(str)),
         _cell(a["action"].to(str)),
         _cell(a["targetType"].to(str) + " " + a["targetId"].to(str)),
         _cell(a["reason"].to(str)),
-        rx.table.cell(rx.code(a["json"].to(str), size="1", white_space="pre-wrap")),
+        _cell(rx.code(a["json"].to(str), size="1", white_space="pre-wrap")),
         data_testid="admin-audit-row",
     )
 
@@ -305,11 +319,11 @@ def _edit_dialog() -> rx.Component:
 
 
 TABLES = {
-    "users": (["Email", "Role", "Status", ""], _users_row),
-    "listings": (["Title", "Event", "Seller", "Price", "Status", "Withdrawn because", ""],
+    "users": (["Email", "Role", "Status", "Actions"], _users_row),
+    "listings": (["Title", "Event", "Seller", "Price", "Status", "Withdrawn because", "Actions"],
                  _listings_row),
-    "events": (["Event", "Where", "Starts (UTC)", "Status", ""], _events_row),
-    "orders": (["Order", "Ticket", "Buyer", "Price", "Status", "Payment", ""], _orders_row),
+    "events": (["Event", "Where", "Starts (UTC)", "Status", "Actions"], _events_row),
+    "orders": (["Order", "Ticket", "Buyer", "Price", "Status", "Payment", "Actions"], _orders_row),
     "feed": (["#", "When (UTC)", "Type", "Aggregate", "Payload"], _feed_row),
     "audit": (["When (UTC)", "Operator", "Action", "Target", "Reason", "Details"], _audit_row),
 }  # fmt: skip
@@ -331,7 +345,7 @@ def _section_page(section: str) -> rx.Component:
         _search(section) if section in PLACEHOLDERS else rx.fragment(),
         rx.cond(
             NavState.is_operator,
-            rx.box(_table(headers, row), overflow_x="auto"),
+            _table(headers, row, TITLES[section].split(" · ")[1]),
         ),
         _confirm_dialog(),
         _edit_dialog(),
