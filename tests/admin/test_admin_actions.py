@@ -20,7 +20,7 @@ from tests.support.stripe import LocalStripe
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import Forbidden, NotAuthenticated, RuleViolation, ValidationError
 from ticketing_app.models import AuthSession, Event
-from ticketing_app.services import admin, auth, delivery, payment_upkeep
+from ticketing_app.services import admin, admin_events, auth, delivery, payment_upkeep
 from ticketing_app.services.settlement import refund_notice
 
 
@@ -101,10 +101,10 @@ def test_every_action_refuses_a_non_operator_and_a_missing_reason(world: World) 
         "withdraw": lambda db, who, reason: admin.withdraw_listing(
             db, operator=who, ticket_id=ticket.id, reason=reason, now=world.now
         ),
-        "edit": lambda db, who, reason: admin.edit_event(
+        "edit": lambda db, who, reason: admin_events.edit_event(
             db, operator=who, event_id=event.id, reason=reason, name="New", now=world.now
         ),
-        "cancel": lambda db, who, reason: admin.cancel_event(
+        "cancel": lambda db, who, reason: admin_events.cancel_event(
             db, operator=who, event_id=event.id, reason=reason, now=world.now
         ),
         "refund": lambda db, who, reason: admin.refund_order(
@@ -159,7 +159,7 @@ def test_edit_event_moves_the_start_and_caps_running_holds(world: World) -> None
     new_start = world.now + timedelta(minutes=5)  # earlier than the hold's end
     assert world.get_order(hold).expires_at > new_start
     with write_session(world.url) as db:
-        edited = admin.edit_event(
+        edited = admin_events.edit_event(
             db,
             operator=operator,
             event_id=event.id,
@@ -176,7 +176,7 @@ def test_edit_event_moves_the_start_and_caps_running_holds(world: World) -> None
     [row] = audit_rows(world, action="event.edit")
     assert json.loads(row.details)["after"]["name"] == "Opera matinee"
     with write_session(world.url) as db, pytest.raises(ValidationError) as past:
-        admin.edit_event(
+        admin_events.edit_event(
             db,
             operator=operator,
             event_id=event.id,
@@ -231,13 +231,17 @@ def test_cancelled_event_refuses_new_listings_reservations_and_edits(world: Worl
     operator = make_operator(world)
     event = make_event(world)
     with write_session(world.url) as db:
-        admin.cancel_event(db, operator=operator, event_id=event.id, reason="Storm", now=world.now)
+        admin_events.cancel_event(
+            db, operator=operator, event_id=event.id, reason="Storm", now=world.now
+        )
     with read_session(world.url) as db:
         assert db.get(Event, event.id).status == "cancelled"
     with write_session(world.url) as db, pytest.raises(RuleViolation):
-        admin.edit_event(
+        admin_events.edit_event(
             db, operator=operator, event_id=event.id, reason="x", name="y", now=world.now
         )
     with write_session(world.url) as db, pytest.raises(RuleViolation):
-        admin.cancel_event(db, operator=operator, event_id=event.id, reason="x", now=world.now)
+        admin_events.cancel_event(
+            db, operator=operator, event_id=event.id, reason="x", now=world.now
+        )
     assert len(audit_rows(world, action="event.cancel")) == 1

@@ -24,7 +24,7 @@ from tests.support.stripe import LocalStripe
 from ticketing_app.db import dispose_engines, get_engine, read_session, write_session
 from ticketing_app.errors import RuleViolation
 from ticketing_app.models import Delivery, Event
-from ticketing_app.services import admin, notifications, payment_upkeep, watches
+from ticketing_app.services import admin_events, notifications, payment_upkeep, watches
 from ticketing_app.services.auth import SignedIn
 from ticketing_app.services.settlement import REFUND_LEASE
 
@@ -63,7 +63,7 @@ def test_cancel_withdraws_cancels_refunds_and_tells_everyone(
             db, user_id=watcher.id, event_id=show.event.id, max_price=None, now=world.now
         )
     with write_session(world.url) as db:
-        admin.cancel_event(
+        admin_events.cancel_event(
             db, operator=operator, event_id=show.event.id, reason=REASON, now=world.now
         )
     _assert_cancelled(world, show, localstripe)
@@ -96,7 +96,7 @@ def test_two_cancels_at_once_refund_each_payment_once(
         barrier.wait()
         try:
             with write_session(world.url) as db:
-                admin.cancel_event(
+                admin_events.cancel_event(
                     db, operator=operator, event_id=show.event.id, reason=REASON, now=world.now
                 )
             outcomes.append("cancelled")
@@ -108,7 +108,7 @@ def test_two_cancels_at_once_refund_each_payment_once(
         t.start()
     for t in threads:
         t.join(60)
-    assert sorted(outcomes) == sorted(["cancelled", admin.EVENT_ALREADY_CANCELLED])
+    assert sorted(outcomes) == sorted(["cancelled", admin_events.EVENT_ALREADY_CANCELLED])
     _assert_cancelled(world, show, localstripe)
 
 
@@ -124,11 +124,11 @@ CANCEL_IN_CHILD = """
 import sys
 from datetime import datetime
 from ticketing_app.db import write_session
-from ticketing_app.services import admin
+from ticketing_app.services import admin_events
 from ticketing_app.services.auth import SignedIn
 op = SignedIn(id=sys.argv[1], email=sys.argv[2], is_operator=True)
 with write_session() as db:
-    admin.cancel_event(db, operator=op, event_id=sys.argv[3], reason=sys.argv[4],
+    admin_events.cancel_event(db, operator=op, event_id=sys.argv[3], reason=sys.argv[4],
                        now=datetime.fromisoformat(sys.argv[5]))
 """
 
@@ -184,5 +184,7 @@ def test_a_crash_between_commit_and_refund_is_finished_by_the_sweep_exactly_once
         assert payment_upkeep.retry_pending_refunds(db, now=later) == 0
     _assert_cancelled(world, show, localstripe)
     with write_session(world.url) as db, pytest.raises(RuleViolation):  # a later second click
-        admin.cancel_event(db, operator=operator, event_id=show.event.id, reason=REASON, now=later)
+        admin_events.cancel_event(
+            db, operator=operator, event_id=show.event.id, reason=REASON, now=later
+        )
     _assert_cancelled(world, show, localstripe)

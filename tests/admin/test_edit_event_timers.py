@@ -15,7 +15,7 @@ from ticketing_app import outbox
 from ticketing_app.db import write_session
 from ticketing_app.jobs.event_start import EventStartScheduler
 from ticketing_app.jobs.expiry import ExpiryScheduler
-from ticketing_app.services import admin
+from ticketing_app.services import admin_events
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_a_start_moved_earlier_rearms_the_timer_and_caps_holds(
 
     new_start = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
     with write_session(world.url) as db:
-        admin.edit_event(
+        admin_events.edit_event(
             db,
             operator=operator,
             event_id=event.id,

@@ -29,7 +29,7 @@ from ticketing_app.api.schemas import (
 )
 from ticketing_app.db import read_session, write_session
 from ticketing_app.models import utcnow
-from ticketing_app.services import admin, admin_reads, events
+from ticketing_app.services import admin, admin_events, admin_reads, events
 from ticketing_app.services.auth import SignedIn
 from ticketing_app.services.views import ticket_view
 
@@ -118,7 +118,7 @@ def _event_json(event_id: str) -> JSONResponse:
 def edit_event(event_id: str, operator: Operator, body: LateJsonBody) -> JSONResponse:
     data = body.json()
     with write_session() as db:
-        event = admin.edit_event(
+        event = admin_events.edit_event(
             db,
             operator=operator,
             event_id=event_id,
@@ -142,7 +142,7 @@ def edit_event(event_id: str, operator: Operator, body: LateJsonBody) -> JSONRes
 )
 def cancel_event(event_id: str, operator: Operator, body: LateJsonBody) -> JSONResponse:
     with write_session() as db:
-        event = admin.cancel_event(
+        event = admin_events.cancel_event(
             db, operator=operator, event_id=event_id, reason=_reason(body), now=utcnow()
         )
     return _event_json(event.id)

@@ -19,30 +19,24 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from ticketing_app import outbox
-from ticketing_app.errors import NotFound, RuleViolation, ValidationError
+from ticketing_app.errors import NotFound, RuleViolation
 from ticketing_app.models import (
-    EVENT_CITY_MAX,
-    EVENT_NAME_MAX,
-    EVENT_VENUE_MAX,
     WITHDRAWN_REASON_MAX,
     AuthSession,
     Event,
-    EventStatus,
     Order,
     OrderStatus,
     Ticket,
     TicketStatus,
     User,
 )
-from ticketing_app.services import events as events_service
 from ticketing_app.services import operators, settlement, transitions
 from ticketing_app.services.auth import SignedIn
-from ticketing_app.services.validation import is_uuid, parse_text
-from ticketing_app.services.views import event_view
+from ticketing_app.services.validation import is_uuid
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +48,6 @@ NOT_SUSPENDED = "This account is not suspended"
 NOT_YOURSELF = "You cannot suspend your own account"
 TICKET_SOLD = "This ticket has been sold: refund its order instead"
 TICKET_GONE = "This listing is already off the market"
-EVENT_ALREADY_CANCELLED = "This event is already cancelled"
-EVENT_ENDED = "This event has already started, so it can no longer be changed"
-EVENT_TAKEN = "Another event already has this name, venue and start"
 ORDER_NOT_COMPLETE = "Only a completed (paid) order can be refunded"
 ORDER_NOT_PAID = "This order has no payment to refund"
 # The `reason` in the order events of reservations an operator's action ended (the buyer's
@@ -73,19 +64,19 @@ _ATTEMPTS = 3
 T = TypeVar("T")
 
 
-def _seller_reason(prefix: str, reason: str) -> str:
+def seller_reason(prefix: str, reason: str) -> str:
     """What the seller sees on a withdrawn listing (tickets.withdrawn_reason, 200 characters)."""
     return f"{prefix}: {reason}"[:WITHDRAWN_REASON_MAX]
 
 
-def _get(db: Session, model: Any, row_id: Any, message: str) -> Any:
+def get_or_404(db: Session, model: Any, row_id: Any, message: str) -> Any:
     found = db.get(model, row_id.lower(), populate_existing=True) if is_uuid(row_id) else None
     if found is None:
         raise NotFound(message)
     return found
 
 
-def _retrying(db: Session, step: Callable[[], T]) -> T:
+def retrying(db: Session, step: Callable[[], T]) -> T:
     """Run `step` in a write transaction, again if PostgreSQL broke a deadlock with a
     reservation taking the same rows in the other order (ticket, then event)."""
     for attempt in range(_ATTEMPTS):
@@ -128,7 +119,7 @@ def suspend_user(
     reason = operators.clean_reason(reason)
 
     def step() -> User:
-        user = _get(db, User, user_id, USER_NOT_FOUND)
+        user = get_or_404(db, User, user_id, USER_NOT_FOUND)
         if user.id == operator.id:
             raise RuleViolation(NOT_YOURSELF)
         conn = db.connection()
@@ -157,7 +148,7 @@ def suspend_user(
             conn, held, OrderStatus.CANCELLED, now, reason=SUSPENDED_SELLER
         )
         withdrawn = transitions.withdraw_listings(
-            conn, listings, _seller_reason("Your account was suspended", reason), now
+            conn, listings, seller_reason("Your account was suspended", reason), now
         )
         _user_updated(conn, row, "suspended", now)
         operators.audit(
@@ -176,7 +167,7 @@ def suspend_user(
         )
         return User(**row._mapping)
 
-    return _retrying(db, step)
+    return retrying(db, step)
 
 
 def reinstate_user(
@@ -187,7 +178,7 @@ def reinstate_user(
     operator = operators.require_operator(operator)
     reason = operators.clean_reason(reason)
     with db.begin():
-        user = _get(db, User, user_id, USER_NOT_FOUND)
+        user = get_or_404(db, User, user_id, USER_NOT_FOUND)
         conn = db.connection()
         row = conn.execute(
             sa.update(_USERS)
@@ -222,7 +213,7 @@ def withdraw_listing(
     reason = operators.clean_reason(reason)
 
     def step() -> Ticket:
-        ticket = _get(db, Ticket, ticket_id, TICKET_NOT_FOUND)
+        ticket = get_or_404(db, Ticket, ticket_id, TICKET_NOT_FOUND)
         if ticket.status == TicketStatus.SOLD:
             raise RuleViolation(TICKET_SOLD)
         if ticket.status == TicketStatus.CANCELLED:
@@ -235,7 +226,7 @@ def withdraw_listing(
             conn, held, OrderStatus.CANCELLED, now, reason=LISTING_WITHDRAWN
         )
         withdrawn = transitions.withdraw_listings(
-            conn, [ticket.id], _seller_reason("Withdrawn by an operator", reason), now
+            conn, [ticket.id], seller_reason("Withdrawn by an operator", reason), now
         )
         if not withdrawn:  # sold or withdrawn between the read and the UPDATE
             raise RuleViolation(TICKET_GONE)
@@ -253,164 +244,11 @@ def withdraw_listing(
         )
         return withdrawn[0]
 
-    return _retrying(db, step)
-
-
-# -- events ---------------------------------------------------------------------------------
-def _event_updated(conn: sa.Connection, event: Event, now: datetime, **extra: Any) -> None:
-    payload = {**event_view(event), "createdBy": event.created_by, "version": event.version}
-    outbox.write_rows(
-        conn,
-        [outbox.NewEvent("EventUpdated", "event", event.id, event.version, {**payload, **extra})],
-        now=now,
-    )
-
-
-def edit_event(
-    db: Session,
-    *,
-    operator: SignedIn | None,
-    event_id: Any,
-    reason: Any,
-    now: datetime,
-    name: Any = None,
-    venue: Any = None,
-    city: Any = None,
-    starts_at: Any = None,
-) -> Event:
-    """Change an upcoming event's name, venue, city or start (None keeps a field). A start
-    moved earlier caps its running reservations at the new start (`transitions.cap_holds`);
-    the EventUpdated written here re-arms the event-start timer (jobs/event_start.py), so the
-    listings leave the market at the new start."""
-    operator = operators.require_operator(operator)
-    reason = operators.clean_reason(reason)
-    try:
-        with db.begin():
-            event = _get(db, Event, event_id, events_service.EVENT_NOT_FOUND)
-            if event.status == EventStatus.CANCELLED:
-                raise RuleViolation(EVENT_ALREADY_CANCELLED)
-            if event.starts_at <= now:
-                raise RuleViolation(EVENT_ENDED)
-            changes = {
-                "name": parse_text(name, "name", "Name", EVENT_NAME_MAX)
-                if name is not None
-                else event.name,
-                "venue": parse_text(venue, "venue", "Venue", EVENT_VENUE_MAX)
-                if venue is not None
-                else event.venue,
-                "city": parse_text(city, "city", "City", EVENT_CITY_MAX)
-                if city is not None
-                else event.city,
-                "starts_at": events_service.parse_starts_at(starts_at, now)
-                if starts_at is not None
-                else event.starts_at,
-            }
-            before = {k: getattr(event, k) for k in changes}
-            if changes == before:
-                raise ValidationError("Nothing to change: edit a field first")
-            key = events_service.dedupe_key(changes["name"], changes["venue"], changes["starts_at"])
-            conn = db.connection()
-            row = conn.execute(
-                sa.update(_EVENTS)
-                .where(
-                    _EVENTS.c.id == event.id,
-                    _EVENTS.c.version == event.version,
-                    _EVENTS.c.status == EventStatus.SCHEDULED,
-                )
-                .values(**changes, dedupe_key=key, version=_EVENTS.c.version + 1, updated_at=now)
-                .returning(*_EVENTS.c)
-            ).first()
-            if row is None:
-                raise RuleViolation("The event changed meanwhile: reload and try again")
-            updated = Event(**row._mapping)
-            capped = transitions.cap_holds(conn, updated.id, updated.starts_at, now)
-            _event_updated(conn, updated, now, change="edited")
-            operators.audit(
-                conn,
-                operator_id=operator.id,
-                action="event.edit",
-                target_type="event",
-                target_id=updated.id,
-                reason=reason,
-                now=now,
-                before={k: str(v) for k, v in before.items() if changes[k] != v},
-                after={k: str(v) for k, v in changes.items() if before[k] != v},
-                reservationsCapped=len(capped),
-            )
-    except IntegrityError:  # the unique dedupe key: another event has these already
-        raise ValidationError(EVENT_TAKEN, "name") from None
-    return updated
-
-
-def cancel_event(
-    db: Session, *, operator: SignedIn | None, event_id: Any, reason: Any, now: datetime
-) -> Event:
-    """Cancel an event: in ONE transaction it becomes `cancelled`, its listings leave the
-    market, its running reservations are cancelled and its sales are refunded in full
-    (`transitions.refund_completed`: refunds claimed, e-tickets revoked), with the audit row;
-    then, after the commit, each claimed charge is refunded at Stripe. Cancelling twice (at
-    once, or again later) changes nothing the second time: the conditional UPDATE of the
-    event decides, and only the first claims refunds. A process that dies between the commit
-    and Stripe leaves the claims open; the refund sweep finishes them after the claim lease.
-
-    Lock order (PostgreSQL) as a reservation takes them: the event's tickets first, then the
-    event row; a reservation that locked a ticket first finishes (and its order is then
-    cancelled here), one arriving later finds the ticket withdrawn."""
-    operator = operators.require_operator(operator)
-    reason = operators.clean_reason(reason)
-
-    def step() -> tuple[Event, list[transitions.RefundClaim]]:
-        event = _get(db, Event, event_id, events_service.EVENT_NOT_FOUND)
-        if event.status == EventStatus.CANCELLED:
-            raise RuleViolation(EVENT_ALREADY_CANCELLED)
-        conn = db.connection()
-        tickets = sa.select(_TICKETS.c.id).where(_TICKETS.c.event_id == event.id)
-        if conn.dialect.name == "postgresql":
-            conn.execute(tickets.order_by(_TICKETS.c.id).with_for_update()).all()
-        row = conn.execute(
-            sa.update(_EVENTS)
-            .where(_EVENTS.c.id == event.id, _EVENTS.c.status == EventStatus.SCHEDULED)
-            .values(status=EventStatus.CANCELLED, version=_EVENTS.c.version + 1, updated_at=now)
-            .returning(*_EVENTS.c)
-        ).first()
-        if row is None:  # a concurrent cancel committed first
-            raise RuleViolation(EVENT_ALREADY_CANCELLED)
-        cancelled = Event(**row._mapping)
-        held = sa.select(_ORDERS.c.id).where(_ORDERS.c.ticket_id.in_(tickets))
-        ended = transitions.end_orders(
-            conn, held, OrderStatus.CANCELLED, now, reason=EVENT_CANCELLED
-        )
-        to_seller = _seller_reason("The event was cancelled", reason)
-        withdrawn = transitions.withdraw_listings(conn, tickets, to_seller, now)
-        sales = sa.select(_ORDERS.c.id).where(
-            _ORDERS.c.ticket_id.in_(tickets),
-            _ORDERS.c.status == OrderStatus.COMPLETE,
-            _ORDERS.c.e_ticket_revoked_at.is_(None),
-        )
-        claims = transitions.refund_completed(conn, sales, to_seller, now)
-        _event_updated(conn, cancelled, now, change="cancelled", reason=reason)
-        operators.audit(
-            conn,
-            operator_id=operator.id,
-            action="event.cancel",
-            target_type="event",
-            target_id=cancelled.id,
-            reason=reason,
-            now=now,
-            name=cancelled.name,
-            listingsWithdrawn=len(withdrawn),
-            reservationsCancelled=len(ended),
-            ordersRefunded=[c.order_id for c in claims],
-        )
-        return cancelled, claims
-
-    cancelled, claims = _retrying(db, step)
-    settlement.refund_claims(db, claims, now=now, message=_refund_message(reason))
-    return cancelled
+    return retrying(db, step)
 
 
 # -- orders ---------------------------------------------------------------------------------
-def _refund_message(reason: str) -> str:
+def refund_message(reason: str) -> str:
     return f"{settlement.REFUNDED_IN_FULL_MESSAGE}: {reason}"
 
 
@@ -423,12 +261,12 @@ def refund_order(
     operator = operators.require_operator(operator)
     reason = operators.clean_reason(reason)
     with db.begin():
-        order = _get(db, Order, order_id, ORDER_NOT_FOUND)
+        order = get_or_404(db, Order, order_id, ORDER_NOT_FOUND)
         if order.status != OrderStatus.COMPLETE:
             raise RuleViolation(ORDER_NOT_COMPLETE)
         conn = db.connection()
         claims = transitions.refund_completed(
-            conn, [order.id], _seller_reason("The sale was refunded", reason), now
+            conn, [order.id], seller_reason("The sale was refunded", reason), now
         )
         if not claims:  # refunded meanwhile, or no succeeded charge to give back
             raise RuleViolation(ORDER_NOT_PAID)
@@ -443,7 +281,7 @@ def refund_order(
             amountCents=claims[0].amount_cents,
             buyerId=order.user_id,
         )
-    settlement.refund_claims(db, claims, now=now, message=_refund_message(reason))
+    settlement.refund_claims(db, claims, now=now, message=refund_message(reason))
     with db.begin():
         refreshed = db.get(Order, order.id, populate_existing=True)
     assert refreshed is not None

@@ -20,7 +20,7 @@ import reflex as rx
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
-from ticketing_app.services import admin, admin_reads
+from ticketing_app.services import admin, admin_events, admin_reads
 from ticketing_app.services.auth import SignedIn
 from ticketing_app.state.common import display_time, signed_in_operator
 from ticketing_app.state.event_args import ForgedEvent, form_fields
@@ -67,7 +67,7 @@ def _run(action: str, operator: SignedIn, target: str, reason: str) -> None:
         "suspend": lambda db, **kw: admin.suspend_user(db, user_id=target, **kw),
         "reinstate": lambda db, **kw: admin.reinstate_user(db, user_id=target, **kw),
         "withdraw": lambda db, **kw: admin.withdraw_listing(db, ticket_id=target, **kw),
-        "cancel_event": lambda db, **kw: admin.cancel_event(db, event_id=target, **kw),
+        "cancel_event": lambda db, **kw: admin_events.cancel_event(db, event_id=target, **kw),
         "refund": lambda db, **kw: admin.refund_order(db, order_id=target, **kw),
     }
     with write_session() as db:
@@ -235,7 +235,7 @@ class AdminState(rx.State):
         starts = fields["starts_at"].strip()
         try:
             with write_session() as db:
-                admin.edit_event(
+                admin_events.edit_event(
                     db,
                     operator=operator,
                     event_id=self.edit_id,
