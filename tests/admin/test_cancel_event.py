@@ -25,6 +25,7 @@ from ticketing_app.db import dispose_engines, get_engine, read_session, write_se
 from ticketing_app.errors import RuleViolation
 from ticketing_app.models import Delivery, Event
 from ticketing_app.services import admin_events, notifications, payment_upkeep, watches
+from ticketing_app.services import stripe_gateway as gateway
 from ticketing_app.services.auth import SignedIn
 from ticketing_app.services.settlement import REFUND_LEASE
 
@@ -174,6 +175,15 @@ def test_a_crash_between_commit_and_refund_is_finished_by_the_sweep_exactly_once
         assert charge.status == "succeeded"
         assert localstripe.refunds_of(charge.stripe_id) == []
     assert len(audit_rows(world, action="event.cancel")) == 1
+    # As if the dead process had got one refund through Stripe before it died (but not
+    # recorded it): the sweep's retry is the same refund, not a second one.
+    first = show.paid[0]
+    gateway.refund_intent(
+        first.payment_intent_id,
+        idempotency_key=f"ticketing-refund-{first.id}-{first.payment_intent_id}",
+        order_id=first.id,
+    )
+    assert len(localstripe.refunds_of(first.payment_intent_id)) == 1
 
     with write_session(world.url) as db:  # within the claim lease: left to its owner
         assert payment_upkeep.retry_pending_refunds(db, now=world.now) == 0

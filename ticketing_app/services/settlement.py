@@ -254,10 +254,16 @@ def _refund_charge(
     intent_amount: int | None = None,
     message: str | None = None,
 ) -> tuple[Charge, Order, str]:
-    """Refund a claimed charge in full at Stripe (the idempotency key is the same for every
-    attempt and every path: one refund however often this runs), then mark it refunded and
-    write ChargeRefunded once (the conditional UPDATE decides)."""
-    refund_id = gateway.refund_intent(
+    """Refund a claimed charge in full at Stripe — unless Stripe already has its refund (an
+    earlier owner of the claim got that far); the idempotency key is the same for every
+    attempt and every path — then mark it refunded and write ChargeRefunded once (the
+    conditional UPDATE decides)."""
+    # Only one refunder at a time holds the claim (the lease, taken over by compare-and-set),
+    # so "is there a refund already?" then "refund" cannot race itself. The look comes first
+    # because an earlier owner may have died after Stripe refunded and before this row said
+    # so, and not every Stripe (localstripe) honours the idempotency key or refuses a second
+    # full refund.
+    refund_id = gateway.find_refund(intent_id) or gateway.refund_intent(
         intent_id,
         idempotency_key=f"ticketing-refund-{order_id}-{intent_id}",
         order_id=order_id,
