@@ -4,6 +4,7 @@ nothing; an operator's calls change what they say, with the audit row."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -201,3 +202,30 @@ def test_an_operator_suspends_withdraws_edits_cancels_refunds_and_reads_the_audi
     assert [e["payload"].get("change") for e in feed] == ["cancelled", "edited"]
     users = operator.get("/api/admin/users", params={"q": seller.email}).json()
     assert [u["id"] for u in users] == [seller.user_id]
+
+
+def test_cancel_clicked_twice_at_once_over_http_refunds_once(
+    world: World, client: Callable[..., httpx.Client], localstripe: LocalStripe
+) -> None:
+    operator = client(operator=True)
+    event = make_event(world)
+    paid = world.order(world.user(), event_ticket(world, world.user(), event))
+    charge = world.pay(paid)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def cancel() -> None:
+        with httpx.Client(base_url=str(operator.base_url), cookies=operator.cookies) as http:
+            barrier.wait()
+            r = http.post(f"/api/admin/events/{event.id}/cancel", json={"reason": "Storm"})
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=cancel) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(statuses) == [200, 400]
+    assert [r.amount for r in localstripe.refunds_of(charge.stripe_id)] == [charge.amount_cents]
+    assert [c.status for c in world.charges(paid)] == ["refunded"]
+    assert len(audit_rows(world, action="event.cancel", target_id=event.id)) == 1
