@@ -177,3 +177,58 @@ def test_a_normal_user_is_refused_the_admin_pages_and_every_forged_admin_event(
     assert victim.request.get(f"{base}/api/events/{event['id']}").json()["name"] == event["name"]
     victim.goto(base + "/listings")  # the victim's session still works
     expect(victim.get_by_test_id("nav-user")).to_have_text(victim_email)
+
+
+def test_operator_edits_and_cancels_an_event_and_withdraws_a_listing(
+    app_server: AppServer, new_context: Callable[[], BrowserContext]
+) -> None:
+    base = app_server.url
+    tag = uuid.uuid4().hex[:6]
+    seller = new_context().new_page()
+    sign_up(seller, base, unique_email("seller"))
+    title = f"Odd listing {tag}"
+    list_ticket(seller, base, title, "12")
+    operator, _ = operator_page(app_server, new_context)
+    name = f"Rooftop gig {tag}"
+    start = "2027-05-01T19:00:00Z"
+    event = {"name": name, "venue": "Old Mill", "city": "York", "startsAt": start}
+    r = operator.request.post(f"{base}/api/events", data=event)
+    assert r.status == 201, r.text()
+
+    operator.goto(base + "/admin/events")
+    operator.get_by_label("Search").fill(tag)
+    operator.get_by_role("button", name="Search", exact=True).click()
+    row = operator.get_by_test_id("admin-event-row").filter(has_text=name)
+    row.get_by_role("button", name="Edit", exact=True).click()
+    dialog = operator.get_by_role("dialog")
+    expect(dialog.get_by_label("Venue")).to_have_value("Old Mill")
+    dialog.get_by_label("Venue").fill("New Mill")
+    dialog.get_by_label("Reason").fill("The venue changed")
+    dialog.get_by_role("button", name="Save event", exact=True).click()
+    expect(dialog).to_have_count(0)
+    expect(row).to_contain_text("New Mill")
+
+    row.get_by_role("button", name="Cancel event", exact=True).click()
+    confirm_dialog = operator.get_by_role("alertdialog")
+    expect(confirm_dialog).to_contain_text("Cancel this event?")
+    confirm_dialog.get_by_role("button", name="Keep", exact=True).click()
+    expect(confirm_dialog).to_have_count(0)
+    expect(row).to_contain_text("scheduled")  # kept: nothing changed
+    row.get_by_role("button", name="Cancel event", exact=True).click()
+    confirm_dialog.get_by_label("Reason").fill("Storm warning")
+    confirm_dialog.get_by_role("button", name="Cancel event", exact=True).click()
+    expect(confirm_dialog).to_have_count(0)
+    expect(row).to_contain_text("cancelled")
+
+    operator.goto(base + "/admin/listings")
+    operator.get_by_label("Search").fill(tag)
+    operator.get_by_role("button", name="Search", exact=True).click()
+    listing = operator.get_by_test_id("admin-listing-row").filter(has_text=title)
+    listing.get_by_role("button", name="Withdraw", exact=True).click()
+    confirm_dialog.get_by_label("Reason").fill("Looks fake")
+    confirm_dialog.get_by_role("button", name="Withdraw listing", exact=True).click()
+    expect(listing).to_contain_text("Withdrawn by an operator: Looks fake")
+    seller.goto(base + "/listings")  # the seller sees why
+    expect(seller.get_by_test_id("listing-row").filter(has_text=title)).to_contain_text(
+        "Looks fake"
+    )
