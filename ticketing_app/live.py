@@ -93,6 +93,11 @@ def unread_changed_event(user_id: str) -> Event:
     )
 
 
+def user_topic(user_id: str) -> str:
+    """The user's own account (the navbar: a suspension ends the session's open pages)."""
+    return f"user:{user_id}"
+
+
 def topics_for(event: Event) -> set[str]:
     """Which views a committed event changes (the payloads are SPEC JSON shapes)."""
     p = event.payload
@@ -111,6 +116,8 @@ def topics_for(event: Event) -> set[str]:
             topics.add(order_topic(p["buyerOrderId"]))
     elif event.aggregate_type == "event":
         topics |= {EVENTS, event_topic(event.aggregate_id)}
+    elif event.aggregate_type == "user":
+        topics.add(user_topic(event.aggregate_id))
     elif event.aggregate_type == "order":
         topics.add(order_topic(event.aggregate_id))
         if p.get("userId"):

@@ -6,6 +6,7 @@ from ticketing_app import jobs
 from ticketing_app.api import build_api
 from ticketing_app.components import connection
 from ticketing_app.pages import account as account_pages
+from ticketing_app.pages import admin as admin_pages
 from ticketing_app.pages import auth as auth_pages
 from ticketing_app.pages import events as events_pages
 from ticketing_app.pages import listings as listings_pages
@@ -39,6 +40,7 @@ for _pages in (
     events_pages,
     verify_pages,
     account_pages,
+    admin_pages,
     not_found_pages,
 ):
     _pages.add_pages(app)

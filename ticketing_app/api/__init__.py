@@ -41,6 +41,7 @@ def _openapi_without_422(api: FastAPI) -> dict[str, Any]:
 def build_api() -> FastAPI:
     """The FastAPI app that Reflex mounts its own backend under (`rx.App(api_transformer=...)`)."""
     from ticketing_app.api import (
+        admin,
         delivery,
         events,
         fallback,
@@ -80,6 +81,7 @@ def build_api() -> FastAPI:
     api.include_router(delivery.router)
     api.include_router(watches.router)
     api.include_router(seo.router)  # /sitemap.xml
+    api.include_router(admin.router)
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.
     api.include_router(fallback.router)
     # HEAD, odd methods and `//api/...` in the same shape (around Reflex's mount too).

@@ -218,3 +218,75 @@ class EmailChangeOut(BaseModel):
     id: str
     email: str
     pendingEmail: str  # noqa: N815
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why (recorded in the audit log; the people affected are shown it)",
+    )
+
+
+class EventEditIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    venue: str | None = Field(default=None, min_length=1, max_length=120)
+    city: str | None = Field(default=None, min_length=1, max_length=80)
+    startsAt: str | None = Field(  # noqa: N815
+        default=None,
+        json_schema_extra={"format": "date-time"},
+        description="ISO 8601 with a time zone; in the future, at most two years ahead",
+    )
+
+
+class AdminUserOut(BaseModel):
+    id: str
+    email: str
+    isOperator: bool  # noqa: N815
+    suspended: bool
+    suspendedAt: str | None = Timestamp  # noqa: N815
+    createdAt: str = Timestamp  # noqa: N815
+
+
+class AdminChargeOut(BaseModel):
+    status: ChargeStatus
+    amount: float
+    stripeRefundId: str | None  # noqa: N815
+
+
+class AdminOrderOut(BaseModel):
+    id: str
+    status: OrderStatus
+    price: float
+    buyerId: str  # noqa: N815
+    buyerEmail: str  # noqa: N815
+    ticketId: str  # noqa: N815
+    ticketTitle: str  # noqa: N815
+    charge: AdminChargeOut | None = Field(description="The settled charge (succeeded/refunded)")
+    createdAt: str = Timestamp  # noqa: N815
+    updatedAt: str = Timestamp  # noqa: N815
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    operatorId: str  # noqa: N815
+    operatorEmail: str  # noqa: N815
+    action: str = Field(description="e.g. user.suspend, ticket.withdraw, event.cancel")
+    targetType: str  # noqa: N815
+    targetId: str  # noqa: N815
+    reason: str
+    details: dict[str, Any]
+    createdAt: str = Timestamp  # noqa: N815
+
+
+class DomainEventOut(BaseModel):
+    seq: int
+    id: str
+    type: str
+    aggregateType: str  # noqa: N815
+    aggregateId: str  # noqa: N815
+    aggregateVersion: int  # noqa: N815
+    payload: dict[str, Any]
+    createdAt: str = Timestamp  # noqa: N815
+    publishedAt: str | None = Timestamp  # noqa: N815

@@ -82,9 +82,10 @@ def signup(body: JsonBody) -> JSONResponse:
 @router.post(
     "/signin",
     response_model=UserOut,
-    responses=error_responses(400, 413, 429),
+    responses=error_responses(400, 403, 413, 429),
     openapi_extra=json_body_doc(Credentials),
-    summary="Sign in (sets the session cookie); rate-limited per email",
+    summary="Sign in (sets the session cookie); rate-limited per email; 403 when the "
+    "account is suspended (only after the right password)",
 )
 def signin(body: JsonBody, device: DeviceCookie = None) -> JSONResponse:
     with write_session() as db:

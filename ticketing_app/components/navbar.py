@@ -96,6 +96,7 @@ def _theme_menu() -> rx.Component:
 def _wide_links() -> rx.Component:
     signed_in = rx.hstack(
         *[_nav_link(text, href) for text, href in SIGNED_IN_LINKS],
+        rx.cond(NavState.is_operator, _nav_link("Admin", "/admin/users")),
         _bell(),
         rx.link(
             NavState.user_email,
@@ -130,6 +131,7 @@ def _narrow_menu() -> rx.Component:
     signed_in_items = [
         rx.menu.item(NavState.user_email, disabled=True),
         *[_menu_link(text, href) for text, href in SIGNED_IN_LINKS],
+        rx.cond(NavState.is_operator, _menu_link("Admin", "/admin/users")),
         _menu_link("Notifications", "/notifications"),
         _menu_link("Account", "/account"),
         rx.menu.separator(),
@@ -191,6 +193,8 @@ def navbar() -> rx.Component:
             gap="0.75rem",
         ),
         test_mode_banner(),
+        # A push said this session ended (suspended, signed out elsewhere): off to sign in.
+        rx.cond(NavState.session_ended, rx.box(on_mount=NavState.after_session_ended)),
         border_bottom="1px solid var(--gray-a5)",
         background="var(--color-panel-solid)",
         position="sticky",

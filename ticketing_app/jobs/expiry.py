@@ -4,7 +4,8 @@ Both paths call the one idempotent service (`orders.expire_order` / `orders.expi
 whose conditional UPDATE makes a second expiry of the same order a no-op. So two schedulers
 running at once (a lease overlap, a test) are wasteful but never wrong.
 
-- Timer: `on_event` sees each committed `OrderCreated` (from any worker, via the event bus) and
+- Timer: `on_event` sees each committed `OrderCreated` / `OrderUpdated` (a deadline moved
+  earlier by an event's new start; from any worker, via the event bus) and
   puts the order in the 10 ms slot its `expires_at` falls in; one APScheduler job per slot, at
   the slot's end, expires everything then due in one transaction. APScheduler's `add_job` is
   thread-safe, so events may be handed in from the committing thread or the event loop.
@@ -197,7 +198,7 @@ class ExpiryScheduler:
         """Committed domain events: a new order gets a timer; an ended one loses it."""
         if event.aggregate_type != "order":
             return
-        if event.type == "OrderCreated":
+        if event.type in ("OrderCreated", "OrderUpdated"):  # new, or its deadline moved
             expires_at = _parse_time(event.payload.get("expiresAt"))
             if expires_at is not None:
                 self.schedule(event.aggregate_id, expires_at + PAYLOAD_PRECISION)

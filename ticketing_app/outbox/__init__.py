@@ -39,6 +39,7 @@ EVENT_TYPES = (
     "OrderCancelled",
     "OrderExpired",
     "OrderCompleted",
+    "OrderUpdated",
     "ChargeCreated",
     "ChargeRefunded",
     "EventCreated",

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
-from ticketing_app.errors import RateLimited, ValidationError
+from ticketing_app.errors import Forbidden, RateLimited, ValidationError
 from ticketing_app.models import AuthSession, SigninFailure, User, UTCDateTime
 from ticketing_app.services import known_device
 from ticketing_app.services.validation import (
@@ -26,6 +26,7 @@ from ticketing_app.services.validation import (
 from ticketing_app.settings import get_settings
 
 INVALID_CREDENTIALS = "Invalid credentials"
+ACCOUNT_SUSPENDED = "This account is suspended. Contact support if you think this is a mistake."
 # Extend a session's expiry at most this often, so reading the current user rarely writes.
 _SLIDE_STEP = timedelta(hours=1)
 
@@ -169,7 +170,13 @@ def signin(
         raise ValidationError(INVALID_CREDENTIALS)
     with db.begin():
         db.exec(sa.delete(SigninFailure).where(SigninFailure.id == attempt.id))
-        token = _new_session(db, user, now)
+        suspended = db.exec(select(User.suspended_at).where(User.id == user.id)).first()
+        if suspended is None:
+            token = _new_session(db, user, now)
+    if suspended is not None:
+        # Said only after the right password (SPEC §12): an unknown email or a wrong password
+        # still gets INVALID_CREDENTIALS, so this tells a guesser nothing about who exists.
+        raise Forbidden(ACCOUNT_SUSPENDED)
     return user, token
 
 

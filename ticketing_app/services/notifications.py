@@ -85,6 +85,8 @@ SUBJECTS = {
     "listing_withdrawn": "Your listing {title} was withdrawn",
     "watch_match": "New ticket for {event_name}: {title} at {price}",
     "ticket_file_ready": "Your ticket for {title} is ready to download",
+    "reservation_cancelled": "Your reservation of {title} was cancelled",
+    "event_cancelled": "Cancelled: {event_name}",
 }
 # Emails that also appear in the recipient's in-app notifications, and where each points.
 IN_APP_LINKS = {
@@ -96,6 +98,15 @@ IN_APP_LINKS = {
     "listing_withdrawn": "/listings",
     "watch_match": "/tickets/{ticket_id}",
     "ticket_file_ready": "/orders/{order_id}",
+    "reservation_cancelled": "/orders/{order_id}",
+    "event_cancelled": "/events/{event_id}",
+}
+# Reservations an operator's action cancelled (services/admin.py), and what the buyer is told.
+OPERATOR_CANCELS = {
+    "buyer_suspended": "your account was suspended",
+    "seller_suspended": "the seller's account was suspended",
+    "listing_withdrawn": "the listing was withdrawn by an operator",
+    "event_cancelled": "the event was cancelled",
 }
 
 _D = Delivery.__table__
@@ -273,6 +284,36 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
             ctx = {**base, "earnings": price}
             out.append(Planned("ticket_sold", seller, seller_id, ctx))
         return out
+    if kind == "OrderCancelled" and p.get("reason") in OPERATOR_CANCELS:
+        buyer = _email_of(conn, p.get("userId"))
+        if not buyer:
+            return []
+        facts = _ticket_facts(conn, p.get("ticketId"))
+        ctx = {
+            "title": facts.get("title", "your ticket"),
+            "ticket_id": p.get("ticketId"),
+            "order_id": p["id"],
+            "price": money(_cents(p["price"])),
+            "why": OPERATOR_CANCELS[p["reason"]],
+            "when": at,
+        }
+        return [Planned("reservation_cancelled", buyer, p.get("userId"), ctx)]
+    if kind == "EventUpdated" and p.get("change") == "cancelled":
+        # The event's watchers (buyers hear of their refund, sellers of their listings).
+        watchers = conn.execute(
+            sa.select(_U.c.id, _U.c.email)
+            .select_from(_W.join(_U, _U.c.id == _W.c.user_id))
+            .where(_W.c.event_id == p["id"])
+        ).all()
+        ctx = {
+            "event_id": p["id"],
+            "event_name": p["name"],
+            "event_venue": p["venue"],
+            "event_city": p["city"],
+            "event_starts": when(p.get("startsAt")),
+            "reason": p.get("reason") or "",
+        }
+        return [Planned("event_cancelled", email, uid, dict(ctx)) for uid, email in watchers]
     if kind == "ChargeRefunded":
         buyer = _email_of(conn, p.get("userId"))
         order = conn.execute(

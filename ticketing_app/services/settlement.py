@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 REFUNDED_MESSAGE = "Your payment was refunded because the reservation had ended"
 REFUND_PENDING_MESSAGE = "Your payment is being refunded because the reservation had ended"
 AMOUNT_MISMATCH_MESSAGE = "Your payment was refunded because its amount did not match the order"
+REFUNDED_IN_FULL_MESSAGE = "Your payment was refunded in full"
+REFUND_IN_FULL_PENDING_MESSAGE = "Your payment is being refunded in full"
 MAX_FAILED_ATTEMPTS = 3
 REFUND_LEASE = timedelta(seconds=60)
 _ATTEMPTS = 5
@@ -128,7 +130,13 @@ def _settled_charge(db: Session, intent_id: str) -> Charge | None:
 
 
 def _refund_message(order: Order, intent: gateway.Intent) -> str:
-    return AMOUNT_MISMATCH_MESSAGE if intent.amount != order.price_cents else REFUNDED_MESSAGE
+    return _refund_message_for(order, intent.amount)
+
+
+def _refund_message_for(order: Order, amount_cents: int) -> str:
+    if is_refunded_sale(order):
+        return REFUNDED_IN_FULL_MESSAGE
+    return AMOUNT_MISMATCH_MESSAGE if amount_cents != order.price_cents else REFUNDED_MESSAGE
 
 
 def _settle_success(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
@@ -225,15 +233,45 @@ def _existing_success(
 
 def _refund(db: Session, claim: Settlement, intent: gateway.Intent, now: datetime) -> Settlement:
     assert claim.charge is not None and claim.order_id is not None
-    refund_id = gateway.refund_intent(
-        intent.id,
-        idempotency_key=f"ticketing-refund-{claim.order_id}-{intent.id}",
+    charge, order, message = _refund_charge(
+        db,
+        charge_id=claim.charge.id,
         order_id=claim.order_id,
+        intent_id=intent.id,
+        now=now,
+        intent_amount=intent.amount,
+    )
+    return Settlement("refunded", order.id, charge, message, intent_status=intent.status)
+
+
+def _refund_charge(
+    db: Session,
+    *,
+    charge_id: str,
+    order_id: str,
+    intent_id: str,
+    now: datetime,
+    intent_amount: int | None = None,
+    message: str | None = None,
+) -> tuple[Charge, Order, str]:
+    """Refund a claimed charge in full at Stripe — unless Stripe already has its refund (an
+    earlier owner of the claim got that far); the idempotency key is the same for every
+    attempt and every path — then mark it refunded and write ChargeRefunded once (the
+    conditional UPDATE decides)."""
+    # Only one refunder at a time holds the claim (the lease, taken over by compare-and-set),
+    # so "is there a refund already?" then "refund" cannot race itself. The look comes first
+    # because an earlier owner may have died after Stripe refunded and before this row said
+    # so, and not every Stripe (localstripe) honours the idempotency key or refuses a second
+    # full refund.
+    refund_id = gateway.find_refund(intent_id) or gateway.refund_intent(
+        intent_id,
+        idempotency_key=f"ticketing-refund-{order_id}-{intent_id}",
+        order_id=order_id,
     )
     with db.begin():
         changed = db.exec(
             sa.update(Charge)
-            .where(Charge.id == claim.charge.id, Charge.status == ChargeStatus.SUCCEEDED)
+            .where(Charge.id == charge_id, Charge.status == ChargeStatus.SUCCEEDED)
             .values(
                 status=ChargeStatus.REFUNDED,
                 stripe_refund_id=refund_id,
@@ -241,14 +279,45 @@ def _refund(db: Session, claim: Settlement, intent: gateway.Intent, now: datetim
                 updated_at=now,
             )
         ).rowcount
-        charge = db.get(Charge, claim.charge.id, populate_existing=True)
-        order = db.get(Order, claim.order_id, populate_existing=True)
+        charge = db.get(Charge, charge_id, populate_existing=True)
+        order = db.get(Order, order_id, populate_existing=True)
         assert charge is not None and order is not None
-        message = _refund_message(order, intent)
+        amount = charge.amount_cents if intent_amount is None else intent_amount
+        message = message or _refund_message_for(order, amount)
         if changed == 1:
             record_charge_event(db, "ChargeRefunded", charge, order, now, message=message)
-    log.info("refunded %s for order %s (%s)", intent.id, order.id, refund_id)
-    return Settlement("refunded", order.id, charge, message, intent_status=intent.status)
+    log.info("refunded %s for order %s (%s)", intent_id, order.id, refund_id)
+    return charge, order, message
+
+
+def refund_claims(
+    db: Session, claims: list[transitions.RefundClaim], *, now: datetime, message: str
+) -> int:
+    """Refund the charges `transitions.refund_completed` claimed, after its commit; returns
+    how many were refunded now. One that Stripe refuses for now stays claimed: the refund
+    sweep (payment_upkeep.retry_pending_refunds) finishes it once the claim lease passes, as
+    it does for claims a crash left behind."""
+    refunded = 0
+    for claim in claims:
+        try:
+            _refund_charge(
+                db,
+                charge_id=claim.charge_id,
+                order_id=claim.order_id,
+                intent_id=claim.payment_intent_id,
+                now=now,
+                message=message,
+            )
+            refunded += 1
+        except gateway.GatewayError as exc:
+            log.warning("refund of order %s deferred: %s", claim.order_id, exc)
+    return refunded
+
+
+def is_refunded_sale(order: Order) -> bool:
+    """A completed order refunded by `transitions.refund_completed` (cancelled, e-ticket
+    revoked: no other path revokes an order that it then ends)."""
+    return order.status == OrderStatus.CANCELLED and order.e_ticket_revoked_at is not None
 
 
 def _settle_decline(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
@@ -325,6 +394,10 @@ def refund_notice(db: Session, *, order_id: str) -> str | None:
         charge = _settled_charge_of_order(db, order_id)
     if charge is None:
         return None
+    if is_refunded_sale(order):
+        if charge.status == ChargeStatus.SUCCEEDED:
+            return REFUND_IN_FULL_PENDING_MESSAGE
+        return REFUNDED_IN_FULL_MESSAGE
     if charge.status == ChargeStatus.SUCCEEDED:
         return REFUND_PENDING_MESSAGE
     if charge.amount_cents != order.price_cents:

@@ -9,7 +9,10 @@ each, used by every caller (pages, API, webhook, scheduler):
 - `withdraw_listings`: available tickets leave the market with a reason the seller is shown
   (an event's start; later an operator);
 - `revoke_e_tickets`: completed orders' e-ticket codes stop being valid (a refund of a
-  completed order: whoever refunds one calls it in the transaction that records the refund).
+  completed order: whoever refunds one calls it in the transaction that records the refund);
+- `refund_completed`: completed orders are refunded in full (an operator's refund, an event's
+  cancellation): e-ticket revoked, order cancelled, ticket off the market, refund claimed;
+- `cap_holds`: active reservations of an event end no later than its (moved) start.
 
 Each runs Core statements on the caller's open transaction (`conn`), decides by conditional
 UPDATEs checked by row count (the Python around them only picks the message), and writes its
@@ -32,6 +35,9 @@ from ticketing_app import outbox
 from ticketing_app.db import DriverQuery
 from ticketing_app.errors import NotFound, RuleViolation
 from ticketing_app.models import (
+    WITHDRAWN_REASON_MAX,
+    Charge,
+    ChargeStatus,
     Event,
     EventStatus,
     Order,
@@ -474,3 +480,115 @@ def revoke_e_tickets(conn: sa.Connection, which: Iterable[str] | Any, now: datet
             .returning(_ORDERS.c.id)
         ).scalars()
     )
+
+
+@dataclass(frozen=True)
+class RefundClaim:
+    """A charge whose refund this transaction claimed; refunded at Stripe after it commits
+    (settlement.refund_claims), or by the refund sweep if the process dies first."""
+
+    charge_id: str
+    order_id: str
+    payment_intent_id: str
+    amount_cents: int
+
+
+REFUNDED = "refunded"  # the `reason` of the OrderCancelled that a refund of a sale writes
+
+
+def refund_completed(
+    conn: sa.Connection, which: Iterable[str] | Any, reason: str, now: datetime
+) -> list[RefundClaim]:
+    """THE state change of refunding sales in full (an operator's refund of one order, an
+    event's cancellation): each completed order among `which` loses its e-ticket, becomes
+    `cancelled` (the refund sweep and the order page know a refunded sale by status cancelled
+    with its e-ticket revoked), its ticket leaves the market (`cancelled`, `reason` for the
+    seller: a refunded ticket is not put back on sale), and its succeeded charge is claimed
+    for a refund of the whole charge (`updated_at` = now: settlement's claim lease). Decided by
+    the conditional UPDATE of the order (status complete), so a second refund of the same order
+    claims nothing. Returns the claims; the caller refunds them AFTER its commit."""
+    orders = _ORDERS
+    # The ids first: `which` may be a select that the revocation below changes the answer of.
+    ids = list(
+        conn.execute(
+            sa.select(orders.c.id).where(
+                orders.c.id.in_(which), orders.c.status == OrderStatus.COMPLETE
+            )
+        ).scalars()
+    )
+    if not ids:
+        return []
+    revoked = set(revoke_e_tickets(conn, ids, now))
+    refunded = [
+        Order(**row._mapping)
+        for row in conn.execute(
+            sa.update(orders)
+            .where(orders.c.id.in_(ids), orders.c.status == OrderStatus.COMPLETE)
+            .values(status=OrderStatus.CANCELLED, version=orders.c.version + 1, updated_at=now)
+            .returning(*orders.c)
+        )
+    ]
+    if not refunded:
+        return []
+    # The ticket leaves the market only for the sale that holds it now (an earlier sale of a
+    # resold ticket had its e-ticket revoked by the resale already).
+    current = [o.ticket_id for o in refunded if o.id in revoked]
+    withdrawn = _move_tickets(
+        conn,
+        [_TICKETS.c.id.in_(current), _TICKETS.c.status == TicketStatus.SOLD],
+        now,
+        status=TicketStatus.CANCELLED,
+        withdrawn_reason=reason[:WITHDRAWN_REASON_MAX],
+    )
+    charges = Charge.__table__
+    claims = [
+        RefundClaim(row.id, row.order_id, row.stripe_id, row.amount_cents)
+        for row in conn.execute(
+            sa.update(charges)
+            .where(
+                charges.c.order_id.in_([o.id for o in refunded]),
+                charges.c.status == ChargeStatus.SUCCEEDED,
+                charges.c.stripe_id.in_([o.payment_intent_id for o in refunded]),
+            )
+            .values(updated_at=now)
+            .returning(
+                charges.c.id, charges.c.order_id, charges.c.stripe_id, charges.c.amount_cents
+            )
+        )
+    ]
+    # SELLER LEDGER: the reversal of each refunded sale's proceeds belongs here, in this same
+    # transaction — `ledger.reverse_sale(conn, order.id, now)` for each order in `refunded`
+    # (SPEC §12: "a refund reverses its entry"; wired by the lead on merge with the money work).
+    news = [
+        # hasPaymentIntent False: the intent succeeded, there is nothing to cancel at Stripe
+        # (payment_upkeep's clean-up skips it); the refund claim returns the money.
+        order_event("OrderCancelled", o, reason=REFUNDED, hasPaymentIntent=False)
+        for o in refunded
+    ]
+    news += [ticket_event("TicketCancelled", t) for t in withdrawn]
+    outbox.write_rows(conn, news, now=now)
+    return claims
+
+
+def cap_holds(
+    conn: sa.Connection, event_id: str, starts_at: datetime, now: datetime
+) -> list[Order]:
+    """A reservation never outlives its event (SPEC §9): when an event's start moves earlier,
+    its active reservations that would end after the new start end at it. Each gets an
+    OrderUpdated (the expiry timer is re-set, the order page's countdown follows)."""
+    of_event = sa.select(_TICKETS.c.id).where(_TICKETS.c.event_id == event_id)
+    capped = [
+        Order(**row._mapping)
+        for row in conn.execute(
+            sa.update(_ORDERS)
+            .where(
+                _ORDERS.c.ticket_id.in_(of_event),
+                _ORDERS.c.status == ACTIVE,
+                _ORDERS.c.expires_at > starts_at,
+            )
+            .values(expires_at=starts_at, version=_ORDERS.c.version + 1, updated_at=now)
+            .returning(*_ORDERS.c)
+        )
+    ]
+    outbox.write_rows(conn, [order_event("OrderUpdated", o) for o in capped], now=now)
+    return capped

@@ -11,7 +11,7 @@ from ticketing_app.db import read_session, write_session
 from ticketing_app.models import utcnow
 from ticketing_app.services import auth, watches
 from ticketing_app.settings import get_settings
-from ticketing_app.state.common import post_form_script, session_token, signed_in_user
+from ticketing_app.state.common import post_form_script, session_token
 
 
 class NavState(rx.State):
@@ -23,19 +23,35 @@ class NavState(rx.State):
     unread: int = 0  # in-app notifications not yet read (the bell)
     currency: str = ""  # the deployment's currency (ISO code), for every price on the page
 
+    is_operator: bool = False  # shows "Admin"; every admin handler re-checks on the server
+    session_ended: bool = False  # a push found this page's session gone (navbar redirects)
+
+    def _read_user(self) -> auth.SignedIn | None:
+        token = session_token(self)
+        if not token:
+            return None
+        with write_session() as db:
+            return auth.current_user(db, token=token, now=utcnow())
+
     @rx.event
     def load(self) -> None:
-        """on_load of every page: re-read the user from the session cookie."""
-        user = signed_in_user(self)
+        """on_load of every page: re-read the user from the session cookie, and watch the
+        user's own topic (a suspension or sign-out-everywhere ends this page's session)."""
+        user = self._read_user()
         self.signed_in = user is not None
-        self.user_email = user["email"] if user else ""
+        self.user_email = user.email if user else ""
+        self.is_operator = bool(user and user.is_operator)
+        self.session_ended = False
         self.unread = 0
         token = self.router.session.client_token
         if user is not None:
             with write_session() as db:
-                self.unread = watches.unread_count(db, user_id=user["id"])
-            # The bell is live: a new notification (or "mark all read" in another tab) pushes.
-            live.watch(token, NavState, [live.notifications_topic(user["id"])])
+                self.unread = watches.unread_count(db, user_id=user.id)
+            # The bell is live (a new notification, or "mark all read" in another tab), and
+            # the user's own topic ends this page's session when they are suspended.
+            live.watch(
+                token, NavState, [live.notifications_topic(user.id), live.user_topic(user.id)]
+            )
         else:
             live.unwatch(token, NavState)
         self.test_mode = get_settings().stripe_test_mode
@@ -46,14 +62,26 @@ class NavState(rx.State):
         self.loaded = True
 
     def _reload_live(self) -> None:
-        """A push: re-read the unread count for whoever this tab's cookie signs in now (the
-        push names a user but carries no count, so no tab can show another user's)."""
-        user = signed_in_user(self)
-        if user is None:
-            self.unread = 0
-            return
-        with read_session() as db:
-            self.unread = watches.unread_count(db, user_id=user["id"])
+        """A push on the bell's or the user's topic: still signed in? If not, the navbar sends
+        the page to sign in (`after_session_ended`), so a suspended user's open pages stop at
+        once; if so, the unread count is read again."""
+        user = self._read_user()
+        if user is None and self.signed_in:
+            self.signed_in, self.user_email, self.is_operator = False, "", False
+            self.session_ended = True
+        elif user is not None:
+            self.is_operator = user.is_operator
+            # The push names a user but carries no count: re-read it for whoever this tab's
+            # cookie signs in now, so no tab can show another user's.
+            with read_session() as db:
+                self.unread = watches.unread_count(db, user_id=user.id)
+
+    @rx.event
+    def after_session_ended(self) -> rx.event.EventSpec | None:
+        self.session_ended = False
+        if self._read_user() is None:
+            return rx.redirect("/signin")
+        return None
 
     @rx.event
     def sign_out(self) -> Iterator[rx.event.EventSpec | None]:
