@@ -43,6 +43,8 @@ EVENT_TYPES = (
     "ChargeRefunded",
     "EventCreated",
     "EventUpdated",
+    "PayoutRequested",
+    "PayoutPaid",
 )
 
 

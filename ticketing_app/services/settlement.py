@@ -128,7 +128,7 @@ def _settled_charge(db: Session, intent_id: str) -> Charge | None:
 
 
 def _refund_message(order: Order, intent: gateway.Intent) -> str:
-    return AMOUNT_MISMATCH_MESSAGE if intent.amount != order.price_cents else REFUNDED_MESSAGE
+    return AMOUNT_MISMATCH_MESSAGE if intent.amount != order.total_cents else REFUNDED_MESSAGE
 
 
 def _settle_success(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
@@ -168,13 +168,13 @@ def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
         and ticket is not None
         and ticket.order_id == order.id
         and ticket.status == TicketStatus.RESERVED
-        and intent.amount == order.price_cents
+        and intent.amount == order.total_cents
         and intent.currency == gateway.CURRENCY
     )
     if payable:
         _complete(db, order, charge, intent, now)
         return _Claim(Settlement("paid", order.id, charge, intent_status=intent.status))
-    if order.status == OrderStatus.CREATED and intent.amount == order.price_cents:
+    if order.status == OrderStatus.CREATED and intent.amount == order.total_cents:
         # Rule 5: past due (or lost its ticket) ends here, whether or not the timer has fired.
         ending = OrderStatus.EXPIRED if order.expires_at <= now else OrderStatus.CANCELLED
         transitions.end_orders(db.connection(), [order.id], ending, now)
@@ -327,7 +327,7 @@ def refund_notice(db: Session, *, order_id: str) -> str | None:
         return None
     if charge.status == ChargeStatus.SUCCEEDED:
         return REFUND_PENDING_MESSAGE
-    if charge.amount_cents != order.price_cents:
+    if charge.amount_cents != order.total_cents:
         return AMOUNT_MISMATCH_MESSAGE
     return REFUNDED_MESSAGE
 
