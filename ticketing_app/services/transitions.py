@@ -85,6 +85,7 @@ def order_event(type: str, order: Order, **extra: Any) -> outbox.NewEvent:
         "price": price_number(order.price_cents),
         "fee": price_number(order.fee_cents),
         "total": price_number(order.total_cents),
+        "sellerFee": price_number(order.seller_fee_cents),
         "status": order.status,
         "expiresAt": iso(order.expires_at),
         "version": order.version,
