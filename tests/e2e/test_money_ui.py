@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.app_server import AppServer, start_app
+from e2e.axe import assert_accessible
 from e2e.helpers import EventForger, confirm, list_ticket, pay_button, sign_up, unique_email
 from e2e.test_payments_ui import VISA, fill_card
 from tests.support import World
-from tests.support.money import complete_paid, recomputed
+from tests.support.money import complete_paid, fees, recomputed
 from tests.support.stripe import LocalStripe, localstripe_in_environment
 from ticketing_app.db import dispose_engines, read_session
 from ticketing_app.services import payments
@@ -124,16 +125,19 @@ def test_payouts_page_shows_the_ledger_and_the_queue_pays_it(
     # An older sale, completed 49 h ago (no event): due for release.
     world = World(url)
     seller_id = world.get_ticket(world.get_order(order_id_of(buyer)).ticket_id).user_id
-    old = world.reserve(world.user(), world.ticket(seller_id, price="10.00")).order
+    with fees(FEES["TICKETING_BUYER_FEE_PERCENT"], FEES["TICKETING_SELLER_FEE_PERCENT"]):
+        old = world.reserve(world.user(), world.ticket(seller_id, price="10.00")).order
     complete_paid(url, old.id, datetime.now(UTC) - timedelta(hours=49))
 
-    seller.goto(base + "/payouts")
-    expect(seller.get_by_test_id("balance-pending")).to_have_text("$28.99")  # 18.99 + 10 unreleased
+    seller.goto(base + "/payouts")  # opening it releases what is due (no sweep needed)
+    expect(seller.get_by_test_id("balance-pending")).to_have_text("$18.99")  # 19.99 − 5 %
+    expect(seller.get_by_test_id("balance-available")).to_have_text("$9.50")  # 10.00 − 5 %
     sums = recomputed(url, seller_id)
     for key, bucket in (("pending", "pending"), ("available", "available"),
                         ("inPayout", "payout"), ("paidOut", "paid_out")):  # fmt: skip
         assert cents(seller.get_by_test_id(f"balance-{key}").inner_text()) == sums[bucket]
-    expect(seller.get_by_test_id("ledger-line")).to_have_count(2)
+    expect(seller.get_by_test_id("ledger-line")).to_have_count(4)  # 2 sales, 1 release (2 rows)
+    assert_accessible(seller, "payouts")
 
     seller.get_by_role("button", name="Request payout", exact=True).click()  # releases, pays
     expect(seller.get_by_test_id("balance-inPayout")).to_have_text("$9.50")  # 10 − 5 % fee
@@ -169,6 +173,7 @@ def test_payouts_page_shows_the_ledger_and_the_queue_pays_it(
     row.get_by_label("Reference").fill("TRF-2026-0042")
     row.get_by_role("button", name="Mark paid", exact=True).click()
     expect(row).to_contain_text("TRF-2026-0042")
+    assert_accessible(operator, "admin payouts")
     # The seller's open page follows, without a reload.
     expect(seller.get_by_test_id("balance-paidOut")).to_have_text("$9.50")
     expect(seller.get_by_test_id("balance-inPayout")).to_have_text("$0.00")

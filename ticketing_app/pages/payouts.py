@@ -98,7 +98,7 @@ def payouts_page() -> rx.Component:
             P.error != "",
             rx.callout(P.error, icon="triangle-alert", color_scheme="red", role="alert"),
         ),
-        rx.heading("Payouts", as_="h2", size="4"),
+        rx.heading("Your payouts", as_="h2", size="4"),
         rx.cond(
             P.payout_rows.length() > 0,
             _table(

@@ -131,6 +131,14 @@ def list_payouts(db: Session, *, seller_id: str) -> list[Payout]:
         return [Payout(**row._mapping) for row in rows]
 
 
+def release_due_for(db: Session, *, seller_id: str, now: datetime) -> list[str]:
+    """Make the seller's due proceeds available now instead of at the next sweep (the
+    /payouts page on load: what it shows as available is then what "Request payout" pays).
+    Idempotent; a read only, unless something is due."""
+    with db.begin():
+        return ledger.release_due(db.connection(), now=now, seller_id=seller_id)
+
+
 def request_payout(db: Session, *, seller_id: str, now: datetime) -> Payout:
     """A payout of the seller's whole available balance (due releases first, so it never
     depends on the sweep having run). RuleViolation (400) when nothing is available."""

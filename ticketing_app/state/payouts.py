@@ -70,7 +70,13 @@ class PayoutsState(SignedInLivePage, rx.State):
         return float(self.balance.get("available", 0) or 0) > 0
 
     def _reset(self) -> None:
+        """On load: what fell due since the last sweep is released first (idempotent), so
+        the figures are current and "Request payout" pays what "Available" says."""
         self.busy, self.error = False, ""
+        user = signed_in_user(self)
+        if user is not None:
+            with write_session() as db:
+                payouts.release_due_for(db, seller_id=user["id"], now=utcnow())
 
     def _topics(self, user_id: str) -> Iterable[str]:
         return [live.seller_topic(user_id)]
