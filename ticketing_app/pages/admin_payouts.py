@@ -44,22 +44,38 @@ def _mark_paid_form(row: rx.Var) -> rx.Component:
 
 
 def _row(row: rx.Var) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(local_time(row["createdAt"].to(str))),
-        rx.table.cell(row["sellerEmail"], class_name="user-text"),
-        rx.table.cell(money_text(row["amount"].to(float))),
-        rx.table.cell(rx.badge(row["statusText"])),
-        rx.table.cell(
+    """One payout: who, how much, since when; "Mark paid" while requested, else its
+    reference. Cells wrap on a phone (no table that would scroll sideways)."""
+    return rx.card(
+        rx.flex(
+            rx.vstack(
+                rx.text(row["sellerEmail"], weight="medium", class_name="user-text"),
+                rx.text(
+                    "Requested ",
+                    local_time(row["createdAt"].to(str)),
+                    size="1",
+                    color_scheme="gray",
+                ),
+                spacing="0",
+            ),
+            rx.text(money_text(row["amount"].to(float)), weight="bold", size="4"),
+            rx.badge(row["statusText"]),
             rx.cond(
                 row["open"].to(bool),
                 _mark_paid_form(row),
                 rx.vstack(
-                    rx.text(row["reference"], class_name="user-text"),
-                    local_time(row["paidAt"].to(str)),
+                    rx.text(row["reference"], size="2", class_name="user-text"),
+                    rx.text("Paid ", local_time(row["paidAt"].to(str)), size="1"),
                     spacing="0",
                 ),
-            )
+            ),
+            wrap="wrap",
+            gap="3",
+            justify="between",
+            align="center",
+            width="100%",
         ),
+        width="100%",
         data_testid="queue-row",
     )
 
@@ -79,19 +95,8 @@ def _queue() -> rx.Component:
         ),
         rx.cond(
             A.rows.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("Requested", "Seller", "Amount", "Status", "Paid")
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(A.rows, _row)),
-                width="100%",
-                variant="surface",
-                aria_label="Payout queue",
+            rx.vstack(
+                rx.foreach(A.rows, _row), spacing="2", width="100%", aria_label="Payout queue"
             ),
             empty_block("inbox", "No payout requests yet."),
         ),
@@ -101,8 +106,11 @@ def _queue() -> rx.Component:
 
 
 def admin_payouts() -> rx.Component:
-    refused = rx.callout(
-        "Only operators can see this page.", icon="shield-x", color_scheme="red", role="alert"
+    refused = rx.vstack(
+        rx.callout(
+            "Only operators can see this page.", icon="shield-x", color_scheme="red", role="alert"
+        ),
+        rx.cond(A.error != "", rx.text(A.error, color_scheme="red", data_testid="admin-error")),
     )
     return page(
         rx.cond(A.loading, loading_block(), rx.cond(A.forbidden, refused, _queue())),

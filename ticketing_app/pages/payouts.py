@@ -37,35 +37,47 @@ def _figure(label: str, key: str, hint: str) -> rx.Component:
     )
 
 
+def _row(*cells: rx.Component, testid: str) -> rx.Component:
+    """One line of a list: its cells side by side, wrapping on a phone (no table that would
+    scroll sideways)."""
+    return rx.card(
+        rx.flex(*cells, wrap="wrap", gap="2", justify="between", align="center", width="100%"),
+        width="100%",
+        size="1",
+        data_testid=testid,
+    )
+
+
 def _payout_row(payout: rx.Var) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(local_time(payout["createdAt"].to(str))),
-        rx.table.cell(money_text(payout["amount"].to(float))),
-        rx.table.cell(rx.badge(payout["statusText"])),
-        rx.table.cell(payout["reference"], class_name="user-text"),
-        data_testid="payout-row",
+    return _row(
+        rx.text(local_time(payout["createdAt"].to(str)), size="2"),
+        rx.text(money_text(payout["amount"].to(float)), weight="bold"),
+        rx.badge(payout["statusText"]),
+        rx.text(payout["reference"], size="2", class_name="user-text"),
+        testid="payout-row",
     )
 
 
 def _line_row(line: rx.Var) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(local_time(line["createdAt"].to(str))),
-        rx.table.cell(line["kindText"]),
-        rx.table.cell(line["what"], class_name="user-text"),
-        rx.table.cell(line["bucketText"]),
-        rx.table.cell(money_text(line["amount"].to(float)), text_align="right"),
-        data_testid="ledger-line",
+    return _row(
+        rx.vstack(
+            rx.text(line["kindText"], " · ", line["bucketText"], weight="medium", size="2"),
+            rx.text(
+                local_time(line["createdAt"].to(str)),
+                rx.cond(line["what"] != "", rx.text.span(" · ", line["what"])),
+                size="1",
+                color_scheme="gray",
+                class_name="user-text",
+            ),
+            spacing="0",
+        ),
+        rx.text(money_text(line["amount"].to(float)), weight="bold"),
+        testid="ledger-line",
     )
 
 
-def _table(headers: tuple[str, ...], rows: rx.Var, row: object, label: str) -> rx.Component:
-    return rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-        rx.table.body(rx.foreach(rows, row)),
-        width="100%",
-        aria_label=label,
-        variant="surface",
-    )
+def _list(rows: rx.Var, row: object, label: str) -> rx.Component:
+    return rx.vstack(rx.foreach(rows, row), spacing="2", width="100%", aria_label=label)
 
 
 def payouts_page() -> rx.Component:
@@ -101,18 +113,13 @@ def payouts_page() -> rx.Component:
         rx.heading("Your payouts", as_="h2", size="4"),
         rx.cond(
             P.payout_rows.length() > 0,
-            _table(
-                ("Requested", "Amount", "Status", "Reference"),
-                P.payout_rows,
-                _payout_row,
-                "Payouts",
-            ),
+            _list(P.payout_rows, _payout_row, "Your payouts"),
             rx.text("No payouts yet.", color_scheme="gray", size="2"),
         ),
         rx.heading("Ledger", as_="h2", size="4"),
         rx.cond(
             P.lines.length() > 0,
-            _table(("When", "What", "Ticket", "Balance", "Amount"), P.lines, _line_row, "Ledger"),
+            _list(P.lines, _line_row, "Ledger lines, newest first"),
             empty_block("wallet", "No sales yet. When a ticket you listed sells, it shows here."),
         ),
         spacing="4",
