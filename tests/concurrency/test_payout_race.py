@@ -12,7 +12,7 @@ from concurrency_helpers import NOW, run_together
 from tests.support import World
 from tests.support.money import balance, complete_paid
 from ticketing_app.db import write_session
-from ticketing_app.services import ledger, payouts
+from ticketing_app.services import auth, ledger, payouts
 
 ROUNDS = 5
 LATER = NOW + timedelta(hours=49)
@@ -68,3 +68,45 @@ def test_refund_racing_a_release_reverses_from_one_bucket(db_url: str) -> None:
         else:  # reversed first: nothing was left to release
             assert results[1] == ("refused", payouts.NOTHING_AVAILABLE)
             assert final == ledger.Balance(), results
+
+
+def test_concurrent_refunds_of_one_sale_reverse_it_once(db_url: str) -> None:
+    world = World(db_url, now=NOW)
+    for _ in range(ROUNDS):
+        seller = world.user()
+        order = world.reserve(world.user(), world.ticket(seller, price=20)).order
+        complete_paid(db_url, order.id, NOW)
+        results = run_together([reverse_call(db_url, order.id) for _ in range(3)])
+        assert sorted(results) == [("ok", 0), ("ok", 0), ("ok", 2000)], results
+        assert balance(db_url, seller.id) == ledger.Balance()
+
+
+def test_concurrent_mark_paid_pays_once(db_url: str) -> None:
+    world = World(db_url, now=NOW)
+    seller = world.user()
+    operators = []
+    for _ in range(3):
+        user = world.user()
+        world.execute("UPDATE users SET is_operator = true WHERE id = :id", id=user.id)
+        operators.append(auth.SignedIn(id=user.id, email=user.email, is_operator=True))
+    for round_ in range(ROUNDS):
+        order = world.reserve(world.user(), world.ticket(seller, price=10)).order
+        complete_paid(db_url, order.id, NOW)
+        with write_session(db_url) as db:
+            payout_id = payouts.request_payout(db, seller_id=seller.id, now=LATER).id
+        results = run_together(
+            [mark_call(db_url, op, payout_id, f"TRF-{i}") for i, op in enumerate(operators)]
+        )
+        assert [kind for kind, _ in results].count("ok") == 1, results
+        assert all("already marked paid" in v for kind, v in results if kind == "refused")
+        assert balance(db_url, seller.id) == ledger.Balance(paid_out=1000 * (round_ + 1))
+
+
+def mark_call(url: str, operator: auth.SignedIn, payout_id: str, reference: str):
+    def call() -> str | None:
+        with write_session(url) as db:
+            return payouts.mark_paid(
+                db, operator=operator, payout_id=payout_id, reference=reference, now=LATER
+            ).reference
+
+    return call
