@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.db_helpers import ROOT
 from tests.support.money import balance, complete_paid, fees, recomputed
-from ticketing_app.db import read_session, write_session
+from ticketing_app.db import dispose_engines, read_session, write_session
 from ticketing_app.errors import Forbidden, NotFound, RuleViolation, ValidationError
 from ticketing_app.jobs.ledger_release import release_all_due
 from ticketing_app.models import AuditEntry, LedgerEntry, PayoutStatus
@@ -226,3 +227,27 @@ def test_a_sale_rolled_back_leaves_no_ledger_row(world, seller, buyer):
         raise RuntimeError("the settling transaction fails after complete")
     assert balance(world.url, seller.id) == ledger.Balance()
     assert world.get_order(order.id).status == "created"
+
+
+def test_migration_0008_backfills_the_sales_completed_before_it(world, seller, buyer):
+    """Upgrading a deployment: its completed orders' proceeds appear as pending sales."""
+    from alembic.config import Config
+
+    from alembic import command
+
+    with fees("0", "5"):
+        order = sell(world, seller, buyer, "20.00")
+    world.reserve(world.user(), world.ticket(seller))  # an open order: no sale
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.attributes["database_url"] = world.url
+    cfg.attributes["configure_logger"] = False
+    dispose_engines()
+    command.downgrade(cfg, "0007")
+    command.upgrade(cfg, "head")
+    dispose_engines()
+    with read_session(world.url) as db:
+        rows = db.exec(sa.select(LedgerEntry)).scalars().all()
+    assert [(r.order_id, r.kind, r.bucket, r.amount_cents) for r in rows] == [
+        (order.id, "sale", "pending", 1900)
+    ]
