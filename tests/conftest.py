@@ -29,6 +29,8 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_NATS_URL = os.environ.get("TEST_NATS_URL")
 TABLES = (
+    "ledger_entries",
+    "payouts",
     "audit_log",
     "notifications",
     "watches",

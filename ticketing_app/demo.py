@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from ticketing_app.db import get_engine, read_session, write_session
 from ticketing_app.errors import DomainError
+from ticketing_app.jobs.ledger_release import release_all_due
 from ticketing_app.models import Ticket, User, utcnow
 from ticketing_app.services import auth, events, tickets, transitions
 
@@ -46,6 +47,7 @@ EVENTS = [
         ("Main hall, row 9", 45, False), ("Balcony", 40, False)]),
     ("Tech Conference Day Pass", "ExCeL", "London", 33, 8, 199, [("Day pass", 199, False)]),
 ]  # fmt: skip
+PAST_SALE = "Festival wristband, weekend"
 PLAIN_LISTINGS = [("Gift card: Ticketing credit", "50"), ("Parking pass, any Saturday", "15")]
 
 
@@ -71,10 +73,11 @@ def _exists(seller: User, title: str, event_id: str | None) -> bool:
         )
 
 
-def _mark_sold(ticket: Ticket, buyer: User) -> None:
-    """A finished sale as the payment flow leaves it (complete order, sold ticket, and their
-    domain events), through the same transitions; demo data only, so without a Stripe charge."""
-    now = utcnow()
+def _mark_sold(ticket: Ticket, buyer: User, at: datetime | None = None) -> None:
+    """A finished sale as the payment flow leaves it (complete order, sold ticket, the seller's
+    pending proceeds, and their domain events), through the same transitions; demo data only,
+    so without a Stripe charge."""
+    now = at or utcnow()
     with get_engine().begin() as conn:
         held = transitions.reserve(conn, buyer_id=buyer.id, ticket_id=ticket.id, now=now)
         transitions.complete(
@@ -121,6 +124,17 @@ def seed() -> None:
             if sold:
                 _mark_sold(ticket, users[(n + i + 1) % len(users)])
             print(f"  listed {seat} for {price}{' (sold)' if sold else ''}")
+    # A sale three days old without an event: its proceeds are available on the seller's
+    # /payouts (SPEC §12), ready for "Request payout".
+    if not _exists(users[0], PAST_SALE, None):
+        sold_at = utcnow() - timedelta(days=3)
+        with write_session() as db:
+            ticket = tickets.create_ticket(
+                db, seller_id=users[0].id, title=PAST_SALE, price="35.00", now=sold_at
+            )
+        _mark_sold(ticket, users[1], at=sold_at)
+        print(f"sold {PAST_SALE} three days ago: {USERS[0]} has a balance to pay out")
+    release_all_due(now=utcnow())
     for title, price in PLAIN_LISTINGS:
         seller = users[0]
         if not _exists(seller, title, None):

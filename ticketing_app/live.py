@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 TICKETS = "tickets"
 EVENTS = "events"  # the front door's upcoming events and their figures (SPEC §9)
+PAYOUTS = "payouts"  # the operators' payout queue (SPEC §12)
 
 
 def ticket_topic(ticket_id: str) -> str:
@@ -124,6 +125,8 @@ def topics_for(event: Event) -> set[str]:
             topics.add(buyer_topic(p["userId"]))
         if p.get("ticketId"):
             topics.add(ticket_topic(p["ticketId"]))
+    elif event.aggregate_type == "payout":
+        topics |= {PAYOUTS, seller_topic(p.get("sellerId", ""))}
     elif event.aggregate_type == "charge":
         if p.get("orderId"):
             topics.add(order_topic(p["orderId"]))

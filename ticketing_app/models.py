@@ -69,6 +69,34 @@ class TokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
 
 
+class LedgerKind(StrEnum):
+    """Why a seller-ledger row was written (SPEC §12)."""
+
+    SALE = "sale"  # a completed order's proceeds (price − seller fee), pending
+    RELEASE = "release"  # pending → available, 48 h after the event (or the sale)
+    REFUND = "refund"  # the sale's proceeds taken back from the bucket they sit in
+    PAYOUT = "payout"  # available → in payout: the seller asked for it
+    PAYOUT_PAID = "payout_paid"  # in payout → paid out: an operator paid it
+
+
+class LedgerBucket(StrEnum):
+    """Where money sits; a bucket's balance is the SUM of its rows."""
+
+    PENDING = "pending"
+    AVAILABLE = "available"
+    PAYOUT = "payout"  # requested, not yet paid
+    PAID_OUT = "paid_out"
+
+
+class PayoutStatus(StrEnum):
+    REQUESTED = "requested"
+    PAID = "paid"
+
+
+LEDGER_KINDS: tuple[str, ...] = tuple(LedgerKind)
+LEDGER_BUCKETS: tuple[str, ...] = tuple(LedgerBucket)
+PAYOUT_STATUSES: tuple[str, ...] = tuple(PayoutStatus)
+PAYOUT_REFERENCE_MAX = 200
 DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 TOKEN_PURPOSES: tuple[str, ...] = tuple(TokenPurpose)
 MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
@@ -505,4 +533,81 @@ class AuditEntry(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_audit_log_created", "created_at"),
         sa.Index("ix_audit_log_target", "target_type", "target_id"),
+    )
+
+
+class Payout(SQLModel, table=True):
+    """A seller's request to be paid their available balance (SPEC §12), and its payment by
+    an operator with an external reference (a bank transfer's id: no Stripe Connect here,
+    docs/money.md). `amount_cents` is what the request moved out of `available`; the balances
+    themselves are only ever the ledger's sums."""
+
+    __tablename__ = "payouts"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    seller_id: str = Field(foreign_key="users.id", max_length=36)
+    amount_cents: int
+    status: str = Field(default=PayoutStatus.REQUESTED, max_length=16)
+    reference: str | None = Field(default=None, max_length=PAYOUT_REFERENCE_MAX)
+    paid_by: str | None = Field(default=None, foreign_key="users.id", max_length=36)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=_ts())
+    paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="ck_payouts_amount"),
+        sa.CheckConstraint(_in("status", PAYOUT_STATUSES), name="ck_payouts_status"),
+        sa.CheckConstraint(
+            f"(status = '{PayoutStatus.PAID}') = (reference IS NOT NULL AND paid_at IS NOT NULL)",
+            name="ck_payouts_paid_reference",
+        ),
+        sa.Index("ix_payouts_seller_created", "seller_id", "created_at"),
+        sa.Index("ix_payouts_status_created", "status", "created_at"),
+    )
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One append-only row of a seller's ledger (SPEC §12): signed integer cents in one
+    bucket, in the deployment's one currency. A movement between buckets is two rows (minus
+    here, plus there) written together; never updated, never deleted. The unique indexes make
+    each step of an order or a payout happen at most once, whoever retries it."""
+
+    __tablename__ = "ledger_entries"
+
+    id: int | None = Field(default=None, primary_key=True)  # insertion order: newest first
+    seller_id: str = Field(foreign_key="users.id", max_length=36)
+    kind: str = Field(max_length=16)
+    bucket: str = Field(max_length=16)
+    amount_cents: int
+    order_id: str | None = Field(default=None, foreign_key="orders.id", max_length=36)
+    payout_id: str | None = Field(default=None, foreign_key="payouts.id", max_length=36)
+    created_at: datetime = Field(sa_column=_ts())
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", LEDGER_KINDS), name="ck_ledger_kind"),
+        sa.CheckConstraint(_in("bucket", LEDGER_BUCKETS), name="ck_ledger_bucket"),
+        sa.CheckConstraint("amount_cents <> 0", name="ck_ledger_amount"),
+        sa.CheckConstraint(
+            "(order_id IS NULL) <> (payout_id IS NULL)", name="ck_ledger_one_source"
+        ),
+        sa.Index(
+            "uq_ledger_order_step",
+            "order_id",
+            "kind",
+            "bucket",
+            unique=True,
+            sqlite_where=sa.text("order_id IS NOT NULL"),
+            postgresql_where=sa.text("order_id IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_ledger_payout_step",
+            "payout_id",
+            "kind",
+            "bucket",
+            unique=True,
+            sqlite_where=sa.text("payout_id IS NOT NULL"),
+            postgresql_where=sa.text("payout_id IS NOT NULL"),
+        ),
+        sa.Index("ix_ledger_seller_id", "seller_id", "id"),
+        sa.Index("ix_ledger_seller_bucket", "seller_id", "bucket", "amount_cents"),
     )

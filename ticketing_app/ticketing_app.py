@@ -7,12 +7,14 @@ from ticketing_app.api import build_api
 from ticketing_app.components import connection
 from ticketing_app.pages import account as account_pages
 from ticketing_app.pages import admin as admin_pages
+from ticketing_app.pages import admin_payouts as admin_payouts_pages
 from ticketing_app.pages import auth as auth_pages
 from ticketing_app.pages import events as events_pages
 from ticketing_app.pages import listings as listings_pages
 from ticketing_app.pages import market as market_pages
 from ticketing_app.pages import not_found as not_found_pages
 from ticketing_app.pages import orders as orders_pages
+from ticketing_app.pages import payouts as payouts_pages
 from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.pages import verify as verify_pages
 from ticketing_app.services.payments import install_payment_upkeep
@@ -41,6 +43,8 @@ for _pages in (
     verify_pages,
     account_pages,
     admin_pages,
+    payouts_pages,  # SPEC §12: /payouts
+    admin_payouts_pages,  # SPEC §12: /admin/payouts (the admin console links it)
     not_found_pages,
 ):
     _pages.add_pages(app)

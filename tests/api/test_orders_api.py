@@ -14,7 +14,9 @@ from tests.db_helpers import migrate
 from tests.support import spawn_server, wait_until
 from ticketing_app.models import utcnow
 
-ORDER_KEYS = {"id", "userId", "status", "price", "expiresAt", "createdAt", "ticket", "eTicket"}
+ORDER_KEYS = {
+    "id", "userId", "status", "price", "fee", "total", "expiresAt", "createdAt", "ticket", "eTicket"
+}  # fmt: skip
 
 
 def new_ticket(client, price: object = 20) -> dict:

@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from ticketing_app import demo
 from ticketing_app.db import read_session
-from ticketing_app.models import Event, Ticket, utcnow
-from ticketing_app.services import events
+from ticketing_app.models import Event, Ticket, User, utcnow
+from ticketing_app.services import events, payouts
 from ticketing_app.settings import reset_settings
 
 
@@ -29,7 +29,14 @@ def test_demo_data_is_a_market_and_idempotent(db_url, monkeypatch):
         assert statuses["sold"] >= 3 and statuses["available"] >= 20
         prices = {s.lowest_price_cents for s in page.items}
         assert len(prices) > 6  # varied
+        # SPEC §12: a seller with money to pay out (an old sale without an event).
+        with read_session(db_url) as db:
+            alice = db.exec(select(User).where(User.email == demo.USERS[0])).one()
+        with read_session(db_url) as db:
+            assert payouts.get_balance(db, seller_id=alice.id).available == 3500
         demo.seed()
+        with read_session(db_url) as db:
+            assert payouts.get_balance(db, seller_id=alice.id).available == 3500
         with read_session(db_url) as db:
             assert db.exec(select(sa.func.count()).select_from(Event)).one() == 12
             assert db.exec(select(sa.func.count()).select_from(Ticket)).one() == sum(

@@ -22,6 +22,7 @@ from pypdf import PdfReader
 
 from tests.delivery.sample_files import pdf
 from tests.smtp_helpers import SmtpServer
+from tests.support.money import fees
 from ticketing_app.db import get_engine
 from ticketing_app.jobs.notifications import Notifier
 from ticketing_app.lease import FileLease
@@ -130,6 +131,23 @@ def test_sale_emails_buyer_receipt_and_seller_earnings(
         "Welcome to Ticketing",
         "Your receipt",
     }
+
+
+def test_with_fees_the_receipt_shows_the_total_and_the_seller_earns_less_the_fee(
+    seller, buyer, make_ticket, reserve, notifier, smtp, db_url, now
+):
+    ticket = make_ticket(title="Opera", price="19.99", owner=seller)
+    with fees("7.5", "5"):
+        held = reserve(buyer, ticket.id)
+    with get_engine(db_url).begin() as conn:
+        transitions.complete(conn, order_id=held.order.id, payment_intent_id="pi_1", now=now)
+    drain(notifier, smtp, 4)
+    (receipt,) = [m for m in smtp.inbox.to("buyer@example.com") if "receipt" in m.subject]
+    assert "Price:    $19.99" in receipt.text
+    assert "Fee:      $1.50" in receipt.text and "Total:    $21.49" in receipt.text
+    assert "Total charged</th><td>$21.49" in receipt.html
+    (sold,) = [m for m in smtp.inbox.to("seller@example.com") if m.subject.startswith("Sold")]
+    assert "You earn:    $18.99" in sold.text  # 19.99 − 5 % (1.00)
 
 
 def test_expiry_decline_refund_and_withdrawal_emails(

@@ -40,6 +40,8 @@ def test_order_view_shows_the_snapshot_price(make_ticket, buyer, reserve, rows, 
         "userId": buyer.id,
         "status": "created",
         "price": 20,
+        "fee": 0,  # SPEC §12, no fee configured here (tests/services/test_fees.py)
+        "total": 20,
         "expiresAt": "2026-11-25T12:15:01.005Z",
         "createdAt": "2026-11-25T12:00:01.005Z",
         "ticket": {"id": ticket.id, "title": "Gig", "price": 20, "hasFile": False},

@@ -48,6 +48,7 @@ def build_api() -> FastAPI:
         health,
         orders,
         payments,
+        payouts,
         seo,
         session_bridge,
         tickets,
@@ -80,6 +81,7 @@ def build_api() -> FastAPI:
     api.include_router(events.router)
     api.include_router(delivery.router)
     api.include_router(watches.router)
+    api.include_router(payouts.router)  # /api/balance, /api/payouts, /api/admin/payouts
     api.include_router(seo.router)  # /sitemap.xml
     api.include_router(admin.router)
     # New routers go above this line; the fallback (404/405 for unknown /api paths) stays last.

@@ -151,7 +151,11 @@ class OrderOut(BaseModel):
     id: str
     userId: str  # noqa: N815
     status: OrderStatus
-    price: float
+    price: float = Field(description="The ticket's price when the order was created")
+    fee: float = Field(ge=0, description="The buyer fee on top of the price (SPEC §12)")
+    total: float = Field(
+        gt=0, description="price + fee: what the buyer pays, the charge's amount, the refund"
+    )
     expiresAt: str = Timestamp  # noqa: N815
     createdAt: str = Timestamp  # noqa: N815
     ticket: OrderTicketOut
@@ -290,3 +294,48 @@ class DomainEventOut(BaseModel):
     payload: dict[str, Any]
     createdAt: str = Timestamp  # noqa: N815
     publishedAt: str | None = Timestamp  # noqa: N815
+
+
+class BalanceOut(BaseModel):
+    currency: str = Field(description="The deployment's one currency (ISO 4217)")
+    pending: float = Field(description="Proceeds of sales whose event is less than 48 h past")
+    available: float = Field(
+        description="What a payout request would pay out (below 0 after a refund of money "
+        "already paid out: later sales settle it first)"
+    )
+    inPayout: float = Field(description="Requested, not yet paid")  # noqa: N815
+    paidOut: float  # noqa: N815
+
+
+LedgerKindOut = Literal[tuple(s.value for s in models.LedgerKind)]  # type: ignore[valid-type]
+LedgerBucketOut = Literal[tuple(s.value for s in models.LedgerBucket)]  # type: ignore[valid-type]
+PayoutStatusOut = Literal[tuple(s.value for s in models.PayoutStatus)]  # type: ignore[valid-type]
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    kind: LedgerKindOut
+    bucket: LedgerBucketOut
+    amount: float = Field(description="Signed: + into the bucket, − out of it")
+    currency: str
+    orderId: str | None  # noqa: N815
+    payoutId: str | None  # noqa: N815
+    ticketTitle: str | None  # noqa: N815
+    createdAt: str = Timestamp  # noqa: N815
+
+
+class PayoutOut(BaseModel):
+    id: str
+    sellerId: str  # noqa: N815
+    amount: float = Field(gt=0)
+    currency: str
+    status: PayoutStatusOut
+    reference: str | None = Field(description="The external payment's reference, once paid")
+    createdAt: str = Timestamp  # noqa: N815
+    paidAt: str | None = Field(json_schema_extra={"format": "date-time"})  # noqa: N815
+
+
+class PayoutPaidIn(BaseModel):
+    reference: str = Field(
+        min_length=1, max_length=200, description="The bank transfer's (or other) reference"
+    )

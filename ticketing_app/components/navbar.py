@@ -16,6 +16,7 @@ SIGNED_IN_LINKS = (
     ("Sell a ticket", "/tickets/new"),
     ("My orders", "/orders"),
     ("My listings", "/listings"),
+    ("Payouts", "/payouts"),
 )
 SIGNED_OUT_LINKS = (
     ("Sell a ticket", "/tickets/new"),

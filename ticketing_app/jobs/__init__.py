@@ -13,7 +13,9 @@
 - the notifications consumer and sender (`notifications.py`: outbox -> deliveries -> email,
   SPEC §11), under its own "notifications" lease;
 - the event-start scheduler (`event_start.py`: listings leave the market at their event's
-  start), under its own "event-start-scheduler" lease, the same way.
+  start), under its own "event-start-scheduler" lease, the same way;
+- the ledger release sweep (`ledger_release.py`: sellers' proceeds become available 48 h
+  after the event, SPEC §12), under its own "ledger-release" lease, the same way.
 """
 
 from __future__ import annotations
@@ -27,18 +29,20 @@ from typing import Any
 from ticketing_app.jobs.bus import EventBus
 from ticketing_app.jobs.event_start import EventStartScheduler
 from ticketing_app.jobs.expiry import ExpiryScheduler
+from ticketing_app.jobs.ledger_release import LedgerReleaseScheduler
 from ticketing_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 SCHEDULER_LEASE = "expiry-scheduler"
 EVENT_START_LEASE = "event-start-scheduler"
+LEDGER_RELEASE_LEASE = "ledger-release"
 LEASE_TTL_SECONDS = 5.0
 STANDBY_POLL_SECONDS = 1.0
 
 
 async def run_scheduler(
-    scheduler: ExpiryScheduler | EventStartScheduler | None = None,
+    scheduler: ExpiryScheduler | EventStartScheduler | LedgerReleaseScheduler | None = None,
     *,
     lease: Any = None,
     poll_seconds: float = STANDBY_POLL_SECONDS,
@@ -105,6 +109,10 @@ async def run_background(app: Any) -> None:
         "ticketing-expiry": lambda: run_scheduler(scheduler),
         "ticketing-event-start": lambda: run_scheduler(
             event_starts, lease=make_lease(EVENT_START_LEASE, ttl_seconds=LEASE_TTL_SECONDS)
+        ),
+        "ticketing-ledger-release": lambda: run_scheduler(
+            LedgerReleaseScheduler(),
+            lease=make_lease(LEDGER_RELEASE_LEASE, ttl_seconds=LEASE_TTL_SECONDS),
         ),
         "ticketing-outbox-relay": run_relay,  # no-op without NATS_URL (docs/events.md)
         "ticketing-notifications": run_notifications,  # docs/notifications.md

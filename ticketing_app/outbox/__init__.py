@@ -44,6 +44,8 @@ EVENT_TYPES = (
     "ChargeRefunded",
     "EventCreated",
     "EventUpdated",
+    "PayoutRequested",
+    "PayoutPaid",
 )
 
 

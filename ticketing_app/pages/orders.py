@@ -74,7 +74,7 @@ def _active_panel() -> rx.Component:
                 pay_seq=OS.pay_seq,
                 action_secret=OS.action_secret,
                 disabled=OS.busy | offline,
-                amount=OS.order["price"].to(float),
+                amount=OS.order["total"].to(float),  # what the card is charged
                 currency=NavState.currency,
                 on_payment_method=OS.pay_with,
                 on_authenticated=OS.authenticated,
@@ -226,7 +226,22 @@ def order_detail() -> rx.Component:
                 ),
             ),
             rx.text(
-                money_text(OS.order["price"]), size="7", weight="bold", color="var(--accent-11)"
+                money_text(OS.order["total"]),
+                size="7",
+                weight="bold",
+                color="var(--accent-11)",
+                data_testid="order-total",
+            ),
+            rx.cond(
+                OS.order["fee"].to(float) > 0,
+                rx.text(
+                    "Ticket ",
+                    money_text(OS.order["price"]),
+                    " + service fee ",
+                    money_text(OS.order["fee"], data_testid="order-fee"),
+                    size="2",
+                    color_scheme="gray",
+                ),
             ),
             rx.link("View ticket", href="/tickets/" + OS.order["ticketId"].to(str), size="2"),
             rx.cond(

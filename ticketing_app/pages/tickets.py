@@ -399,6 +399,44 @@ def _event_block() -> rx.Component:
     )
 
 
+def _price_block() -> rx.Component:
+    """SPEC §12: the all-in total a buyer pays, shown before "Buy" (no fee added later), with
+    its breakdown; the seller sees what they receive after the seller fee."""
+    line = {"size": "2", "color_scheme": "gray"}
+    return rx.vstack(
+        rx.text(
+            money_text(S.total),
+            size="8",
+            weight="bold",
+            color="var(--accent-11)",
+            data_testid="ticket-total",
+        ),
+        rx.cond(
+            S.fee > 0,
+            rx.text(
+                "Ticket ",
+                money_text(S.ticket["price"], data_testid="ticket-price"),
+                " + service fee ",
+                money_text(S.fee, data_testid="ticket-fee"),
+                ", all included",
+                **line,
+            ),
+            rx.text("All included: no fees are added at checkout", **line),
+        ),
+        rx.cond(
+            S.is_seller & (S.seller_fee > 0),
+            rx.text(
+                "You receive ",
+                money_text(S.proceeds, data_testid="ticket-proceeds"),
+                " after the seller fee of ",
+                money_text(S.seller_fee),
+                **line,
+            ),
+        ),
+        spacing="1",
+    )
+
+
 def ticket_detail() -> rx.Component:
     found = rx.card(
         rx.vstack(
@@ -409,9 +447,7 @@ def ticket_detail() -> rx.Component:
             ),
             rx.cond(S.event.length() > 0, _event_block()),
             rx.heading(S.ticket["title"], as_="h1", size="7", class_name="user-text"),
-            rx.text(
-                money_text(S.ticket["price"]), size="8", weight="bold", color="var(--accent-11)"
-            ),
+            _price_block(),
             rx.cond(
                 S.ticket["faceText"] != "",
                 rx.text(S.ticket["faceText"], size="2", color_scheme="gray", data_testid="face"),

@@ -261,12 +261,16 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
         facts = _ticket_facts(conn, p.get("ticketId"))
         buyer = _email_of(conn, p.get("userId"))
         price = money(_cents(p["price"]))
+        fee_cents = _cents(p.get("fee") or 0)
         base = {
             **facts,
             "title": facts.get("title", p.get("ticketTitle", "your ticket")),
             "ticket_id": p.get("ticketId"),
             "order_id": p["id"],
             "price": price,
+            # SPEC §12: the buyer fee and the total charged (events from before fees: none).
+            "fee": money(fee_cents) if fee_cents else "",
+            "total": money(_cents(p.get("total") or p["price"])),
             "when": at,
         }
         out: list[Planned] = []
@@ -280,8 +284,9 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
         seller_id = facts.get("seller_id")
         seller = _email_of(conn, seller_id)
         if kind == "OrderCompleted" and seller:
-            # What the seller earns: the price for now (seller fees come with SPEC §12).
-            ctx = {**base, "earnings": price}
+            # What the seller earns: the price less the seller fee (SPEC §12).
+            earned = _cents(p["price"]) - _cents(p.get("sellerFee") or 0)
+            ctx = {**base, "earnings": money(earned)}
             out.append(Planned("ticket_sold", seller, seller_id, ctx))
         return out
     if kind == "OrderCancelled" and p.get("reason") in OPERATOR_CANCELS:

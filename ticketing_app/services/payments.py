@@ -125,7 +125,8 @@ def _cancel_quietly(intent_id: str) -> None:
 
 
 def start_payment(db: Session, *, buyer_id: str, order_id: Any, now: datetime) -> PaymentStart:
-    """Create, or re-use, the order's open PaymentIntent for its snapshot price.
+    """Create, or re-use, the order's open PaymentIntent for its snapshot total (price +
+    buyer fee, SPEC §12).
 
     One intent per order and attempt (`failed_payment_attempts`), created with a deterministic
     idempotency key, so concurrent calls and retries converge on the same intent.
@@ -141,7 +142,7 @@ def start_payment(db: Session, *, buyer_id: str, order_id: Any, now: datetime) -
                     intent = gateway.retrieve_intent(current)
                 except gateway.IntentNotFound:
                     intent = None
-                if intent is not None and intent.is_open and intent.amount == order.price_cents:
+                if intent is not None and intent.is_open and intent.amount == order.total_cents:
                     return _started(order, intent)
                 if intent is not None and (intent.status == "succeeded" or intent.declined):
                     settle_intent(db, intent=intent, now=now)  # then read the order again
@@ -153,7 +154,7 @@ def start_payment(db: Session, *, buyer_id: str, order_id: Any, now: datetime) -
             if current:  # replacing a dead intent (cancelled at Stripe): a key of its own
                 key = f"{key}-after-{current}"
             intent = gateway.create_intent(
-                amount_cents=order.price_cents,
+                amount_cents=order.total_cents,
                 order_id=order.id,
                 attempt=attempt,
                 idempotency_key=key,

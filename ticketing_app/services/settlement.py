@@ -136,7 +136,7 @@ def _refund_message(order: Order, intent: gateway.Intent) -> str:
 def _refund_message_for(order: Order, amount_cents: int) -> str:
     if is_refunded_sale(order):
         return REFUNDED_IN_FULL_MESSAGE
-    return AMOUNT_MISMATCH_MESSAGE if amount_cents != order.price_cents else REFUNDED_MESSAGE
+    return AMOUNT_MISMATCH_MESSAGE if amount_cents != order.total_cents else REFUNDED_MESSAGE
 
 
 def _settle_success(db: Session, intent: gateway.Intent, now: datetime) -> Settlement:
@@ -176,13 +176,13 @@ def _success_txn(db: Session, intent: gateway.Intent, now: datetime) -> _Claim:
         and ticket is not None
         and ticket.order_id == order.id
         and ticket.status == TicketStatus.RESERVED
-        and intent.amount == order.price_cents
+        and intent.amount == order.total_cents
         and intent.currency == gateway.CURRENCY
     )
     if payable:
         _complete(db, order, charge, intent, now)
         return _Claim(Settlement("paid", order.id, charge, intent_status=intent.status))
-    if order.status == OrderStatus.CREATED and intent.amount == order.price_cents:
+    if order.status == OrderStatus.CREATED and intent.amount == order.total_cents:
         # Rule 5: past due (or lost its ticket) ends here, whether or not the timer has fired.
         ending = OrderStatus.EXPIRED if order.expires_at <= now else OrderStatus.CANCELLED
         transitions.end_orders(db.connection(), [order.id], ending, now)
@@ -400,7 +400,7 @@ def refund_notice(db: Session, *, order_id: str) -> str | None:
         return REFUNDED_IN_FULL_MESSAGE
     if charge.status == ChargeStatus.SUCCEEDED:
         return REFUND_PENDING_MESSAGE
-    if charge.amount_cents != order.price_cents:
+    if charge.amount_cents != order.total_cents:
         return AMOUNT_MISMATCH_MESSAGE
     return REFUNDED_MESSAGE
 

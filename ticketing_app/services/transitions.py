@@ -48,7 +48,7 @@ from ticketing_app.models import (
     UTCDateTime,
     new_id,
 )
-from ticketing_app.services import messages
+from ticketing_app.services import fees, ledger, messages
 from ticketing_app.services.messages import (
     ALREADY_RESERVED,
     OWN_TICKET,
@@ -89,6 +89,9 @@ def order_event(type: str, order: Order, **extra: Any) -> outbox.NewEvent:
         "userId": order.user_id,
         "ticketId": order.ticket_id,
         "price": price_number(order.price_cents),
+        "fee": price_number(order.fee_cents),
+        "total": price_number(order.total_cents),
+        "sellerFee": price_number(order.seller_fee_cents),
         "status": order.status,
         "expiresAt": iso(order.expires_at),
         "version": order.version,
@@ -272,11 +275,17 @@ def reserve(
     if ticket.event_id is not None:
         expires_at = min(expires_at, _refuse_ended_event(conn, ticket.event_id, now))
     _refuse_over_limits(conn, buyer_id=buyer_id, ticket=ticket, now=now)
+    # SPEC §12: the fees at this moment are the order's for good (a later change of the
+    # percentages never changes what this buyer was shown and pays).
+    money = fees.breakdown(ticket.price_cents)  # the locked row's price, even if repriced
     order = Order(
         id=order_id,
         user_id=buyer_id,
         ticket_id=ticket_id,
-        price_cents=ticket.price_cents,  # the locked row's price, even if repriced
+        price_cents=money.price_cents,
+        fee_cents=money.fee_cents,
+        seller_fee_cents=money.seller_fee_cents,
+        total_cents=money.total_cents,
         status=ACTIVE,
         expires_at=expires_at,
         failed_payment_attempts=0,
@@ -385,7 +394,8 @@ def complete(
     conn: sa.Connection, *, order_id: str, payment_intent_id: str, now: datetime, **extra: Any
 ) -> OrderWithTicket:
     """The order is paid: it completes and its ticket is sold (rule 7), exactly once, and it
-    gets a fresh e-ticket code (SPEC §10); any earlier completed order of the same ticket
+    gets a fresh e-ticket code (SPEC §10) and the seller's ledger its pending proceeds
+    (SPEC §12); any earlier completed order of the same ticket
     (a resale) loses its code's validity. Raises Moved if the order is no longer active or no
     longer holds its ticket (the caller's transaction then rolls back and reads again)."""
     row = conn.execute(
@@ -417,6 +427,8 @@ def complete(
     if not sold:
         raise Moved
     (ticket,) = sold
+    # SPEC §12: the seller's proceeds, pending, in this transaction (exactly once with it).
+    ledger.record_sale(conn, order=order, seller_id=ticket.user_id, now=now)
     earlier_sales = sa.select(_ORDERS.c.id).where(
         _ORDERS.c.ticket_id == order.ticket_id, _ORDERS.c.id != order.id
     )
@@ -556,9 +568,11 @@ def refund_completed(
             )
         )
     ]
-    # SELLER LEDGER: the reversal of each refunded sale's proceeds belongs here, in this same
-    # transaction — `ledger.reverse_sale(conn, order.id, now)` for each order in `refunded`
-    # (SPEC §12: "a refund reverses its entry"; wired by the lead on merge with the money work).
+    # The seller ledger (SPEC §12: "a refund reverses its entry"), in this same transaction:
+    # once the refund is claimed, the proceeds can no longer be paid out, whatever Stripe's
+    # answer takes (a claim is always finished: settlement.refund_claims and the retry sweep).
+    for order in refunded:
+        ledger.reverse_sale(conn, order.id, now)
     news = [
         # hasPaymentIntent False: the intent succeeded, there is nothing to cancel at Stripe
         # (payment_upkeep's clean-up skips it); the refund claim returns the money.

@@ -74,6 +74,10 @@ def order_view(order: Order, ticket: Ticket) -> dict[str, Any]:
         "userId": order.user_id,
         "status": order.status,
         "price": price_number(order.price_cents),
+        # SPEC §12: the buyer fee and the all-in total (what the card is charged), as
+        # snapshotted when the order was created.
+        "fee": price_number(order.fee_cents),
+        "total": price_number(order.total_cents),
         "expiresAt": iso(order.expires_at),
         "createdAt": iso(order.created_at),
         "ticket": {

@@ -64,7 +64,7 @@ class OrdersState(SignedInList, rx.State):
             cards = [order_card(r) for r in orders.list_orders(db, user_id=user_id)]
         return [
             list_row(
-                card,
+                {**card, "price": card["total"]},  # what the buyer pays, fee included
                 title=card["ticketTitle"],
                 date_label="Ordered",
                 date_at=card["createdAt"],

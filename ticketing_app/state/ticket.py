@@ -21,11 +21,13 @@ from ticketing_app.services import (
     delivery,
     event_listings,
     events,
+    fees,
     files,
     orders,
     tickets,
     validation,
 )
+from ticketing_app.services.validation import price_number
 from ticketing_app.settings import get_settings
 from ticketing_app.state.common import (
     field_errors,
@@ -73,6 +75,12 @@ class TicketState(rx.State):
     price_error: str = ""
     saved: bool = False
     busy: str = ""  # "buy" | "save" | "cancel" while that request runs
+    # SPEC §12, from services/fees.py at the ticket's price: what a buyer pays all in (shown
+    # before "Buy") and what the seller receives.
+    fee: float = 0
+    total: float = 0
+    seller_fee: float = 0
+    proceeds: float = 0
     _form: dict[str, Any] = {}  # the edit being saved, for its field errors
 
     @rx.var
@@ -97,6 +105,10 @@ class TicketState(rx.State):
             self.not_found, self.ticket, self.event, self.loading = True, {}, {}, False
             return
         self.not_found = False
+        money = fees.breakdown(ticket.price_cents)
+        self.fee, self.total = price_number(money.fee_cents), price_number(money.total_cents)
+        self.seller_fee = price_number(money.seller_fee_cents)
+        self.proceeds = price_number(money.proceeds_cents)
         self.ticket = listing_card(ticket)
         self.event = event_card(summary) if summary is not None else {}
         self.is_seller = user is not None and user["id"] == ticket.user_id
