@@ -20,8 +20,21 @@ from tests.support.stripe import LocalStripe
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import Forbidden, NotAuthenticated, RuleViolation, ValidationError
 from ticketing_app.models import AuthSession, Event
-from ticketing_app.services import admin, admin_events, auth, delivery, payment_upkeep
+from ticketing_app.services import (
+    admin,
+    admin_events,
+    auth,
+    delivery,
+    ledger,
+    payment_upkeep,
+    payouts,
+)
 from ticketing_app.services.settlement import refund_notice
+
+
+def seller_balance(world: World, seller_id: str) -> ledger.Balance:
+    with read_session(world.url) as db:
+        return payouts.get_balance(db, seller_id=seller_id)
 
 
 def _sessions_live(world: World, user_id: str) -> int:
@@ -191,6 +204,8 @@ def test_refund_one_order_in_full_exactly_once(world: World, localstripe: LocalS
     operator = make_operator(world)
     order = world.order(price="42.50")
     charge = world.pay(order)
+    seller_id = world.get_ticket(order.ticket_id).user_id
+    assert seller_balance(world, seller_id).pending == 4250  # the sale's proceeds (no fees)
     with write_session(world.url) as db:
         refunded = admin.refund_order(
             db, operator=operator, order_id=order.id, reason="Duplicate purchase", now=world.now
@@ -210,6 +225,8 @@ def test_refund_one_order_in_full_exactly_once(world: World, localstripe: LocalS
     assert message == "Your payment was refunded in full: Duplicate purchase"
     [row] = audit_rows(world, action="order.refund")
     assert json.loads(row.details)["amountCents"] == 4250
+    # The seller ledger reversed the sale in the refund's transaction: nothing to pay out.
+    assert seller_balance(world, seller_id) == ledger.Balance()
 
     with write_session(world.url) as db, pytest.raises(RuleViolation):
         admin.refund_order(db, operator=operator, order_id=order.id, reason="x", now=world.now)

@@ -24,7 +24,14 @@ from tests.support.stripe import LocalStripe
 from ticketing_app.db import dispose_engines, get_engine, read_session, write_session
 from ticketing_app.errors import RuleViolation
 from ticketing_app.models import Delivery, Event
-from ticketing_app.services import admin_events, notifications, payment_upkeep, watches
+from ticketing_app.services import (
+    admin_events,
+    ledger,
+    notifications,
+    payment_upkeep,
+    payouts,
+    watches,
+)
 from ticketing_app.services import stripe_gateway as gateway
 from ticketing_app.services.auth import SignedIn
 from ticketing_app.services.settlement import REFUND_LEASE
@@ -51,6 +58,9 @@ def _assert_cancelled(world: World, show: Show, localstripe: LocalStripe) -> Non
     assert (row.target_id, row.reason) == (show.event.id, REASON)
     assert (details["listingsWithdrawn"], details["reservationsCancelled"]) == (5, 2)
     assert sorted(details["ordersRefunded"]) == sorted(o.id for o in show.paid)
+    # The seller's two sales were reversed in the ledger: nothing pending, nothing to pay out.
+    with read_session(world.url) as db:
+        assert payouts.get_balance(db, seller_id=show.seller.id) == ledger.Balance()
 
 
 def test_cancel_withdraws_cancels_refunds_and_tells_everyone(
