@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 import reflex as rx
 
-from ticketing_app import live
+from ticketing_app import live, readmodel
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
 from ticketing_app.services import listings, tickets
@@ -59,6 +59,9 @@ SEARCH_PAGES = tickets.MAX_LIMIT // PAGE_SIZE
 
 def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
     """(total, the page's cards, whether total is capped at what a search can page through)."""
+    default_view = not query.strip() and sort == "newest"
+    if default_view and (page + 1) * PAGE_SIZE <= readmodel.DEPTH and readmodel.enabled():
+        return _market_cards(page)
     with read_session() as db:
         if not query.strip():
             result = tickets.list_tickets(
@@ -81,6 +84,23 @@ def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, A
         cap = SEARCH_PAGES * PAGE_SIZE
         cards = tuple(ticket_card(t, holds.get(t.id)) for t in items)
         return min(total, cap), cards, total > cap
+
+
+def _market_cards(page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
+    """The default view's page from the read model (cards built once per change, shared)."""
+    model = readmodel.get_read_model()
+    offset = page * PAGE_SIZE
+
+    def build() -> tuple[int, tuple[dict[str, Any], ...], bool]:
+        market = model.market_tickets()
+        items = market.items[offset : offset + PAGE_SIZE]
+        total = min(market.total, offset + PAGE_SIZE + tickets.COUNT_AHEAD)
+        return total, tuple(ticket_card(t) for t in items), False
+
+    found = model.peek(("market-cards", page))
+    if found is not None:
+        return found
+    return model.get(("market-cards", page), {readmodel.TICKETS}, build)
 
 
 class MarketState(rx.State):
