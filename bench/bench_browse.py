@@ -60,14 +60,15 @@ async def _connection(host: str, port: int, request: bytes, stop_at: float, coun
 async def _load(url: str, path: str, connections: int, seconds: float, etag: str) -> float:
     parsed = httpx.URL(url)
     extra = f"If-None-Match: {etag}\r\n" if etag else ""
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {parsed.host}:{parsed.port}\r\n{extra}\r\n"
-    ).encode()
+    request = (f"GET {path} HTTP/1.1\r\nHost: {parsed.host}:{parsed.port}\r\n{extra}\r\n").encode()
     counts: list[int] = []
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(
-        *(_connection(parsed.host, parsed.port, request, stop_at, counts) for _ in range(connections))
+        *(
+            _connection(parsed.host, parsed.port, request, stop_at, counts)
+            for _ in range(connections)
+        )
     )
     return sum(counts) / (time.perf_counter() - started)
 
