@@ -100,15 +100,30 @@ async def health() -> JSONResponse:
         if _db_ok():
             return JSONResponse(OK)
         return _unavailable({"db": False})
+    # One check at a time per worker: requests arriving while one is under way share its
+    # answer (at most one round trip old), instead of queueing a database ping each.
+    loop_key = id(asyncio.get_running_loop())
+    shared = _inflight.get(loop_key)
+    if shared is None:
+        shared = _inflight[loop_key] = asyncio.ensure_future(_check_all())
+        shared.add_done_callback(lambda _done: _inflight.pop(loop_key, None))
+    results = await asyncio.shield(shared)
+    if all(results.values()):
+        return JSONResponse({"status": "ok", **results})
+    return _unavailable(results)
+
+
+_inflight: dict[int, asyncio.Future[dict[str, bool]]] = {}
+
+
+async def _check_all() -> dict[str, bool]:
+    settings = get_settings()
     checks: dict[str, Any] = {"db": asyncio.ensure_future(run_in_threadpool(_db_ok))}
     if settings.redis_url:
         checks["redis"] = asyncio.ensure_future(_bounded(_redis_ok(settings.redis_url)))
     if settings.nats_url:
         checks["nats"] = asyncio.ensure_future(_bounded(_nats_ok(settings.nats_url)))
-    results = {name: await task for name, task in checks.items()}
-    if all(results.values()):
-        return JSONResponse({"status": "ok", **results})
-    return _unavailable(results)
+    return {name: await task for name, task in checks.items()}
 
 
 OK = {"status": "ok", "db": True}

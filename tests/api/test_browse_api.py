@@ -1,0 +1,105 @@
+"""The public reads over HTTP (issue 19): answered from the server's read model, fresh after
+every change made through the API, with ETag / 304 and a Cache-Control a CDN can respect;
+personal answers say private."""
+
+from __future__ import annotations
+
+import pytest
+from test_events_api import list_for, new_event
+
+PUBLIC = "public, max-age=0, no-cache"
+
+
+def revalidate(client, path: str, **params) -> tuple[dict | list, str]:
+    """GET `path`; then the same with If-None-Match: 304, no body. Returns (JSON, ETag)."""
+    first = client.get(path, params=params)
+    assert first.status_code == 200, first.text
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == PUBLIC
+    again = client.get(path, params=params, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    weak_list = client.get(path, params=params, headers={"If-None-Match": f'"x", W/{etag}'})
+    assert weak_list.status_code == 304
+    return first.json(), etag
+
+
+def changed(client, path: str, etag: str, **params) -> dict | list:
+    """The next read after a change: a new body and ETag (a 200 for the old tag)."""
+    r = client.get(path, params=params, headers={"If-None-Match": etag})
+    assert r.status_code == 200, "stale 304 after a change"
+    assert r.headers["etag"] != etag
+    return r.json()
+
+
+def test_market_first_page_is_fresh_after_each_change_and_revalidates(anon, seller, buyer) -> None:
+    path = "/api/tickets"
+    page, etag = revalidate(anon, path, limit=12)
+    total = int(anon.get(path, params={"limit": 12}).headers["x-total-count"])
+    ticket = seller.post("/api/tickets", json={"title": "Fresh", "price": 12}).json()
+    page = changed(anon, path, etag, limit=12)
+    assert page[0]["id"] == ticket["id"]
+    r = anon.get(path, params={"limit": 12})
+    assert int(r.headers["x-total-count"]) == total + 1
+    etag = r.headers["etag"]
+    by_id, ticket_etag = revalidate(anon, f"/api/tickets/{ticket['id']}")
+    assert by_id["price"] == 12
+
+    assert seller.put(
+        f"/api/tickets/{ticket['id']}", json={"title": "Fresh", "price": 9}
+    ).is_success
+    assert changed(anon, path, etag, limit=12)[0]["price"] == 9
+    assert changed(anon, f"/api/tickets/{ticket['id']}", ticket_etag)["price"] == 9
+
+    etag = anon.get(path, params={"limit": 12}).headers["etag"]
+    order = buyer.post("/api/orders", json={"ticketId": ticket["id"]}).json()
+    assert ticket["id"] not in [t["id"] for t in changed(anon, path, etag, limit=12)]
+    assert anon.get(f"/api/tickets/{ticket['id']}").json()["status"] == "reserved"
+
+    etag = anon.get(path, params={"limit": 12}).headers["etag"]
+    assert buyer.delete(f"/api/orders/{order['id']}").status_code == 204
+    assert changed(anon, path, etag, limit=12)[0]["id"] == ticket["id"]
+    assert seller.delete(f"/api/tickets/{ticket['id']}").status_code == 204
+    assert ticket["id"] not in [t["id"] for t in anon.get(path, params={"limit": 12}).json()]
+    assert anon.get(f"/api/tickets/{ticket['id']}").json()["status"] == "cancelled"
+
+
+def test_event_reads_are_fresh_and_revalidate(anon, seller, buyer) -> None:
+    event = new_event(seller)
+    base = f"/api/events/{event['id']}"
+    one, event_etag = revalidate(anon, base)
+    assert one["ticketsAvailable"] == 0
+    listing, tickets_etag = revalidate(anon, f"{base}/tickets")
+    assert listing == []
+    upcoming, list_etag = revalidate(anon, "/api/events", limit=200)
+    assert event["id"] in [e["id"] for e in upcoming]
+
+    ticket = list_for(seller, event["id"], 50)
+    assert changed(anon, base, event_etag)["lowestPrice"] == 50
+    assert [t["id"] for t in changed(anon, f"{base}/tickets", tickets_etag)] == [ticket["id"]]
+    mine = next(
+        e for e in changed(anon, "/api/events", list_etag, limit=200) if e["id"] == event["id"]
+    )
+    assert (mine["ticketsAvailable"], mine["lowestPrice"]) == (1, 50)
+
+    tickets_etag = anon.get(f"{base}/tickets").headers["etag"]
+    assert buyer.post("/api/orders", json={"ticketId": ticket["id"]}).status_code == 201
+    assert changed(anon, f"{base}/tickets", tickets_etag) == []
+    assert anon.get(base).json()["ticketsAvailable"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/api/tickets", {"q": "fresh"}), ("/api/tickets", {"sort": "price_asc"}),
+     ("/api/tickets", {"offset": 300}), ("/api/events", {"q": "show"})],
+)  # fmt: skip
+def test_searches_and_deep_pages_have_etags_too(anon, path, params) -> None:
+    revalidate(anon, path, **params)
+
+
+def test_personal_answers_are_private(anon, seller) -> None:
+    assert anon.get("/api/users/currentuser").headers["cache-control"] == "private, no-store"
+    r = seller.get("/api/users/currentuser")
+    assert r.json()["currentUser"]["id"] == seller.id
+    assert r.headers["cache-control"] == "private, no-store"
+    assert "etag" not in r.headers
