@@ -115,8 +115,9 @@ class EventsState(rx.State):
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
-        yield
+        if not (readmodel.enabled() and readmodel.get_read_model().peek(("events",))):
+            self.loading = True  # from memory the cards are there at once: no round trip
+            yield
         live.watch(self.router.session.client_token, EventsState, [live.EVENTS], in_thread=False)
         self._reload_live()
 
@@ -212,9 +213,11 @@ class EventPageState(rx.State):
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
-        yield
         event_id = _event_id_from_path(self.router.url.path)
+        cached = readmodel.enabled() and readmodel.get_read_model().peek(("event-cards", event_id))
+        if not cached:
+            self.loading = True  # from memory the cards are there at once: no round trip
+            yield
         live.watch(self.router.session.client_token, EventPageState, [live.event_topic(event_id)])
         self._reload_live()
         self._read_watch(event_id)

@@ -86,6 +86,13 @@ def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, A
         return min(total, cap), cards, total > cap
 
 
+def _in_memory(query: str, sort: str, page: int) -> bool:
+    """Whether `_read_page` would answer from the read model without a database read."""
+    if query.strip() or sort != "newest" or not readmodel.enabled():
+        return False
+    return readmodel.get_read_model().peek(("market-cards", page)) is not None
+
+
 def _market_cards(page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
     """The default view's page from the read model (cards built once per change, shared)."""
     model = readmodel.get_read_model()
@@ -170,7 +177,8 @@ class MarketState(rx.State):
         Back/Forward) and on a reconnect."""
         self.query, self.sort, self.page = self._from_url()
         # A reconnect runs on_load again: keep the cards on screen while they are re-read.
-        if not self.tickets:
+        # From memory the cards are there at once: no "loading" round trip to the browser.
+        if not self.tickets and not _in_memory(self.query, self.sort, self.page):
             self.loading = True
             yield
         # Every watcher of a page shares one read per push wave, so a push needs no thread.
