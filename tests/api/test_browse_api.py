@@ -103,3 +103,51 @@ def test_personal_answers_are_private(anon, seller) -> None:
     assert r.json()["currentUser"]["id"] == seller.id
     assert r.headers["cache-control"] == "private, no-store"
     assert "etag" not in r.headers
+
+
+def comparable(r) -> tuple[int, bytes, dict[str, str]]:
+    headers = {k: v for k, v in r.headers.items() if k not in ("date", "server")}
+    return r.status_code, r.content, headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/tickets?limit=12", "/api/tickets", "/api/events?limit=6&offset=0",
+     "/api/tickets/{ticket}", "/api/events/{event}", "/api/events/{event}/tickets?limit=3"],
+)  # fmt: skip
+def test_the_fast_path_answers_what_the_route_answers(anon, seller, path) -> None:
+    """The first GET builds the entry (the route), the next is answered in front of FastAPI
+    (api/fastpath.py): the same status, bytes and headers; so is its 304."""
+    event = new_event(seller)
+    ticket = list_for(seller, event["id"], 30)
+    path = path.format(ticket=ticket["id"], event=event["id"])
+    built, served = anon.get(path), anon.get(path)
+    assert comparable(built) == comparable(served)
+    etag = built.headers["etag"]
+    assert comparable(anon.get(path, headers={"If-None-Match": etag}))[0] == 304
+
+
+@pytest.mark.parametrize(
+    "query",
+    [b"limit=12&limit=13", b"limit=0", b"limit=201", b"offset=-1", b"limit=x", b"q=a",
+     b"status=sold", b"limit=150&offset=100", b"limit=12&"],
+)  # fmt: skip
+def test_the_fast_path_leaves_every_other_query_to_the_route(query) -> None:
+    from ticketing_app.api.fastpath import key_for
+
+    assert key_for("/api/tickets", query) is None
+    assert key_for("/api/events/x/tickets", query) is None
+
+
+def test_the_fast_path_keys() -> None:
+    from ticketing_app.api.fastpath import key_for
+
+    assert key_for("/api/tickets", b"") == ("tickets", 50, 0)
+    assert key_for("/api/tickets", b"offset=12&limit=12") == ("tickets", 12, 12)
+    assert key_for("/api/events", b"limit=6") == ("events", 6, 0)
+    assert key_for("/api/tickets/abc", b"") == ("ticket", "abc")
+    assert key_for("/api/tickets/abc", b"x=1") is None
+    assert key_for("/api/events/abc", b"") == ("event", "abc")
+    assert key_for("/api/events/abc/tickets", b"") == ("event-tickets", "abc", 50, 0)
+    assert key_for("/api/tickets/", b"") is None
+    assert key_for("/api/orders/abc", b"") is None

@@ -28,7 +28,7 @@ def public_cache_control() -> str:
     return _cache_control(get_settings().ticketing_public_max_age)
 
 
-def _matches(header: str, etag: str) -> bool:
+def etag_matches(header: str, etag: str) -> bool:
     """RFC 9110 If-None-Match: `*`, or a list of (weak or strong) tags compared weakly."""
     if header.strip() == "*":
         return True
@@ -40,7 +40,7 @@ def public_response(request: Request, encoded: Encoded) -> Response:
     """The encoded JSON body (or a 304), with ETag, Cache-Control and X-Total-Count."""
     headers = {"ETag": encoded.etag, "Cache-Control": public_cache_control()}
     wanted = request.headers.get("if-none-match")
-    if wanted is not None and _matches(wanted, encoded.etag):
+    if wanted is not None and etag_matches(wanted, encoded.etag):
         return Response(status_code=304, headers=headers)
     if encoded.total is not None:
         headers["X-Total-Count"] = encoded.total

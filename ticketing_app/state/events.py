@@ -115,9 +115,19 @@ class EventsState(rx.State):
 
     @rx.event
     def load(self) -> Iterator[None]:
-        if not (readmodel.enabled() and readmodel.get_read_model().peek(("events",))):
-            self.loading = True  # from memory the cards are there at once: no round trip
+        if self._needs_loading():
+            self.loading = True
             yield
+        self._start()
+
+    def _needs_loading(self) -> bool:
+        """Whether the cards are a database read away (from memory they are there at once:
+        no "loading" round trip to the browser)."""
+        if not self.query.strip() and self.page == 0 and readmodel.enabled():
+            return readmodel.get_read_model().peek(("events",)) is None
+        return True
+
+    def _start(self) -> None:
         live.watch(self.router.session.client_token, EventsState, [live.EVENTS], in_thread=False)
         self._reload_live()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -175,12 +175,37 @@ class MarketState(rx.State):
     def load(self) -> Iterator[None]:
         """on_load of `/`, also for every change of its query string (search, sort, page,
         Back/Forward) and on a reconnect."""
-        self.query, self.sort, self.page = self._from_url()
-        # A reconnect runs on_load again: keep the cards on screen while they are re-read.
-        # From memory the cards are there at once: no "loading" round trip to the browser.
-        if not self.tickets and not _in_memory(self.query, self.sort, self.page):
+        if self._prepare():
             self.loading = True
             yield
+        self._start()
+
+    @rx.event
+    async def load_page(self) -> AsyncIterator[None]:
+        """on_load of `/`: the navbar's, the events' and this state's loads in ONE event (each
+        on_load handler is an event of its own: a state round trip and a delta each, most of
+        a connecting client's cost; docs/performance.md)."""
+        from ticketing_app.state.events import EventsState
+        from ticketing_app.state.nav import NavState
+
+        nav = await self.get_state(NavState)
+        events_state = await self.get_state(EventsState)
+        nav._refresh()
+        slow_events, slow_tickets = events_state._needs_loading(), self._prepare()
+        if slow_events or slow_tickets:
+            events_state.loading = events_state.loading or slow_events
+            self.loading = self.loading or slow_tickets
+            yield
+        events_state._start()
+        self._start()
+
+    def _prepare(self) -> bool:
+        """Read the view from the address; whether to show "loading" first (a database read
+        ahead, and no cards on screen yet: a reconnect keeps them while they are re-read)."""
+        self.query, self.sort, self.page = self._from_url()
+        return not self.tickets and not _in_memory(self.query, self.sort, self.page)
+
+    def _start(self) -> None:
         # Every watcher of a page shares one read per push wave, so a push needs no thread.
         live.watch(self.router.session.client_token, MarketState, [live.TICKETS], in_thread=False)
         self._reload_live()

@@ -25,6 +25,11 @@ class NavState(rx.State):
     @rx.event
     def load(self) -> None:
         """on_load of every page: re-read the user from the session cookie."""
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """`load`'s work, for a page whose own on_load handler does it too (the market page:
+        one event instead of one per state)."""
         user = signed_in_user(self)
         self.signed_in = user is not None
         self.user_email = user["email"] if user else ""
