@@ -54,15 +54,11 @@ async def list_tickets(
 ) -> Response:
     # The default view's pages within the read model's depth come from memory (on the loop
     # when already built); searches, other sorts and statuses, deeper pages: the database.
-    tickets.check_page(limit, offset)
-    if (
-        status == TicketStatus.AVAILABLE
-        and sort == "newest"
-        and not (q and q.strip())
-        and offset + limit <= readmodel.DEPTH
-        and readmodel.enabled()
-    ):
-        return public_response(request, await market_page(limit, offset))
+    default_view = status == TicketStatus.AVAILABLE and sort == "newest" and not (q and q.strip())
+    if default_view and readmodel.enabled():
+        tickets.check_page(limit, offset)  # the service's own check, in its order
+        if offset + limit <= readmodel.DEPTH:
+            return public_response(request, await market_page(limit, offset))
     return public_json(
         request, *await run_in_threadpool(_list_from_db, status, q, sort, limit, offset)
     )
