@@ -151,3 +151,14 @@ def test_the_fast_path_keys() -> None:
     assert key_for("/api/events/abc/tickets", b"") == ("event-tickets", "abc", 50, 0)
     assert key_for("/api/tickets/", b"") is None
     assert key_for("/api/orders/abc", b"") is None
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/users/currentuser"])
+def test_health_and_signed_out_currentuser_answer_as_their_routes(anon, path) -> None:
+    """Answered in front of FastAPI for a GET; a HEAD still goes through the route (ApiEdges):
+    the same status and headers."""
+    fast, routed = anon.get(path), anon.head(path)
+    assert fast.status_code == routed.status_code == 200
+    for name in ("content-length", "content-type", "cache-control"):
+        assert fast.headers.get(name) == routed.headers.get(name), name
+    assert fast.json() in ({"status": "ok", "db": True}, {"currentUser": None})

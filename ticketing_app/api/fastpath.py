@@ -1,6 +1,8 @@
 """The public reads' hot path (issue 19): a GET whose encoded answer the read model already
 holds is answered here, in front of FastAPI — before its routing, parameter parsing and
-middlewares, which cost several times the lookup itself (docs/performance.md).
+middlewares, which cost several times the lookup itself (docs/performance.md). So are the two
+plainest paths: `GET /api/health` (the same check as its route) and
+`GET /api/users/currentuser` without a session cookie (`{"currentUser": null}`).
 
 Only requests it can read with certainty: the exact paths of `GET /api/tickets`,
 `/api/tickets/{id}`, `/api/events`, `/api/events/{id}` and `/api/events/{id}/tickets`, with no
@@ -12,14 +14,18 @@ bytes and headers (`api/caching.public_response`); a HEAD goes through ApiEdges 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing_app import readmodel
-from ticketing_app.api.caching import etag_matches, public_cache_control
+from ticketing_app.api import health
+from ticketing_app.api.caching import PRIVATE, etag_matches, public_cache_control
 from ticketing_app.services.tickets import MAX_LIMIT
+from ticketing_app.web_session import COOKIE_NAME
 
 _LIST_DEFAULT_LIMIT = 50  # the routes' default `limit`
 
@@ -68,11 +74,20 @@ def key_for(path: str, query: bytes) -> Any | None:
     return None
 
 
-def _if_none_match(scope: Scope) -> str | None:
+def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
-        if name == b"if-none-match":
+        if name == wanted:
             return value.decode("latin-1")
     return None
+
+
+def _signed_out(scope: Scope) -> bool:
+    """No session cookie at all (an empty one counts as none, as for the route)."""
+    cookies = _header(scope, b"cookie")
+    return cookies is None or not cookie_parser(cookies).get(COOKIE_NAME)
+
+
+NOBODY = b'{"currentUser":null}'
 
 
 class ReadModelFastPath:
@@ -84,6 +99,13 @@ class ReadModelFastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             path: str = scope["path"]
+            if path == "/api/health":
+                status, body = await health.check()
+                await _send_json(send, status, json.dumps(body, separators=(",", ":")).encode())
+                return
+            if path == "/api/users/currentuser" and _signed_out(scope):
+                await _send_json(send, 200, NOBODY, [(b"cache-control", PRIVATE.encode())])
+                return
             if path.startswith("/api/") and readmodel.enabled():
                 key = key_for(path, scope["query_string"])
                 found = None
@@ -100,7 +122,7 @@ async def _answer(found: readmodel.Encoded, scope: Scope, send: Send) -> None:
         (b"etag", found.etag.encode()),
         (b"cache-control", public_cache_control().encode()),
     ]
-    wanted = _if_none_match(scope)
+    wanted = _header(scope, b"if-none-match")
     if wanted is not None and etag_matches(wanted, found.etag):
         await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
@@ -113,3 +135,15 @@ async def _answer(found: readmodel.Encoded, scope: Scope, send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": found.body})
+
+
+async def _send_json(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [
+        *(extra or []),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-type", b"application/json"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -94,12 +94,16 @@ async def _bounded(check: Awaitable[bool]) -> bool:
     summary="Liveness and dependencies: database, and Redis/NATS when configured",
 )
 async def health() -> JSONResponse:
+    status, body = await check()
+    return JSONResponse(body, status_code=status)
+
+
+async def check() -> tuple[int, dict[str, Any]]:
+    """(status, body) of the health check; also answered in front of FastAPI (api/fastpath)."""
     settings = get_settings()
     if settings.is_sqlite and not settings.redis_url and not settings.nats_url:
         # SQLite answers in microseconds in this process: no thread hop, no tasks.
-        if _db_ok():
-            return JSONResponse(OK)
-        return _unavailable({"db": False})
+        return (200, OK) if _db_ok() else _unavailable({"db": False})
     # One check at a time per worker: requests arriving while one is under way share its
     # answer (at most one round trip old), instead of queueing a database ping each.
     loop_key = id(asyncio.get_running_loop())
@@ -109,7 +113,7 @@ async def health() -> JSONResponse:
         shared.add_done_callback(lambda _done: _inflight.pop(loop_key, None))
     results = await asyncio.shield(shared)
     if all(results.values()):
-        return JSONResponse({"status": "ok", **results})
+        return 200, {"status": "ok", **results}
     return _unavailable(results)
 
 
@@ -129,11 +133,11 @@ async def _check_all() -> dict[str, bool]:
 OK = {"status": "ok", "db": True}
 
 
-def _unavailable(results: dict[str, bool]) -> JSONResponse:
+def _unavailable(results: dict[str, bool]) -> tuple[int, dict[str, Any]]:
     down = ", ".join(name for name, ok in results.items() if not ok)
     body = {
         "status": "unavailable",
         **results,
         "errors": [{"message": f"Unavailable: {down}", "field": None}],
     }
-    return JSONResponse(body, status_code=503)
+    return 503, body
