@@ -10,8 +10,8 @@ Backend: `reflex run --env prod --backend-only` (one worker, SQLite with 1,000 t
 sale, in-memory state manager), started in a throwaway directory (tests.support.spawn_server).
 Each client opens its socket the way the frontend does: its own token, the boot event
 (`hydrate_and_load` for `/`) in the Socket.IO CONNECT packet, so the backend sends the state
-and runs the page's on_load (NavState.load, MarketState.load: the cookie check and the first
-page of tickets), which registers the client as a live watcher of the marketplace.
+and runs the page's on_load (`MarketState.load_page`: the navbar's cookie check, the events
+and the first page of tickets), which registers the client as a live watcher of the market.
 
 - Against a blank Reflex app (bench/blank_app: one page, no state, started the same way), N
   clients connect to each in turn (--rounds times): backend memory per client and connect ->
