@@ -13,7 +13,8 @@ How it stays right — read-through, invalidated by committed domain events:
   and kept until a committed domain event touching what it shows arrives (`tags_for`): an
   event of the ticket, order or event aggregate drops the entries that show that ticket or
   event (an order's ticket; for an order, whose event is not in its payload, every event's
-  figures too); an aggregate type this module does not know drops everything. `user` and
+  figures too; for an event, the market list as well); an aggregate type this module does
+  not know drops everything. `user` and
   `charge` events change nothing public (a suspended seller's listings leave the market by
   their own ticket events). New event types of the known aggregates are covered as they are.
 - Events arrive twice on every worker and either is enough: synchronously in the committing
@@ -89,7 +90,9 @@ def tags_for(event: Event) -> frozenset[str]:
                 tags |= {EVENTS, event_tag(str(p[key]))}
         return frozenset(tags)
     if event.aggregate_type == "event":
-        return frozenset({EVENTS, event_tag(event.aggregate_id)})
+        # Its tickets change by their own events (an operator's cancel writes TicketCancelled);
+        # the market list goes too, in case a future change of an event touches them without.
+        return frozenset({TICKETS, EVENTS, event_tag(event.aggregate_id)})
     if event.aggregate_type == "order":
         # The order's ticket changes status in the same transaction (its TicketUpdated says
         # which event); without relying on that, the order alone tells us only the ticket.
