@@ -10,9 +10,13 @@ Backend: `reflex run --env prod --backend-only` (one worker, SQLite with 1,000 t
 sale, in-memory state manager), started in a throwaway directory (tests.support.spawn_server).
 Each client opens its socket the way the frontend does: its own token, the boot event
 (`hydrate_and_load` for `/`) in the Socket.IO CONNECT packet, so the backend sends the state
-and runs the page's on_load (NavState.load, MarketState.load: the cookie check and the first
-page of tickets), which registers the client as a live watcher of the marketplace.
+and runs the page's on_load (`MarketState.load_page`: the navbar's cookie check, the events
+and the first page of tickets), which registers the client as a live watcher of the market.
 
+- Against a blank Reflex app (bench/blank_app: one page, no state, started the same way), N
+  clients connect to each in turn (--rounds times): backend memory per client and connect ->
+  hydrated p50 (boot event sent until `is_hydrated`, i.e. the first rows on screen), and the
+  two ratios market/blank (targets <= 1.5). `--blank-only` stops after that.
 - Memory: RSS of the backend process tree before and after connecting the N clients.
 - Round trips, on one extra probe client, first alone, then with the N connected and each of
   them sending a hydrate event every ~5 s on average (--every; 0 keeps them idle):
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -50,7 +55,14 @@ from common import (
 )
 
 from tests.support import spawn_server  # noqa: E402
-from tests.support.servers import NO_LISTING_LIMITS  # noqa: E402
+from tests.support.servers import (  # noqa: E402
+    NO_LISTING_LIMITS,
+    VENV_BIN,
+    Server,
+    child_env,
+    free_port,
+    http_ready,
+)
 
 NAMESPACE = "/_event"  # Reflex's Socket.IO namespace (also its path)
 STATE = "reflex___state____state"
@@ -145,9 +157,68 @@ class Browser:
         return time.perf_counter() - t0
 
 
-async def connect_all(browsers: list[Browser], batch: int = 50) -> None:
+async def connect_all(browsers: list[Browser], batch: int = 50) -> list[float]:
+    """Connect in batches of `batch` at once; each client's seconds from opening its socket
+    until its page is hydrated (its first rows on screen)."""
+
+    async def timed(b: Browser) -> float:
+        t0 = time.perf_counter()
+        await b.connect()
+        return time.perf_counter() - t0
+
+    took: list[float] = []
     for i in range(0, len(browsers), batch):
-        await asyncio.gather(*(b.connect() for b in browsers[i : i + batch]))
+        took += await asyncio.gather(*(timed(b) for b in browsers[i : i + batch]))
+    return took
+
+
+async def connect_crowd(base: str, pid: int, n: int) -> tuple[float, list[float]]:
+    """N clients connecting to `/` (then disconnected): (KiB of backend RSS per client,
+    connect -> hydrated seconds of each)."""
+    before = tree_rss_kib(pid)
+    crowd = [Browser(base, "/") for _ in range(n)]
+    took = await connect_all(crowd)
+    await asyncio.sleep(2)
+    per_client = (tree_rss_kib(pid) - before) / n
+    await close_all(crowd)
+    return per_client, took
+
+
+def blank_backend() -> Server:
+    """The blank Reflex app (bench/blank_app: one page, no state), started like ours."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-blank-"))
+    shutil.copytree(Path(__file__).parent / "blank_app", workdir, dirs_exist_ok=True)
+    port = free_port()
+    argv = [str(VENV_BIN / "reflex"), "run", "--env", "prod", "--backend-only",
+            "--backend-port", str(port)]  # fmt: skip
+    return Server(
+        "blank", argv, port=port, url=f"http://127.0.0.1:{port}", ready=http_ready("/ping"),
+        env=child_env(), workdir=workdir, cwd=workdir, timeout=180, stop_timeout=20,
+    )  # fmt: skip
+
+
+async def versus_blank(ours: Server, blank: Server, n: int, rounds: int) -> None:
+    """Connect N clients to each app in turn (`rounds` times, alternating); memory from each
+    app's first round, connect -> hydrated p50 from its best round; both ratios."""
+    assert ours.proc is not None and blank.proc is not None
+    results: dict[str, list[tuple[float, list[float]]]] = {"market": [], "blank": []}
+    for _ in range(rounds):
+        for name, server in (("market", ours), ("blank", blank)):
+            assert server.proc is not None
+            results[name].append(await connect_crowd(server.url, server.proc.pid, n))
+    summary = {}
+    for name, found in results.items():
+        memory = found[0][0]
+        p50 = min(percentile(took, 50) for _kib, took in found)
+        p99 = min(percentile(took, 99) for _kib, took in found)
+        summary[name] = (memory, p50)
+        print(f"  {name:6s} app, {n} clients connecting (50 at a time): connect -> hydrated "
+              f"p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms; backend memory "
+              f"{memory:.0f} KiB per client")  # fmt: skip
+    memory_ratio = summary["market"][0] / summary["blank"][0]
+    connect_ratio = summary["market"][1] / summary["blank"][1]
+    print(f"  market/blank: memory per client {memory_ratio:.2f} (target <= 1.5), "
+          f"connect -> hydrated p50 {connect_ratio:.2f} (target <= 1.5)")  # fmt: skip
 
 
 async def close_all(browsers: list[Browser]) -> None:
@@ -267,8 +338,22 @@ def main() -> None:
         "--every", type=float, default=5.0, help="each client sends an event every ~N s (0: idle)"
     )
     parser.add_argument("--pushes", type=int, default=5, help="listings fanned out to N clients")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="connect rounds per app against the blank app"
+    )
+    parser.add_argument(
+        "--blank-only",
+        action="store_true",
+        help="only the comparison with the blank app (memory, connect -> hydrated)",
+    )
+    parser.add_argument(
+        "--no-read-model",
+        action="store_true",
+        help="TICKETING_READ_MODEL=false: every page read from the database (the 'before')",
+    )
     args = parser.parse_args()
     header(f"Connected clients: {args.clients} Socket.IO clients on one backend worker")
+    print(f"  load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     db_url = fresh_sqlite()
     engine = sa.create_engine(db_url)
     (seller,) = seed_users(engine, 1, "seller")
@@ -277,16 +362,24 @@ def main() -> None:
     engine.dispose()
     log = Path(tempfile.mkdtemp(prefix="bench-clients-")) / "backend.log"
     env = {**NO_LISTING_LIMITS, "DATABASE_URL": db_url}
+    if args.no_read_model:
+        env["TICKETING_READ_MODEL"] = "false"
     backend = spawn_server("backend", env, log_path=log, start=False)
+    blank = blank_backend()
     try:
         backend.start()
+        blank.start()
         assert backend.proc is not None
-        asyncio.run(
-            run(backend.url, backend.proc.pid, cookie, args.clients, args.samples, args.every,
-                args.pushes)
-        )  # fmt: skip
+        asyncio.run(versus_blank(backend, blank, args.clients, args.rounds))
+        blank.remove()
+        if not args.blank_only:
+            asyncio.run(
+                run(backend.url, backend.proc.pid, cookie, args.clients, args.samples,
+                    args.every, args.pushes)
+            )  # fmt: skip
     finally:
         backend.remove()
+        blank.remove()
         drop_sqlite(db_url)
 
 

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     # PostgreSQL connections per process: pool_size kept open, up to + max_overflow under load.
     ticketing_db_pool_size: int = Field(default=20, ge=1)
     ticketing_db_max_overflow: int = Field(default=40, ge=0)
+    # The public market's first pages from memory (ticketing_app/readmodel.py); off: every
+    # read goes to the database. At most this often a read checks max(domain_events.seq) for
+    # changes whose events did not reach this worker (the staleness bound for those).
+    ticketing_read_model: bool = True
+    ticketing_read_model_check_seconds: float = Field(default=1.0, gt=0)
+    # Cache-Control max-age of anonymous public reads (lists, an event, a ticket); 0: a CDN
+    # may store them but revalidates every time (ETag, 304).
+    ticketing_public_max_age: int = Field(default=0, ge=0)
     # SPEC §9: a listing's price may be at most this % of its face value; 0 turns the cap off.
     ticketing_price_cap_percent: int = Field(default=120, ge=0)
     # SPEC §12 fees, in percent of the ticket's price (decimals allowed, e.g. 2.5): the buyer

@@ -45,6 +45,7 @@ def build_api() -> FastAPI:
         delivery,
         events,
         fallback,
+        fastpath,
         health,
         orders,
         payments,
@@ -91,4 +92,6 @@ def build_api() -> FastAPI:
     api.openapi = lambda: _openapi_without_422(api)  # type: ignore[method-assign]
     # Head tags of /events/{id} and /tickets/{id} in the HTML the one-port server sends.
     api.add_middleware(seo.LinkPreviewMiddleware)
+    # Outermost: a public read the read model already holds never reaches FastAPI's stack.
+    api.add_middleware(fastpath.ReadModelFastPath)
     return api

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from ticketing_app import readmodel
+from ticketing_app.api.caching import public_json, public_response
 from ticketing_app.api.deps import CurrentUser, LateJsonBody, PageLimit, PageOffset
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import TicketIn, TicketOut, json_body_doc
 from ticketing_app.db import read_session, write_session
 from ticketing_app.models import TICKET_STATUSES, TicketStatus, utcnow
+from ticketing_app.readmodel import Encoded, encode
 from ticketing_app.services import tickets
 from ticketing_app.services.views import ticket_view
 
@@ -38,7 +42,8 @@ STATUS_VALUES = [*TICKET_STATUSES, "all"]
     },
     summary="Browse and search tickets (available ones by default)",
 )
-def list_tickets(
+async def list_tickets(
+    request: Request,
     status: Annotated[
         str, Query(json_schema_extra={"enum": STATUS_VALUES}, description="`all` for any status")
     ] = TicketStatus.AVAILABLE.value,
@@ -46,12 +51,42 @@ def list_tickets(
     sort: Annotated[str, Query(json_schema_extra={"enum": list(tickets.SORTS)})] = "newest",
     limit: PageLimit = 50,
     offset: PageOffset = 0,
-) -> JSONResponse:
+) -> Response:
+    # The default view's pages within the read model's depth come from memory (on the loop
+    # when already built); searches, other sorts and statuses, deeper pages: the database.
+    default_view = status == TicketStatus.AVAILABLE and sort == "newest" and not (q and q.strip())
+    if default_view and readmodel.enabled():
+        tickets.check_page(limit, offset)  # the service's own check, in its order
+        if offset + limit <= readmodel.DEPTH:
+            return public_response(request, await market_page(limit, offset))
+    return public_json(
+        request, *await run_in_threadpool(_list_from_db, status, q, sort, limit, offset)
+    )
+
+
+def _list_from_db(
+    status: str, q: str | None, sort: str, limit: int, offset: int
+) -> tuple[list[dict], int]:
     with read_session() as db:
         page = tickets.list_tickets(db, status=status, q=q, sort=sort, limit=limit, offset=offset)
-    return JSONResponse(
-        [ticket_view(t) for t in page.items], headers={"X-Total-Count": str(page.total)}
-    )
+    return [ticket_view(t) for t in page.items], page.total
+
+
+async def market_page(limit: int, offset: int) -> Encoded:
+    """The encoded page of the market list (newest tickets for sale) from the read model."""
+    model = readmodel.get_read_model()
+    key = ("encoded", ("tickets", limit, offset))
+    found = model.peek(key)
+    if found is not None:
+        return found
+
+    def build() -> Encoded:
+        market = model.market_tickets()
+        items = market.items[offset : offset + limit]
+        total = min(market.total, offset + limit + tickets.COUNT_AHEAD)
+        return encode([ticket_view(t) for t in items], total)
+
+    return await run_in_threadpool(model.encoded, key[1], {readmodel.TICKETS}, build)
 
 
 @router.post(
@@ -83,10 +118,23 @@ def create_ticket(user: CurrentUser, body: LateJsonBody) -> JSONResponse:
     responses=error_responses(404),
     summary="One ticket, whatever its status",
 )
-def get_ticket(ticket_id: str) -> JSONResponse:
+async def get_ticket(request: Request, ticket_id: str) -> Response:
+    if not readmodel.enabled():
+        return public_json(request, await run_in_threadpool(_ticket_from_db, ticket_id))
+    model = readmodel.get_read_model()
+    key = ("ticket", ticket_id)
+    found = model.peek(("encoded", key))
+    if found is None:
+        tags = {readmodel.ticket_tag(ticket_id.lower())}
+        found = await run_in_threadpool(
+            model.encoded, key, tags, lambda: encode(ticket_view(model.ticket(ticket_id)))
+        )
+    return public_response(request, found)
+
+
+def _ticket_from_db(ticket_id: str) -> dict:
     with read_session() as db:
-        ticket = tickets.get_ticket(db, ticket_id)
-    return JSONResponse(ticket_view(ticket))
+        return ticket_view(tickets.get_ticket(db, ticket_id))
 
 
 @router.put(

@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from ticketing_app.api.caching import PRIVATE
 from ticketing_app.api.deps import (
     CurrentUser,
     JsonBody,
     LateJsonBody,
-    MaybeUser,
     SessionToken,
+    optional_user,
     refuse_cross_site,
 )
 from ticketing_app.api.errors import error_responses
@@ -126,8 +128,14 @@ def signout(request: Request, token: SessionToken) -> JSONResponse:
     openapi_extra=OPTIONAL_AUTH,
     summary="Who is signed in, or null",
 )
-def current_user(user: MaybeUser, token: SessionToken) -> JSONResponse:
-    response = JSONResponse({"currentUser": auth.user_view(user) if user else None})
+async def current_user(token: SessionToken) -> JSONResponse:
+    # No cookie (most visitors): answered on the loop; with one, the session lookup runs in
+    # the threadpool as any database read does.
+    user = await run_in_threadpool(optional_user, token) if token else None
+    response = JSONResponse(
+        {"currentUser": auth.user_view(user) if user else None},
+        headers={"Cache-Control": PRIVATE},  # personal: never stored by a shared cache
+    )
     if token and user is None:  # a stale cookie: tell the browser to drop it
         clear_session_cookie(response)
     return response

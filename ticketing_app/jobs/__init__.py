@@ -85,6 +85,7 @@ async def _supervise(name: str, start: Callable[[], Coroutine[Any, Any, None]]) 
 
 async def run_background(app: Any) -> None:
     """The lifespan task: bus + live pusher + leased expiry scheduler, until shutdown."""
+    from ticketing_app import readmodel
     from ticketing_app.jobs.notifications import run_notifications
     from ticketing_app.lease import make_lease
     from ticketing_app.live import LivePusher, unread_changed_event
@@ -95,6 +96,9 @@ async def run_background(app: Any) -> None:
     pusher = LivePusher(app)
     scheduler = ExpiryScheduler()
     event_starts = EventStartScheduler()
+    # First: the read model drops what an event changed before any listener re-reads it.
+    bus.add_listener(readmodel.apply_everywhere)
+    bus.add_gap_listener(readmodel.invalidate_everywhere)
     bus.add_listener(pusher.on_event)
     bus.add_listener(scheduler.on_event)
     bus.add_listener(event_starts.on_event)

@@ -10,8 +10,11 @@ scheduler), and the scheduler's holder must see orders created elsewhere. So eac
 3. delivers events published by other workers (its own are skipped by origin id).
 
 Listeners run on the event loop and must not block: the live pusher enqueues, the expiry
-scheduler adds an APScheduler job. Pub/sub is at-most-once: a message lost while Redis is down
-costs a live refresh, never correctness (the pages re-read on load; the sweep still expires).
+scheduler adds an APScheduler job. Gap listeners run each time the Redis subscription is
+established (again): events published while it was down are lost to this worker, so the read
+model (`ticketing_app/readmodel.py`) starts over from the database. Pub/sub is at-most-once: a
+message lost while Redis is down costs a live refresh, never correctness (the pages re-read on
+load, the read model's seq check catches the gap within a second; the sweep still expires).
 """
 
 from __future__ import annotations
@@ -71,12 +74,24 @@ class EventBus:
         self.channel = channel
         self.origin = uuid.uuid4().hex
         self._listeners: list[Listener] = []
+        self._gap_listeners: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outgoing: asyncio.Queue[Event] | None = None
         self.subscribed = asyncio.Event()
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def add_gap_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` whenever the Redis subscription is (re)established."""
+        self._gap_listeners.append(listener)
+
+    def _gap(self) -> None:
+        for listener in list(self._gap_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("event bus gap listener %r failed", listener)
 
     def _deliver(self, event: Event) -> None:
         for listener in list(self._listeners):
@@ -150,6 +165,7 @@ class EventBus:
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
+                    self._gap()  # whatever was published before this point never arrives
                     self.subscribed.set()
                     backoff = 0.2
                     async for message in pubsub.listen():

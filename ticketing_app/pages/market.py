@@ -10,9 +10,7 @@ from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, link_button, loading_block, page
 from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.pages.events import events_section
-from ticketing_app.state.events import EventsState
 from ticketing_app.state.market import SEARCH_INPUT_ID, MarketState
-from ticketing_app.state.nav import NavState
 
 
 class UrlSearchSync(rx.Component):
@@ -240,5 +238,5 @@ def add_pages(app: rx.App) -> None:
         index,
         route="/",
         title=MarketState.page_title,
-        on_load=[NavState.load, EventsState.load, MarketState.load],
+        on_load=MarketState.load_page,  # the navbar's, the events' and the tickets' loads
     )

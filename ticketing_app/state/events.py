@@ -9,7 +9,7 @@ from typing import Any
 
 import reflex as rx
 
-from ticketing_app import live
+from ticketing_app import live, readmodel
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import Ticket, utcnow
@@ -59,6 +59,13 @@ def listing_card(ticket: Ticket) -> dict[str, Any]:
 
 
 def _read_events(query: str, page: int) -> tuple[int, tuple[dict[str, Any], ...]]:
+    offset = page * PAGE_SIZE
+    if not query.strip() and offset + PAGE_SIZE <= readmodel.DEPTH and readmodel.enabled():
+        # Every listed event is still to start while the read model keeps the list, so the
+        # cards (their "started" flag) are right when built here, at read time.
+        upcoming = readmodel.get_read_model().upcoming_events()
+        total = min(upcoming.total, offset + PAGE_SIZE + events.COUNT_AHEAD)
+        return total, tuple(event_card(s) for s in upcoming.items[offset : offset + PAGE_SIZE])
     with read_session() as db:
         result = events.list_events(
             db, now=utcnow(), q=query, limit=PAGE_SIZE, offset=page * PAGE_SIZE
@@ -108,8 +115,19 @@ class EventsState(rx.State):
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
-        yield
+        if self._needs_loading():
+            self.loading = True
+            yield
+        self._start()
+
+    def _needs_loading(self) -> bool:
+        """Whether the cards are a database read away (from memory they are there at once:
+        no "loading" round trip to the browser)."""
+        if not self.query.strip() and self.page == 0 and readmodel.enabled():
+            return readmodel.get_read_model().peek(("events",)) is None
+        return True
+
+    def _start(self) -> None:
         live.watch(self.router.session.client_token, EventsState, [live.EVENTS], in_thread=False)
         self._reload_live()
 
@@ -143,6 +161,28 @@ def _event_id_from_path(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _event_page(event_id: str) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
+    """The event's card and its first TICKETS_SHOWN listing cards (read model unless off).
+    The listing cards are built once per change and shared; the event's card is built at read
+    time ("started" depends on the clock)."""
+    if not readmodel.enabled():
+        with read_session() as db:
+            summary, items = events.event_tickets(db, event_id, limit=TICKETS_SHOWN)
+        return event_card(summary), tuple(listing_card(t) for t in items)
+    model = readmodel.get_read_model()
+    key = ("event-cards", event_id)
+
+    def build() -> tuple[events.EventSummary, tuple[dict[str, Any], ...]]:
+        found = model.event_tickets(event_id)
+        return found.summary, tuple(listing_card(t) for t in found.items[:TICKETS_SHOWN])
+
+    cached = model.peek(key)
+    if cached is None:
+        cached = model.get(key, {readmodel.event_tag(event_id.lower())}, build)
+    summary, cards = cached
+    return event_card(summary), cards
+
+
 class EventPageState(rx.State):
     """`/events/[event_id]`: the event and its available tickets, cheapest first, live."""
 
@@ -163,14 +203,13 @@ class EventPageState(rx.State):
     def _reload_live(self) -> None:
         event_id = _event_id_from_path(self.router.url.path)
         try:
-            with read_session() as db:
-                summary, items = events.event_tickets(db, event_id, limit=TICKETS_SHOWN)
+            event, cards = _event_page(event_id)
         except NotFound:
             self.not_found, self.event, self.tickets, self.loading = True, {}, [], False
             return
         self.not_found = False
-        self.event = event_card(summary)
-        self.tickets = [listing_card(t) for t in items]
+        self.event = event
+        self.tickets = [dict(card) for card in cards]  # the state's own copy
         self.loading = False
 
     @rx.var
@@ -184,9 +223,11 @@ class EventPageState(rx.State):
 
     @rx.event
     def load(self) -> Iterator[None]:
-        self.loading = True
-        yield
         event_id = _event_id_from_path(self.router.url.path)
+        cached = readmodel.enabled() and readmodel.get_read_model().peek(("event-cards", event_id))
+        if not cached:
+            self.loading = True  # from memory the cards are there at once: no round trip
+            yield
         live.watch(self.router.session.client_token, EventPageState, [live.event_topic(event_id)])
         self._reload_live()
         self._read_watch(event_id)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import reflex as rx
 
-from ticketing_app import live
+from ticketing_app import live, readmodel
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
 from ticketing_app.services import listings, tickets
@@ -59,6 +59,9 @@ SEARCH_PAGES = tickets.MAX_LIMIT // PAGE_SIZE
 
 def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
     """(total, the page's cards, whether total is capped at what a search can page through)."""
+    default_view = not query.strip() and sort == "newest"
+    if default_view and (page + 1) * PAGE_SIZE <= readmodel.DEPTH and readmodel.enabled():
+        return _market_cards(page)
     with read_session() as db:
         if not query.strip():
             result = tickets.list_tickets(
@@ -81,6 +84,30 @@ def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, A
         cap = SEARCH_PAGES * PAGE_SIZE
         cards = tuple(ticket_card(t, holds.get(t.id)) for t in items)
         return min(total, cap), cards, total > cap
+
+
+def _in_memory(query: str, sort: str, page: int) -> bool:
+    """Whether `_read_page` would answer from the read model without a database read."""
+    if query.strip() or sort != "newest" or not readmodel.enabled():
+        return False
+    return readmodel.get_read_model().peek(("market-cards", page)) is not None
+
+
+def _market_cards(page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
+    """The default view's page from the read model (cards built once per change, shared)."""
+    model = readmodel.get_read_model()
+    offset = page * PAGE_SIZE
+
+    def build() -> tuple[int, tuple[dict[str, Any], ...], bool]:
+        market = model.market_tickets()
+        items = market.items[offset : offset + PAGE_SIZE]
+        total = min(market.total, offset + PAGE_SIZE + tickets.COUNT_AHEAD)
+        return total, tuple(ticket_card(t) for t in items), False
+
+    found = model.peek(("market-cards", page))
+    if found is not None:
+        return found
+    return model.get(("market-cards", page), {readmodel.TICKETS}, build)
 
 
 class MarketState(rx.State):
@@ -148,11 +175,37 @@ class MarketState(rx.State):
     def load(self) -> Iterator[None]:
         """on_load of `/`, also for every change of its query string (search, sort, page,
         Back/Forward) and on a reconnect."""
-        self.query, self.sort, self.page = self._from_url()
-        # A reconnect runs on_load again: keep the cards on screen while they are re-read.
-        if not self.tickets:
+        if self._prepare():
             self.loading = True
             yield
+        self._start()
+
+    @rx.event
+    async def load_page(self) -> AsyncIterator[None]:
+        """on_load of `/`: the navbar's, the events' and this state's loads in ONE event (each
+        on_load handler is an event of its own: a state round trip and a delta each, most of
+        a connecting client's cost; docs/performance.md)."""
+        from ticketing_app.state.events import EventsState
+        from ticketing_app.state.nav import NavState
+
+        nav = await self.get_state(NavState)
+        events_state = await self.get_state(EventsState)
+        nav._refresh()
+        slow_events, slow_tickets = events_state._needs_loading(), self._prepare()
+        if slow_events or slow_tickets:
+            events_state.loading = events_state.loading or slow_events
+            self.loading = self.loading or slow_tickets
+            yield
+        events_state._start()
+        self._start()
+
+    def _prepare(self) -> bool:
+        """Read the view from the address; whether to show "loading" first (a database read
+        ahead, and no cards on screen yet: a reconnect keeps them while they are re-read)."""
+        self.query, self.sort, self.page = self._from_url()
+        return not self.tickets and not _in_memory(self.query, self.sort, self.page)
+
+    def _start(self) -> None:
         # Every watcher of a page shares one read per push wave, so a push needs no thread.
         live.watch(self.router.session.client_token, MarketState, [live.TICKETS], in_thread=False)
         self._reload_live()

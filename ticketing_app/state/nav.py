@@ -37,6 +37,11 @@ class NavState(rx.State):
     def load(self) -> None:
         """on_load of every page: re-read the user from the session cookie, and watch the
         user's own topic (a suspension or sign-out-everywhere ends this page's session)."""
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """`load`'s work, for a page whose own on_load handler does it too (the market page:
+        one event instead of one per state)."""
         user = self._read_user()
         self.signed_in = user is not None
         self.user_email = user.email if user else ""
