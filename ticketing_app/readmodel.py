@@ -75,7 +75,8 @@ def event_tag(event_id: str) -> str:
 
 
 EVERY_EVENT = "event:*"  # every event's entries (figures of an unknown event changed)
-IGNORED_AGGREGATES = frozenset({"user", "charge"})
+# Users, charges and payouts never change what the public market shows.
+IGNORED_AGGREGATES = frozenset({"user", "charge", "payout"})
 
 
 def tags_for(event: Event) -> frozenset[str]:

@@ -333,6 +333,7 @@ ENTRIES = {
         ("event", "e1", {}, {"tickets", "events", "e1"}),
         ("user", "u1", {}, set()),
         ("charge", "c1", {"orderId": "o1"}, set()),
+        ("payout", "p1", {"sellerId": "u1"}, set()),
         ("operator", "x1", {}, set(ENTRIES)),
     ],
 )  # fmt: skip
