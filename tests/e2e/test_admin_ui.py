@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -56,7 +57,7 @@ def operator_page(server: AppServer, new_context: Callable[[], BrowserContext]) 
 
 
 def test_operator_suspends_a_seller_signed_out_live_listing_gone_live(
-    app_server: AppServer, new_context: Callable[[], BrowserContext]
+    app_server: AppServer, new_context: Callable[[], BrowserContext], screenshot_dir: Path
 ) -> None:
     base = app_server.url
     tag = uuid.uuid4().hex[:6]
@@ -107,6 +108,7 @@ def test_operator_suspends_a_seller_signed_out_live_listing_gone_live(
     expect(audit).to_contain_text("user.suspend")
     expect(audit).to_contain_text("Selling counterfeit tickets")
     assert_accessible(operator, "admin audit log")
+    operator.screenshot(path=str(screenshot_dir / "admin-audit.png"))
     for section in ("listings", "events", "orders", "feed"):
         operator.goto(f"{base}/admin/{section}")
         expect(operator.get_by_test_id("admin-nav")).to_be_visible()

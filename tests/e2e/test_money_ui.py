@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -115,7 +116,10 @@ def test_refund_returns_the_total_shown(
 
 
 def test_payouts_page_shows_the_ledger_and_the_queue_pays_it(
-    money_app: AppServer, local_stripe: LocalStripe, new_context: Callable[[], BrowserContext]
+    money_app: AppServer,
+    local_stripe: LocalStripe,
+    new_context: Callable[[], BrowserContext],
+    screenshot_dir: Path,
 ) -> None:
     base, url = money_app.url, money_app.database_url
     seller, buyer, seller_email, _ = shown_total_then_buy(base, new_context, "19.99")
@@ -179,6 +183,7 @@ def test_payouts_page_shows_the_ledger_and_the_queue_pays_it(
     expect(seller.get_by_test_id("balance-inPayout")).to_have_text("$0.00")
     expect(seller.get_by_test_id("payout-row")).to_contain_text("TRF-2026-0042")
     assert recomputed(url, seller_id)["paid_out"] == 950
+    seller.screenshot(path=str(screenshot_dir / "payouts.png"))
 
 
 def _payouts(url: str) -> list[dict]:
