@@ -16,7 +16,7 @@ from tests.support import World
 from tests.support.stripe import LocalStripe, localstripe_in_environment
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # module: its environment must not reach later packages' apps
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     with localstripe_in_environment(tmp_path_factory.mktemp("localstripe")) as server:
         yield server
