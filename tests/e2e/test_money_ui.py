@@ -18,7 +18,15 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from e2e.app_server import AppServer, start_app
 from e2e.axe import assert_accessible
-from e2e.helpers import EventForger, confirm, list_ticket, pay_button, sign_up, unique_email
+from e2e.helpers import (
+    EventForger,
+    confirm,
+    list_ticket,
+    market_search,
+    pay_button,
+    sign_up,
+    unique_email,
+)
 from e2e.test_payments_ui import VISA, fill_card
 from tests.support import World
 from tests.support.money import complete_paid, fees, recomputed
@@ -60,13 +68,20 @@ def shown_total_then_buy(base: str, new_context: Callable[[], BrowserContext], p
     seller, buyer = new_context().new_page(), new_context().new_page()
     seller_email = unique_email("seller")
     sign_up(seller, base, seller_email)
-    ticket_id = list_ticket(seller, base, f"Opera {uuid.uuid4().hex[:6]}", price)
+    tag = uuid.uuid4().hex[:6]
+    ticket_id = list_ticket(seller, base, f"Opera {tag}", price)
     sign_up(buyer, base, unique_email("buyer"))
+    market_search(buyer, base, tag)  # the marketplace card already shows the all-in price
+    card = buyer.get_by_test_id("ticket-card")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text("incl. fees")
+    listed = cents(card.get_by_test_id("card-price").inner_text())
     buyer.goto(base + f"/tickets/{ticket_id}")
     total = buyer.get_by_test_id("ticket-total")
     expect(total).to_have_text(re.compile(r"\$\d"))
     expect(buyer.get_by_test_id("ticket-fee")).to_be_visible()
     shown = cents(total.inner_text())
+    assert listed == shown  # no fee appears only at a later step
     buyer.get_by_role("button", name="Buy", exact=True).click()
     expect(buyer).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
     return seller, buyer, seller_email, shown

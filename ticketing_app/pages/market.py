@@ -63,8 +63,20 @@ def _ticket_card(ticket: rx.Var) -> rx.Component:
                     as_="h2",
                     class_name="user-text",
                 ),
-                rx.text(
-                    money_text(ticket["price"]), size="6", weight="bold", color="var(--accent-11)"
+                rx.hstack(
+                    rx.text(
+                        money_text(ticket["total"]),
+                        size="6",
+                        weight="bold",
+                        color="var(--accent-11)",
+                        data_testid="card-price",
+                    ),
+                    rx.cond(
+                        ticket["feeIncluded"],
+                        rx.text("incl. fees", size="1", color_scheme="gray"),
+                    ),
+                    spacing="2",
+                    align="baseline",
                 ),
                 spacing="3",
                 align="start",

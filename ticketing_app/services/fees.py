@@ -60,3 +60,10 @@ def breakdown(
         fee_cents=fee_cents(price_cents, buyer_percent),
         seller_fee_cents=fee_cents(price_cents, seller_percent),
     )
+
+
+def all_in_cents(price_cents: int) -> int:
+    """What a buyer pays for a ticket at `price_cents`, buyer fee included: the one price
+    every page shows a buyer (list cards, "from" prices, the ticket page), so no fee appears
+    only at the last step."""
+    return breakdown(price_cents).total_cents

@@ -13,7 +13,8 @@ from ticketing_app import live, readmodel
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import Ticket, utcnow
-from ticketing_app.services import events, watches
+from ticketing_app.services import events, fees, watches
+from ticketing_app.services.validation import price_number
 from ticketing_app.state.common import money, price_input, signed_in_user, signin_redirect
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.market import ticket_card
@@ -25,7 +26,9 @@ def event_card(summary: events.EventSummary) -> dict[str, Any]:
     """Event JSON plus the strings the pages print."""
     view = summary.view()
     count = view["ticketsAvailable"]
-    lowest = view["lowestPrice"]
+    # The cheapest ticket's all-in price (what the buyer would pay, fee included).
+    lowest = summary.lowest_price_cents
+    lowest = None if lowest is None else price_number(fees.all_in_cents(lowest))
     return {
         **view,
         "whereText": f"{view['venue']} · {view['city']}",

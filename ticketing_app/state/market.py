@@ -12,7 +12,8 @@ import reflex as rx
 from ticketing_app import live, readmodel
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
-from ticketing_app.services import listings, tickets
+from ticketing_app.services import fees, listings, tickets
+from ticketing_app.services.validation import price_number
 from ticketing_app.services.views import iso, ticket_view
 from ticketing_app.state.common import display_time, money, server_now
 from ticketing_app.state.event_args import form_fields
@@ -31,12 +32,16 @@ def view_url(query: str, sort: str, page: int) -> str:
 
 
 def ticket_card(ticket: Any, hold_ends_at: datetime | None = None) -> dict[str, Any]:
-    """ticket_view plus the strings the page prints; `holdEndsAt` ("" unless reserved): when
-    the reservation holding it runs out, for the countdown."""
+    """ticket_view plus what the page prints: `total`/`priceText`, the all-in price a buyer
+    pays (the buyer fee included, SPEC §12); `holdEndsAt` ("" unless reserved): when the
+    reservation holding it runs out, for the countdown."""
     view = ticket_view(ticket)
+    total = price_number(fees.all_in_cents(ticket.price_cents))
     return {
         **view,
-        "priceText": money(view["price"]),
+        "total": total,
+        "feeIncluded": total != view["price"],
+        "priceText": money(total),
         "listedAt": display_time(view["createdAt"]),
         "holdEndsAt": (iso(hold_ends_at) or "") if view["status"] == "reserved" else "",
     }
