@@ -267,8 +267,8 @@ def test_next_event_start(new_session, seller, now, rows):
 
 def test_the_seller_sees_why_a_listing_left_the_market(new_session, seller, now, list_ticket):
     from ticketing_app.services import listings
+    from ticketing_app.state.cards import ticket_card
     from ticketing_app.state.listings import _row
-    from ticketing_app.state.market import ticket_card
 
     event = make_event(new_session, seller, now, starts_at=now + timedelta(hours=1))
     ticket = list_ticket(event.id)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from tests.support.money import fees
 from ticketing_app.models import Event, Ticket
 from ticketing_app.services.events import EventSummary
+from ticketing_app.state.cards import ticket_card
 from ticketing_app.state.events import event_card
-from ticketing_app.state.market import ticket_card
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

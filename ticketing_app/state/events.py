@@ -15,9 +15,9 @@ from ticketing_app.errors import DomainError, NotFound
 from ticketing_app.models import Ticket, utcnow
 from ticketing_app.services import events, fees, watches
 from ticketing_app.services.validation import price_number
+from ticketing_app.state.cards import ticket_card
 from ticketing_app.state.common import money, price_input, signed_in_user, signin_redirect
 from ticketing_app.state.event_args import form_fields
-from ticketing_app.state.market import ticket_card
 
 PAGE_SIZE = 6
 

@@ -12,9 +12,9 @@ from ticketing_app.db import read_session
 from ticketing_app.models import TicketStatus
 from ticketing_app.services import listings
 from ticketing_app.services.views import iso
+from ticketing_app.state.cards import ticket_card
 from ticketing_app.state.common import status_label
 from ticketing_app.state.live_page import SignedInList, list_row
-from ticketing_app.state.market import ticket_card
 
 
 def _row(card: dict[str, Any], hold_expires_at: datetime | None) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -12,10 +11,9 @@ import reflex as rx
 from ticketing_app import live, readmodel
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
-from ticketing_app.services import fees, listings, tickets
-from ticketing_app.services.validation import price_number
-from ticketing_app.services.views import iso, ticket_view
-from ticketing_app.state.common import display_time, money, server_now
+from ticketing_app.services import listings, tickets
+from ticketing_app.state.cards import ticket_card
+from ticketing_app.state.common import server_now
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.live_page import expire_if_due
 
@@ -29,22 +27,6 @@ def view_url(query: str, sort: str, page: int) -> str:
     params = {"q": query, "sort": sort if sort != "newest" else "", "page": page + 1}
     kept = {k: v for k, v in params.items() if v and not (k == "page" and v == 1)}
     return "/" + ("?" + urlencode(kept, quote_via=quote) if kept else "")
-
-
-def ticket_card(ticket: Any, hold_ends_at: datetime | None = None) -> dict[str, Any]:
-    """ticket_view plus what the page prints: `total`/`priceText`, the all-in price a buyer
-    pays (the buyer fee included, SPEC §12); `holdEndsAt` ("" unless reserved): when the
-    reservation holding it runs out, for the countdown."""
-    view = ticket_view(ticket)
-    total = price_number(fees.all_in_cents(ticket.price_cents))
-    return {
-        **view,
-        "total": total,
-        "feeIncluded": total != view["price"],
-        "priceText": money(total),
-        "listedAt": display_time(view["createdAt"]),
-        "holdEndsAt": (iso(hold_ends_at) or "") if view["status"] == "reserved" else "",
-    }
 
 
 # The order list_tickets gives each sort, to merge two of its pages into one.
