@@ -11,6 +11,32 @@ F = TicketFileState
 ACCEPT = {"application/pdf": [".pdf"], "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]}
 
 
+def ticket_dropzone(upload_id: str, test_id: str, **handlers: object) -> rx.Component:
+    """The drop-or-pick zone for one ticket file, wrapped in a <label> (its text labels the
+    file input, for screen readers): on the ticket page (uploads on drop) and on the listing
+    form (no on_drop: the chosen file goes with the submit)."""
+    zone = rx.upload.root(
+        rx.vstack(
+            rx.icon("file-up"),
+            rx.text("Drop the ticket here (PDF, PNG or JPEG, at most 5 MB) or click to pick it"),
+            align="center",
+            spacing="1",
+        ),
+        id=upload_id,
+        accept=ACCEPT,
+        max_files=1,
+        multiple=False,
+        border="1px dashed var(--gray-a7)",
+        padding="1rem",
+        border_radius="8px",
+        width="100%",
+        cursor="pointer",
+        data_testid=test_id,
+        **handlers,
+    )
+    return rx.el.label(zone, display="block", width="100%")
+
+
 def ticket_file_panel(can_change: rx.Var) -> rx.Component:
     """`can_change`: whether the ticket takes a file now (available, or nothing attached)."""
     attached = rx.cond(
@@ -28,33 +54,18 @@ def ticket_file_panel(can_change: rx.Var) -> rx.Component:
             color_scheme="gray",
         ),
     )
-    dropzone = rx.upload.root(
-        rx.vstack(
-            rx.icon("file-up"),
-            rx.text("Drop the ticket here (PDF, PNG or JPEG, at most 5 MB) or click to pick it"),
-            align="center",
-            spacing="1",
-        ),
-        id=UPLOAD_ID,
-        accept=ACCEPT,
-        max_files=1,
-        multiple=False,
+    dropzone = ticket_dropzone(
+        UPLOAD_ID,
+        "ticket-file-drop",
+        on_drop_rejected=F.refused,
         on_drop=F.upload(
             rx.upload_files_chunk(upload_id=UPLOAD_ID, on_upload_progress=F.on_progress)
         ),
-        on_drop_rejected=F.refused,
-        border="1px dashed var(--gray-a7)",
-        padding="1rem",
-        border_radius="8px",
-        width="100%",
-        cursor="pointer",
-        data_testid="ticket-file-drop",
     )
     return rx.vstack(
         rx.heading("Ticket file", size="4"),
         attached,
-        # The drop zone's text labels its file input (an implicit <label>), for screen readers.
-        rx.cond(can_change, rx.el.label(dropzone, display="block", width="100%")),
+        rx.cond(can_change, dropzone),
         rx.cond(F.uploading, rx.progress(value=F.progress, width="100%")),
         rx.cond(
             F.file_error != "",

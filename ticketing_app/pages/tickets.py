@@ -16,7 +16,7 @@ from ticketing_app.components.layout import (
 )
 from ticketing_app.components.local_format import local_time, money_text
 from ticketing_app.models import TicketStatus
-from ticketing_app.pages.ticket_file import ACCEPT, ticket_file_panel
+from ticketing_app.pages.ticket_file import ticket_dropzone, ticket_file_panel
 from ticketing_app.state.nav import NavState
 from ticketing_app.state.ticket import NEW_UPLOAD_ID, NewTicketState, TicketState
 from ticketing_app.state.ticket_file import TicketFileState
@@ -142,29 +142,11 @@ def _file_field() -> rx.Component:
     """ "Ticket file (optional)": picked or dropped here, sent with the listing (checked before
     anything is listed); it can also be attached later on the ticket page."""
     chosen = rx.selected_files(NEW_UPLOAD_ID)
-    dropzone = rx.upload.root(
-        rx.vstack(
-            rx.icon("file-up"),
-            rx.text("Drop the ticket here (PDF, PNG or JPEG, at most 5 MB) or click to pick it"),
-            align="center",
-            spacing="1",
-        ),
-        id=NEW_UPLOAD_ID,
-        accept=ACCEPT,
-        max_files=1,
-        multiple=False,
-        # No on_drop: the default keeps the chosen file for the submit (rx.selected_files).
-        on_drop_rejected=N.refused,
-        border="1px dashed var(--gray-a7)",
-        padding="1rem",
-        border_radius="8px",
-        width="100%",
-        cursor="pointer",
-        data_testid="new-ticket-file-drop",
-    )
+    # No on_drop: the default keeps the chosen file for the submit (rx.selected_files).
+    dropzone = ticket_dropzone(NEW_UPLOAD_ID, "new-ticket-file-drop", on_drop_rejected=N.refused)
     return rx.vstack(
         rx.text("Ticket file (optional)", weight="medium", size="2"),
-        rx.el.label(dropzone, display="block", width="100%"),
+        dropzone,
         rx.cond(
             chosen.length() > 0,
             rx.hstack(
