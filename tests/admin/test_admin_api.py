@@ -13,12 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from admin_helpers import audit_rows, event_ticket, make_event
-from api.api_helpers import PASSWORD, TEST_DATABASE_URL, assert_error
+from api.api_helpers import PASSWORD, assert_error
 
-from tests.db_helpers import fresh_postgres, migrate
-from tests.support import Server, World, spawn_server, unique_email
-from tests.support.stripe import SECRET_KEY, WEBHOOK_SECRET, LocalStripe
-from ticketing_app.db import dispose_engines, write_session
+from tests.support import Server, World, unique_email
+from tests.support.stripe import LocalStripe, api_server_paying_through
+from ticketing_app.db import write_session
 from ticketing_app.services import operators
 
 
@@ -33,26 +32,10 @@ def api(
     request: pytest.FixtureRequest, localstripe: LocalStripe, tmp_path_factory: Any
 ) -> Iterator[Api]:
     directory = tmp_path_factory.mktemp(f"admin-api-{request.param}")
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{directory / 'api.db'}"
-        migrate(db_url)
-    else:
-        if not TEST_DATABASE_URL:
-            pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
-        db_url = fresh_postgres("ticketing_admin_api")
-    srv = spawn_server(
-        "api",
-        {
-            "DATABASE_URL": db_url,
-            "STRIPE_API_BASE": localstripe.base_url,
-            "STRIPE_SECRET_KEY": SECRET_KEY,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        },
-        log_path=directory / "server.log",
-    )
-    yield Api(srv, db_url)
-    srv.remove()
-    dispose_engines()
+    with api_server_paying_through(
+        localstripe, request.param, "ticketing_admin_api", directory
+    ) as (srv, db_url):
+        yield Api(srv, db_url)
 
 
 @pytest.fixture

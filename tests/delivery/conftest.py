@@ -3,19 +3,19 @@ through a real localstripe. Users sign up over HTTP; orders are paid with POST /
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.db_helpers import fresh_postgres, migrate
-from tests.support import Server, spawn_server
-from tests.support.stripe import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, localstripe_in_environment
-from ticketing_app.db import dispose_engines
+from tests.support import Server
+from tests.support.stripe import (
+    LocalStripe,
+    api_server_paying_through,
+    localstripe_in_environment,
+)
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PUBLIC_URL = "http://tickets.test"
 
 
@@ -33,27 +33,10 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"delivery-{request.param}")
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{directory / 'api.db'}"
-        migrate(db_url)
-    else:
-        if not TEST_DATABASE_URL:
-            pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
-        db_url = fresh_postgres("ticketing_delivery_api")
-    srv = spawn_server(
-        "api",
-        {
-            "DATABASE_URL": db_url,
-            "STRIPE_API_BASE": delivery_stripe.base_url,
-            "STRIPE_SECRET_KEY": SECRET_KEY,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "PUBLIC_URL": PUBLIC_URL,
-        },
-        log_path=directory / "server.log",
-    )
-    yield srv
-    srv.remove()
-    dispose_engines()
+    with api_server_paying_through(
+        delivery_stripe, request.param, "ticketing_delivery_api", directory, PUBLIC_URL=PUBLIC_URL
+    ) as (srv, _db_url):
+        yield srv
 
 
 @pytest.fixture

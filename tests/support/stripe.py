@@ -91,3 +91,41 @@ def localstripe_in_environment(log_dir: Path | None = None) -> Iterator[LocalStr
                 os.environ[key] = value
         reset_settings()
         server.stop()
+
+
+@contextmanager
+def api_server_paying_through(
+    stripe_server: LocalStripe, database: str, name: str, directory: Path, **env: str
+) -> Iterator[tuple[Server, str]]:
+    """An API process (`build_api()` under granian) paying through `stripe_server`, on a
+    fresh migrated database: `database` "sqlite" (a file in `directory`) or "postgresql"
+    (database `name` on TEST_DATABASE_URL's server; skipped without it). Yields (server, its
+    database URL); the process is removed and the engines disposed afterwards."""
+    import pytest
+
+    from tests.db_helpers import fresh_postgres, migrate
+    from ticketing_app.db import dispose_engines
+
+    if database == "sqlite":
+        db_url = f"sqlite:///{directory / 'api.db'}"
+        migrate(db_url)
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
+        db_url = fresh_postgres(name)
+    srv = spawn_server(
+        "api",
+        {
+            "DATABASE_URL": db_url,
+            "STRIPE_API_BASE": stripe_server.base_url,
+            "STRIPE_SECRET_KEY": SECRET_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            **env,
+        },
+        log_path=directory / "server.log",
+    )
+    try:
+        yield srv, db_url
+    finally:
+        srv.remove()
+        dispose_engines()
