@@ -1,15 +1,28 @@
-"""Email throughput (SPEC §11, issue 15): N domain events that each produce one email,
-planned and sent by the notifier to a local aiosmtpd, against the same number of messages sent
-by bare smtplib on one connection in the same run. Prints emails/s for both and the ratio
-(target >= 0.5). SQLite by default; `--pg` uses our own PostgreSQL database.
+"""Email throughput (SPEC §11, issue 15), in two parts.
 
-    .venv/bin/python bench/bench_notifications.py [--count 10000] [--pg]
+1. Emails/s: N domain events that each produce one email, planned and sent by the notifier to a
+   local aiosmtpd, against the same number of messages sent by bare smtplib on one connection
+   in the same run. Prints emails/s for both and the ratio (target >= 0.5).
+2. The API while a burst drains (`--drain`, on by default; `--no-drain` skips it): the real
+   backend (`reflex run --env prod --backend-only`, one worker, whose lifespan runs the
+   notifier as in production) sending to an aiosmtpd in a process of its own. C buyers race
+   for fresh tickets over `POST /api/orders` (bench_http_reserve.race) for --window seconds
+   while the backend is idle, then for as long right after N events were committed at once
+   (still draining at the window's end: checked); rounds alternate, best of each. Prints the
+   reservation attempts/s of each, their ratio (target >= 0.8), and how long the burst took.
+
+SQLite by default; `--pg` uses our own PostgreSQL database.
+
+    .venv/bin/python bench/bench_notifications.py [--count 10000] [--pg] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import smtplib
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,24 +32,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
+# The drain part's HTTP reservation race (bench/ is on sys.path: this script's folder).
+from bench_http_reserve import race, signup  # noqa: E402
+
 import bench.common as common  # noqa: E402,F401  (sys.path, cheap argon2)
 from tests.db_helpers import migrate  # noqa: E402
-from tests.smtp_helpers import SmtpServer  # noqa: E402
+from tests.smtp_helpers import SmtpServer, free_port  # noqa: E402
+from tests.support import spawn_server  # noqa: E402
+from tests.support.servers import NO_LISTING_LIMITS, VENV_BIN  # noqa: E402
 from ticketing_app import outbox  # noqa: E402
-from ticketing_app.db import get_engine  # noqa: E402
+from ticketing_app.db import dispose_engines, get_engine  # noqa: E402
 from ticketing_app.jobs.notifications import Notifier  # noqa: E402
 from ticketing_app.lease import FileLease  # noqa: E402
 from ticketing_app.mail import SmtpTransport  # noqa: E402
 from ticketing_app.models import User, new_id, utcnow  # noqa: E402
 
 
-def seed(url: str, count: int) -> None:
-    """`count` users and their UserCreated events (each one welcome email), by plain SQL."""
+def seed(url: str, count: int, prefix: str = "bench") -> None:
+    """`count` users and their UserCreated events (each one welcome email), by plain SQL, in
+    one transaction: the burst is committed at once."""
     now = utcnow()
     users = [
         {
             "id": new_id(),
-            "email": f"bench{i}@example.com",
+            "email": f"{prefix}{i}@example.com",
             "password_hash": "x",
             "version": 1,
             "created_at": now,
@@ -81,27 +100,149 @@ def smtplib_rate(smtp: SmtpServer, count: int, sample: EmailMessage) -> float:
     return count / (time.perf_counter() - start)
 
 
+def fresh_database(pg: bool, name: str) -> str:
+    if pg:
+        return common.fresh_postgres(name=name)
+    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    migrate(url)
+    return url
+
+
+def emails_part(pg: bool, count: int) -> None:
+    url = fresh_database(pg, "ticketing_bench_mail")
+    seed(url, count)
+    smtp = SmtpServer().start()
+    try:
+        ours = notifier_rate(url, smtp, count)
+        sample = smtp.inbox.messages[0].message
+        smtp.inbox.messages.clear()
+        bare = smtplib_rate(smtp, count, sample)
+    finally:
+        smtp.stop()
+    dispose_engines()
+    print(f"{count:,} emails: notifier {ours:,.0f} emails/s   bare smtplib {bare:,.0f} emails/s")
+    print(f"  ratio {ours / bare:.2f} (target >= 0.5)")
+
+
+# -- part 2: the API while a burst drains ---------------------------------------------------------
+def sent_count(url: str) -> int:
+    with get_engine(url).connect() as conn:
+        return conn.execute(
+            sa.text("SELECT count(*) FROM deliveries WHERE status = 'sent'")
+        ).scalar_one()
+
+
+async def races_for(sessions, base: str, url: str, seller: str, until) -> tuple[float, int]:
+    """Back-to-back races (50 fresh tickets each) until `until()`; attempts/s over them all."""
+    attempts, elapsed, races = 0, 0.0, 0
+    while not until() or races == 0:
+        tickets = common.seed_tickets(get_engine(url), seller, 50)
+        began = time.perf_counter()
+        _rate, latencies = await race(sessions, base, tickets, 10)
+        elapsed += time.perf_counter() - began
+        attempts += len(latencies)
+        races += 1
+    return attempts / elapsed, races
+
+
+async def drain_rounds(
+    base: str, url: str, clients: int, count: int, rounds: int, window: float
+) -> None:
+    """Alternating rounds: races for `window` s on an idle backend, then for `window` s right
+    after a burst of `count` events committed (checked: still draining at the window's end)."""
+    import aiohttp
+
+    (seller,) = common.seed_users(get_engine(url), 1, "seller")
+    sessions = [
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1),
+            timeout=aiohttp.ClientTimeout(60),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+        )
+        for _ in range(clients)
+    ]
+    idle_rates, drain_rates, email_rates = [], [], []
+
+    def for_window():
+        deadline = time.monotonic() + window
+        return lambda: time.monotonic() >= deadline
+
+    try:
+        for i in range(0, clients, 20):
+            await asyncio.gather(*(signup(s, base) for s in sessions[i : i + 20]))
+        # Warm up, and let the welcome emails of the C buyers go out before measuring.
+        await races_for(sessions, base, url, seller, lambda: True)
+        while sent_count(url) < clients:
+            await asyncio.sleep(0.2)
+        for r in range(rounds):
+            rate, races = await races_for(sessions, base, url, seller, for_window())
+            idle_rates.append(rate)
+            print(f"  round {r + 1} idle:     {rate:6.0f} reservation attempts/s ({races} races)")
+            before = sent_count(url)
+            target = before + count
+            seed(url, count, prefix=f"burst{r}-")
+            began = time.monotonic()
+            while sent_count(url) == before:  # the notifier has picked the burst up
+                await asyncio.sleep(0.05)
+            rate, races = await races_for(sessions, base, url, seller, for_window())
+            sent_under_load = sent_count(url) - before
+            assert sent_under_load < count, "the burst drained within the window: raise --count"
+            drain_rates.append(rate)
+            while sent_count(url) < target:
+                await asyncio.sleep(0.1)
+            emails = count / (time.monotonic() - began)
+            email_rates.append(emails)
+            print(
+                f"  round {r + 1} draining: {rate:6.0f} reservation attempts/s ({races} races, "
+                f"{sent_under_load:,} emails sent meanwhile); all {count:,} in "
+                f"{count / emails:.0f} s ({emails:,.0f}/s)"
+            )
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+        dispose_engines()
+    idle, drain = max(idle_rates), max(drain_rates)
+    print(
+        f"reservations while {count:,} emails drain: {drain:,.0f}/s vs idle {idle:,.0f}/s: "
+        f"ratio {drain / idle:.2f} (target >= 0.8)"
+    )
+
+
+def drain_part(pg: bool, count: int, clients: int, rounds: int, window: float) -> None:
+    url = fresh_database(pg, "ticketing_bench_drain")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-drain-"))
+    port = free_port()
+    sink = subprocess.Popen(
+        [str(VENV_BIN / "python"), "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+         "-l", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    env = {"DATABASE_URL": url, "SMTP_URL": f"smtp://127.0.0.1:{port}", **NO_LISTING_LIMITS}
+    server = spawn_server("backend", env, log_path=workdir / "backend.log")
+    try:
+        asyncio.run(drain_rounds(server.base_url, url, clients, count, rounds, window))
+    finally:
+        server.remove()
+        sink.terminate()
+        sink.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--pg", action="store_true")
+    parser.add_argument("--drain", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--emails", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--window", type=float, default=20.0, help="seconds of races per round")
     args = parser.parse_args()
-    if args.pg:
-        url = common.fresh_postgres(name="ticketing_bench_mail")
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-        migrate(url)
-    seed(url, args.count)
-    smtp = SmtpServer().start()
-    try:
-        ours = notifier_rate(url, smtp, args.count)
-        sample = smtp.inbox.messages[0].message
-        smtp.inbox.messages.clear()
-        bare = smtplib_rate(smtp, args.count, sample)
-    finally:
-        smtp.stop()
-    print(f"notifier: {ours:,.0f} emails/s   bare smtplib: {bare:,.0f} emails/s")
-    print(f"ratio {ours / bare:.2f} (target >= 0.5)  [{'pg' if args.pg else 'sqlite'}]")
+    common.header(f"Email throughput, {'PostgreSQL' if args.pg else 'SQLite'}")
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.emails:
+        emails_part(args.pg, args.count)
+    if args.drain:
+        drain_part(args.pg, args.count, args.clients, args.rounds, args.window)
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ class Received:
     message: EmailMessage
     tls: bool = False
     login: str | None = None
+    raw: bytes = b""  # the message as it came over the wire
+
+    @property
+    def raw_headers(self) -> bytes:
+        return self.raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
 
     @property
     def to(self) -> str:
@@ -88,6 +93,7 @@ class Inbox:
                 parsed,  # type: ignore[arg-type]
                 tls=session.ssl is not None,
                 login=login,
+                raw=bytes(envelope.content),
             )
             self.messages.append(received)
             self._cond.notify_all()

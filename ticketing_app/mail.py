@@ -18,7 +18,7 @@ import contextlib
 import os
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -38,7 +38,7 @@ class Transport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, message: EmailMessage, *, key: str) -> None:
+    def send(self, message: Message, *, key: str) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -81,7 +81,7 @@ class SmtpTransport(Transport):
             raise
         return smtp
 
-    def send(self, message: EmailMessage, *, key: str) -> None:
+    def send(self, message: Message, *, key: str) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         try:
@@ -116,7 +116,7 @@ class FileTransport(Transport):
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
 
-    def send(self, message: EmailMessage, *, key: str) -> None:
+    def send(self, message: Message, *, key: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / f"{key}.eml"
         tmp = self.directory / f".{key}.{os.getpid()}.tmp"

@@ -133,6 +133,48 @@ def test_sale_emails_buyer_receipt_and_seller_earnings(
     }
 
 
+def test_non_ascii_titles_and_sender_name_arrive_intact(
+    seller, buyer, make_ticket, reserve, notifier, smtp, db_url, now, monkeypatch
+):
+    """Subjects and the sender's display name are RFC 2047-encoded when not ASCII (the
+    message is built with email.mime, decision 94), and the reader sees them as typed."""
+    monkeypatch.setenv("TICKETING_MAIL_FROM", "Billets Café <no-reply@example.com>")
+    reset_settings()
+    try:
+        ticket = make_ticket(title="Björk — Fossora, rang 1 «A»", price="30", owner=seller)
+        held = reserve(buyer, ticket.id)
+        with get_engine(db_url).begin() as conn:
+            transitions.complete(conn, order_id=held.order.id, payment_intent_id="pi_u", now=now)
+        drain(notifier, smtp, 4)
+    finally:
+        reset_settings()
+    (receipt,) = [m for m in smtp.inbox.to("buyer@example.com") if "receipt" in m.subject]
+    assert receipt.subject == "Your receipt: Björk — Fossora, rang 1 «A»"
+    assert receipt.raw_headers.isascii(), "no raw 8-bit header: the server did not offer SMTPUTF8"
+    assert receipt.message["From"].addresses[0].display_name == "Billets Café"
+    assert receipt.message["From"].addresses[0].addr_spec == "no-reply@example.com"
+    assert "Björk — Fossora, rang 1 «A»" in receipt.text
+    assert "Björk — Fossora, rang 1 «A»" in receipt.html
+    ((name, kind, _pdf),) = receipt.attachments()
+    assert kind == "application/pdf" and name.endswith(".pdf")
+
+
+def test_a_line_longer_than_smtp_allows_is_quoted_printable():
+    """SMTP caps a line at 998 octets: a longer one goes quoted-printable, read back whole."""
+    import email
+    from email.policy import default
+
+    long_line = "<p>" + "é" * 700 + "</p>"  # 1,407 octets in UTF-8
+    part = notifications._text_part(long_line + "\nshort\n", "html")
+    raw = part.as_bytes()
+    assert part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert max(len(line) for line in raw.splitlines()) <= 998
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert parsed.get_content() == long_line + "\nshort\n"
+    short = notifications._text_part("plain ASCII\n", "plain")
+    assert short["Content-Transfer-Encoding"] == "7bit"
+
+
 def test_with_fees_the_receipt_shows_the_total_and_the_seller_earns_less_the_fee(
     seller, buyer, make_ticket, reserve, notifier, smtp, db_url, now
 ):

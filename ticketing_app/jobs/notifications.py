@@ -119,7 +119,7 @@ class Notifier:
                     for waiting in batch[index:]:
                         svc.mark_retry(self.engine, waiting, error, now=utcnow())
                     break
-                svc.mark_sent(self.engine, delivery.id, now=utcnow())
+                svc.mark_sent(self.engine, delivery.id, now=utcnow(), ctx=ctx)
                 sent += 1
         self.sent += sent
         return sent

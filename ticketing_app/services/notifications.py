@@ -28,8 +28,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email import charset as email_charset
+from email.message import Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import formataddr, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -679,7 +683,36 @@ def attachments_for(template: str, ctx: dict[str, Any]) -> list[Attachment]:
     return []
 
 
-def render(delivery: Any, ctx: dict[str, Any]) -> EmailMessage:
+# The message is built with the email package's compat32 classes (email.mime), not
+# EmailMessage: the modern API parses every header it is given through its header registry,
+# about 1.2 ms a message against 0.3 ms, and the notifier renders one per email (decision 94).
+_UTF8_8BIT = email_charset.Charset("utf-8")
+_UTF8_8BIT.body_encoding = None  # 8bit (or 7bit when ASCII): readable source, no base64
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email_charset.QP
+SMTP_MAX_LINE = 998  # RFC 5321: octets per line, CRLF excluded
+
+
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    """A text/plain or text/html part: 8bit when every line fits SMTP's line limit (7bit when
+    ASCII), quoted-printable otherwise."""
+    raw = body.encode()
+    fits = all(len(line) <= SMTP_MAX_LINE for line in raw.splitlines())
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, _UTF8_8BIT if fits else _UTF8_QP)
+    if fits and raw.isascii():
+        part.replace_header("Content-Transfer-Encoding", "7bit")
+    return part
+
+
+def _address(value: str) -> str:
+    """`Name <addr>` with a non-ASCII display name RFC 2047-encoded on its own (compat32 would
+    encode the whole value, address included, as one word; a plain Subject it encodes right)."""
+    name, addr = parseaddr(value)
+    return formataddr((name, addr), charset="utf-8") if name else addr
+
+
+def render(delivery: Any, ctx: dict[str, Any]) -> Message:
     s = get_settings()
     full = {**ctx, "public_url": s.public_url.rstrip("/"), "has_attachment": False}
     attachments = attachments_for(delivery.template, ctx)
@@ -687,23 +720,42 @@ def render(delivery: Any, ctx: dict[str, Any]) -> EmailMessage:
     env = _env()
     text = env.get_template(f"{delivery.template}.txt").render(full)
     html = env.get_template(f"{delivery.template}.html").render(full)
-    message = EmailMessage()
+    message: Message = MIMEMultipart(
+        "alternative", _subparts=[_text_part(text, "plain"), _text_part(html, "html")]
+    )
+    if attachments:
+        message = MIMEMultipart("mixed", _subparts=[message])
+        for a in attachments:
+            part = MIMEApplication(a.content, _subtype=a.subtype)
+            part.add_header("Content-Disposition", "attachment", filename=a.filename)
+            message.attach(part)
     message["Subject"] = subject(delivery.template, ctx)
-    message["From"] = s.ticketing_mail_from
-    message["To"] = formataddr(("", delivery.recipient))
+    message["From"] = _address(s.ticketing_mail_from)
+    message["To"] = delivery.recipient
     message["Message-ID"] = make_msgid(idstring=delivery.id.replace("-", ""), domain="ticketing")
     message["X-Ticketing-Delivery"] = delivery.id
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    for a in attachments:
-        message.add_attachment(
-            a.content, maintype=a.maintype, subtype=a.subtype, filename=a.filename
-        )
     return message
 
 
-def mark_sent(engine: sa.Engine, delivery_id: str, *, now: datetime) -> None:
-    """Sent: never again. The raw token leaves the row (only its hash stays, in account_tokens)."""
+def mark_sent(
+    engine: sa.Engine, delivery_id: str, *, now: datetime, ctx: dict[str, Any] | None = None
+) -> None:
+    """Sent: never again. The raw token leaves the row (only its hash stays, in account_tokens).
+    `ctx`, the context it was sent with: without a token in it there is none in the row either
+    (`prepare` writes the one it makes into both), and the row is marked in one statement."""
+    if ctx is not None and "token" not in ctx:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(_D)
+                .where(_D.c.id == delivery_id)
+                .values(
+                    status=DeliveryStatus.SENT,
+                    sent_at=now,
+                    attempts=_D.c.attempts + 1,
+                    last_error=None,
+                )
+            )
+        return
     with engine.begin() as conn:
         ctx = json.loads(
             conn.execute(sa.select(_D.c.context).where(_D.c.id == delivery_id)).scalar_one()
