@@ -449,6 +449,48 @@ def test_watch_emails_matching_listings_once_and_shows_in_app(
         assert [w["maxPrice"] for w in watches.list_watches(db, user_id=cheap.id)] == [30]
 
 
+def test_payout_request_and_payment_are_emailed_to_the_seller(
+    seller, buyer, make_user, make_ticket, reserve, notifier, smtp, db_url, new_session, now
+):
+    from ticketing_app.services import auth, payouts
+
+    ticket = make_ticket(title="Seat", price="20", owner=seller)
+    held = reserve(buyer, ticket.id)
+    with get_engine(db_url).begin() as conn:
+        transitions.complete(conn, order_id=held.order.id, payment_intent_id="pi_p", now=now)
+    later = now + timedelta(hours=49)  # the sale's 48 h hold is over: the money is available
+    with new_session() as db:
+        payout = payouts.request_payout(db, seller_id=seller.id, now=later)
+    drain(notifier, smtp, 5)  # two welcomes, the receipt, the sale, the request
+    (requested,) = [m for m in smtp.inbox.to(seller.email) if m.subject.startswith("Payout")]
+    assert requested.subject == "Payout of $20.00 requested"
+    assert payout.id in requested.text and "in payout" in requested.text
+    assert requested.link("/payouts") == "http://localhost:3000/payouts"
+
+    ops = make_user("ops@example.com")
+    with get_engine(db_url).begin() as conn:
+        conn.execute(sa.update(User).where(User.id == ops.id).values(is_operator=True))
+    operator = auth.SignedIn(id=ops.id, email=ops.email, is_operator=True)
+    with new_session() as db:
+        payouts.mark_paid(
+            db, operator=operator, payout_id=payout.id, reference="TRF 2026-7", now=later
+        )
+    drain(notifier, smtp, 7)  # the operator's welcome, the payment
+    notifier.run_once()
+    payout_mails = [m for m in smtp.inbox.to(seller.email) if m.subject.startswith("Payout")]
+    assert [m.subject for m in payout_mails] == [
+        "Payout of $20.00 requested",
+        "Payout of $20.00 sent",
+    ]
+    assert "TRF 2026-7" in payout_mails[1].text and "TRF 2026-7" in payout_mails[1].html
+    # in the seller's in-app notifications too, linking to /payouts; nobody else hears of it
+    with new_session() as db:
+        items, _unread = watches.notifications_page(db, user_id=seller.id)
+    assert [i["link"] for i in items if "Payout" in i["text"]] == ["/payouts", "/payouts"]
+    for other in (buyer.email, ops.email):
+        assert not [m for m in smtp.inbox.to(other) if m.subject.startswith("Payout")]
+
+
 def test_buyer_is_told_when_the_seller_attaches_the_file_after_the_sale(
     seller, buyer, make_ticket, reserve, notifier, smtp, db_url, new_session, now
 ):

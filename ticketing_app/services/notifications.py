@@ -91,6 +91,8 @@ SUBJECTS = {
     "ticket_file_ready": "Your ticket for {title} is ready to download",
     "reservation_cancelled": "Your reservation of {title} was cancelled",
     "event_cancelled": "Cancelled: {event_name}",
+    "payout_requested": "Payout of {amount} requested",
+    "payout_paid": "Payout of {amount} sent",
 }
 # Emails that also appear in the recipient's in-app notifications, and where each points.
 IN_APP_LINKS = {
@@ -104,6 +106,8 @@ IN_APP_LINKS = {
     "ticket_file_ready": "/orders/{order_id}",
     "reservation_cancelled": "/orders/{order_id}",
     "event_cancelled": "/events/{event_id}",
+    "payout_requested": "/payouts",
+    "payout_paid": "/payouts",
 }
 # Reservations an operator's action cancelled (services/admin.py), and what the buyer is told.
 OPERATOR_CANCELS = {
@@ -373,6 +377,19 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
             return []
         ctx = {"title": p["title"], "order_id": p["buyerOrderId"], "when": at}
         return [Planned("ticket_file_ready", buyer, buyer_id, ctx)]
+    if kind in ("PayoutRequested", "PayoutPaid"):
+        # The seller's own money (SPEC §12): the request confirmed, then the payment made.
+        seller = _email_of(conn, p.get("sellerId"))
+        if not seller:
+            return []
+        ctx = {
+            "payout_id": p["id"],
+            "amount": money(_cents(p["amount"])),
+            "reference": p.get("reference") or "",
+            "when": at,
+        }
+        template = "payout_requested" if kind == "PayoutRequested" else "payout_paid"
+        return [Planned(template, seller, p["sellerId"], ctx)]
     if kind == "TicketCancelled" and p.get("withdrawnReason"):
         seller = _email_of(conn, p.get("userId"))
         if not seller:
