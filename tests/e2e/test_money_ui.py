@@ -37,6 +37,7 @@ from ticketing_app.state.admin_payouts import AdminPayoutsState
 
 pytestmark = pytest.mark.e2e
 
+PHONE = {"width": 390, "height": 844}
 FEES = {"TICKETING_BUYER_FEE_PERCENT": "7.5", "TICKETING_SELLER_FEE_PERCENT": "5"}
 
 
@@ -199,6 +200,18 @@ def test_payouts_page_shows_the_ledger_and_the_queue_pays_it(
     expect(seller.get_by_test_id("payout-row")).to_contain_text("TRF-2026-0042")
     assert recomputed(url, seller_id)["paid_out"] == 950
     seller.screenshot(path=str(screenshot_dir / "payouts.png"))
+
+    # On a phone both pages fit the screen: nothing scrolls sideways, the figures and the
+    # queue's reference stay readable (README screenshots).
+    for page, path, ready, name in (
+        (seller, "/payouts", seller.get_by_test_id("balance-paidOut"), "payouts-mobile"),
+        (operator, "/admin/payouts", row, "admin-payouts-mobile"),
+    ):
+        page.set_viewport_size(PHONE)
+        page.goto(base + path)
+        expect(ready).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=True)
 
 
 def _payouts(url: str) -> list[dict]:

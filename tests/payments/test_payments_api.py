@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 from payment_helpers import LocalStripe, event_payload, sign
 
-from tests.db_helpers import fresh_postgres, migrate
+from tests.db_helpers import migrate
 from tests.support import ROOT, Server, spawn_server, wait_until
-from ticketing_app.db import dispose_engines, session_factory
+from tests.support.stripe import api_server_paying_through
+from ticketing_app.db import session_factory
 from ticketing_app.models import utcnow
 from ticketing_app.services import payments
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PG_DATABASE = "ticketing_payments_api"
 
 
@@ -33,21 +33,11 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"payments-api-{request.param}")
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{directory / 'api.db'}"
-        migrate(db_url)
-    else:
-        if not TEST_DATABASE_URL:
-            pytest.skip("TEST_DATABASE_URL not set (CI sets it)")
-        db_url = fresh_postgres(PG_DATABASE)
-    server = spawn_server(
-        "api",
-        {"DATABASE_URL": db_url, **localstripe.env()},
-        log_path=directory / "server.log",
-    )
-    yield server
-    server.remove()
-    dispose_engines()
+    with api_server_paying_through(localstripe, request.param, PG_DATABASE, directory) as (
+        server,
+        _db_url,
+    ):
+        yield server
 
 
 @pytest.fixture

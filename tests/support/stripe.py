@@ -115,13 +115,7 @@ def api_server_paying_through(
         db_url = fresh_postgres(name)
     srv = spawn_server(
         "api",
-        {
-            "DATABASE_URL": db_url,
-            "STRIPE_API_BASE": stripe_server.base_url,
-            "STRIPE_SECRET_KEY": SECRET_KEY,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            **env,
-        },
+        {"DATABASE_URL": db_url, **stripe_server.env(), **env},
         log_path=directory / "server.log",
     )
     try:
