@@ -758,26 +758,14 @@ def mark_sent(
     engine: sa.Engine, delivery_id: str, *, now: datetime, ctx: dict[str, Any] | None = None
 ) -> None:
     """Sent: never again. The raw token leaves the row (only its hash stays, in account_tokens).
-    `ctx`, the context it was sent with: without a token in it there is none in the row either
-    (`prepare` writes the one it makes into both), and the row is marked in one statement."""
-    if ctx is not None and "token" not in ctx:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.update(_D)
-                .where(_D.c.id == delivery_id)
-                .values(
-                    status=DeliveryStatus.SENT,
-                    sent_at=now,
-                    attempts=_D.c.attempts + 1,
-                    last_error=None,
-                )
-            )
-        return
+    `ctx`, the context `prepare` returned (what the row holds: it writes any token it makes
+    into both): the row is then marked in one UPDATE; without it the row is read first."""
     with engine.begin() as conn:
-        ctx = json.loads(
-            conn.execute(sa.select(_D.c.context).where(_D.c.id == delivery_id)).scalar_one()
-        )
-        ctx.pop("token", None)
+        if ctx is None:
+            ctx = json.loads(
+                conn.execute(sa.select(_D.c.context).where(_D.c.id == delivery_id)).scalar_one()
+            )
+        kept = {k: v for k, v in ctx.items() if k not in ("token", ETICKET_PDF)}
         conn.execute(
             sa.update(_D)
             .where(_D.c.id == delivery_id)
@@ -786,7 +774,7 @@ def mark_sent(
                 sent_at=now,
                 attempts=_D.c.attempts + 1,
                 last_error=None,
-                context=json.dumps(ctx, sort_keys=True),
+                context=json.dumps(kept, sort_keys=True),
             )
         )
 
