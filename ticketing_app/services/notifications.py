@@ -211,26 +211,37 @@ def new_token(
     now: datetime,
     valid: timedelta,
     new_email: str | None = None,
+    batch: list[dict[str, Any]] | None = None,
 ) -> str:
-    """A random single-use token for `user_id`; only its hash is stored. Returns the raw one."""
+    """A random single-use token for `user_id`; only its hash is stored. Returns the raw one.
+    With `batch`, its row is appended there for the caller to insert with the others (in the
+    same transaction: planning a burst of sign-ups makes one INSERT, not one per event)."""
     token = secrets.token_urlsafe(32)
-    conn.execute(
-        sa.insert(_TOK).values(
-            id=new_id(),
-            user_id=user_id,
-            purpose=purpose,
-            token_hash=hash_token(token),
-            new_email=new_email,
-            created_at=now,
-            expires_at=now + valid,
-            used_at=None,
-        )
-    )
+    row = {
+        "id": new_id(),
+        "user_id": user_id,
+        "purpose": purpose,
+        "token_hash": hash_token(token),
+        "new_email": new_email,
+        "created_at": now,
+        "expires_at": now + valid,
+        "used_at": None,
+    }
+    if batch is None:
+        conn.execute(sa.insert(_TOK).values(row))
+    else:
+        batch.append(row)
     return token
 
 
-def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
-    """The emails one committed domain event causes (none for most events)."""
+def plan(
+    conn: sa.Connection,
+    event: Any,
+    now: datetime,
+    tokens: list[dict[str, Any]] | None = None,
+) -> list[Planned]:
+    """The emails one committed domain event causes (none for most events). The account
+    tokens their links carry go to `tokens` when given (new_token's `batch`)."""
     p: dict[str, Any] = json.loads(event.payload)
     kind = event.type
     at = when(event.created_at)
@@ -241,6 +252,7 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
             purpose=TokenPurpose.VERIFY_EMAIL,
             now=now,
             valid=VERIFY_VALID,
+            batch=tokens,
         )
         hours = int(VERIFY_VALID.total_seconds() // 3600)
         ctx = {"email": p["email"], "token": token, "valid_hours": hours}
@@ -255,6 +267,7 @@ def plan(conn: sa.Connection, event: Any, now: datetime) -> list[Planned]:
                 now=now,
                 valid=VERIFY_VALID,
                 new_email=p["pendingEmail"],
+                batch=tokens,
             )
             hours = int(VERIFY_VALID.total_seconds() // 3600)
             ctx = {"new_email": p["pendingEmail"], "token": token, "valid_hours": hours}
@@ -486,11 +499,14 @@ def plan_events(conn: sa.Connection, events: list[Any], now: datetime) -> int:
     makes a replay or a redelivery create nothing twice."""
     made: list[dict[str, Any]] = []
     in_app: list[dict[str, Any]] = []
+    tokens: list[dict[str, Any]] = []
     for event in events:
-        for planned in plan(conn, event, now):
+        for planned in plan(conn, event, now, tokens):
             made.append(delivery_row(event_id=event.id, planned=planned, now=now))
             if planned.template in IN_APP_LINKS and planned.user_id:
                 in_app.append(in_app_row(event_id=event.id, planned=planned, now=now))
+    if tokens:
+        conn.execute(sa.insert(_TOK), tokens)
     inserted = _insert_ignore(conn, made)
     if in_app:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
