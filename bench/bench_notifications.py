@@ -108,20 +108,30 @@ def fresh_database(pg: bool, name: str) -> str:
     return url
 
 
-def emails_part(pg: bool, count: int) -> None:
-    url = fresh_database(pg, "ticketing_bench_mail")
-    seed(url, count)
+def emails_part(pg: bool, count: int, rounds: int) -> None:
+    """`rounds` alternating rounds of the notifier (a fresh database each) and bare smtplib,
+    against one aiosmtpd; the best of each."""
+    ours, bare = [], []
     smtp = SmtpServer().start()
     try:
-        ours = notifier_rate(url, smtp, count)
-        sample = smtp.inbox.messages[0].message
-        smtp.inbox.messages.clear()
-        bare = smtplib_rate(smtp, count, sample)
+        for _ in range(rounds):
+            url = fresh_database(pg, "ticketing_bench_mail")
+            seed(url, count)
+            smtp.inbox.messages.clear()
+            ours.append(notifier_rate(url, smtp, count))
+            sample = smtp.inbox.messages[0].message
+            smtp.inbox.messages.clear()
+            bare.append(smtplib_rate(smtp, count, sample))
+            dispose_engines()
+            print(f"  round: notifier {ours[-1]:,.0f} emails/s, bare smtplib {bare[-1]:,.0f}/s")
     finally:
         smtp.stop()
-    dispose_engines()
-    print(f"{count:,} emails: notifier {ours:,.0f} emails/s   bare smtplib {bare:,.0f} emails/s")
-    print(f"  ratio {ours / bare:.2f} (target >= 0.5)")
+    best, baseline = max(ours), max(bare)
+    print(
+        f"{count:,} emails: notifier {best:,.0f} emails/s   bare smtplib {baseline:,.0f} "
+        f"emails/s (best of {rounds})"
+    )
+    print(f"  ratio {best / baseline:.2f} (target >= 0.5)")
 
 
 # -- part 2: the API while a burst drains ---------------------------------------------------------
@@ -149,7 +159,9 @@ async def drain_rounds(
     base: str, url: str, clients: int, count: int, rounds: int, window: float
 ) -> None:
     """Alternating rounds: races for `window` s on an idle backend, then for `window` s right
-    after a burst of `count` events committed (checked: still draining at the window's end)."""
+    after a burst of `count` events committed (checked: still draining at the window's end).
+    Prints the best of each and, less sensitive to the machine's swings, each round's own
+    draining/idle ratio."""
     import aiohttp
 
     (seller,) = common.seed_users(get_engine(url), 1, "seller")
@@ -201,9 +213,10 @@ async def drain_rounds(
         await asyncio.gather(*(s.close() for s in sessions))
         dispose_engines()
     idle, drain = max(idle_rates), max(drain_rates)
+    paired = ", ".join(f"{d / i:.2f}" for d, i in zip(drain_rates, idle_rates, strict=True))
     print(
         f"reservations while {count:,} emails drain: {drain:,.0f}/s vs idle {idle:,.0f}/s: "
-        f"ratio {drain / idle:.2f} (target >= 0.8)"
+        f"ratio {drain / idle:.2f} (target >= 0.8); per round {paired}"
     )
 
 
@@ -239,7 +252,7 @@ def main() -> None:
     common.header(f"Email throughput, {'PostgreSQL' if args.pg else 'SQLite'}")
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.emails:
-        emails_part(args.pg, args.count)
+        emails_part(args.pg, args.count, args.rounds)
     if args.drain:
         drain_part(args.pg, args.count, args.clients, args.rounds, args.window)
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

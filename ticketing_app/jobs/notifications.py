@@ -53,7 +53,7 @@ class Notifier:
         transport: Callable[[], Transport] | None = None,
         lease: Lease | None = None,
         poll_interval: float = 1.0,
-        batch_size: int = 500,
+        batch_size: int = 100,
         consumer: str = svc.CONSUMER,
         stream: StreamConsumer | None = None,
     ) -> None:

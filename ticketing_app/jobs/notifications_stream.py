@@ -87,7 +87,7 @@ class StreamConsumer:
         stream: str,
         subject_prefix: str,
         durable: str = DURABLE,
-        batch_size: int = 500,
+        batch_size: int = 100,
         ack_wait: float = 30.0,
         first_wait: float = 0.25,
     ) -> None:
