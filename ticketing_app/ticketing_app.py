@@ -19,6 +19,7 @@ from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.pages import verify as verify_pages
 from ticketing_app.services.payments import install_payment_upkeep
 from ticketing_app.state.event_args import refuse_forged_event
+from ticketing_app.state.market import LoadInTheEvent
 
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
 # Forged events with arguments our pages never send: one log line, no traceback.
@@ -30,6 +31,7 @@ app = rx.App(
     # Plain toasts: sonner's "rich" green/red text on tinted backgrounds is below 4.5:1.
     toaster=rx.toast.provider(rich_colors=False, close_button=True),
 )
+app.add_middleware(LoadInTheEvent())  # `/`'s load inside the boot/navigation event
 connection.install(app)  # a plain "Reconnecting…" bar, not Reflex's developer toast
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)
