@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -101,8 +103,13 @@ def tree_rss_kib(pid: int) -> int:
 class Browser:
     """One tab on page `path` (optionally signed in with a `session` cookie)."""
 
-    def __init__(self, base: str, path: str = "/", cookie: str | None = None) -> None:
+    def __init__(
+        self, base: str, path: str = "/", cookie: str | None = None, hashes: list[str] | None = None
+    ) -> None:
         self.base, self.path = base, path
+        # The compiled initialState's hashes, which the frontend sends with its first boot event
+        # (the backend then leaves out what the page already holds); None: a full snapshot.
+        self.hashes = hashes
         self.token = str(uuid.uuid4())
         self.headers = {"Cookie": f"session={cookie}"} if cookie else {}
         # Called with (browser, delta, time.time()) as each update arrives.
@@ -112,9 +119,9 @@ class Browser:
         self._any = asyncio.Event()
         self._hydrated = asyncio.Event()
 
-    def _event(self, name: str) -> dict[str, Any]:
+    def _event(self, name: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         route = {"pathname": self.path, "asPath": self.path}
-        return {"token": self.token, "name": name, "payload": {}, "router_data": route}
+        return {"token": self.token, "name": name, "payload": payload or {}, "router_data": route}
 
     async def _on_update(self, data: dict[str, Any]) -> None:
         at = time.time()
@@ -131,7 +138,11 @@ class Browser:
         await self.sio.connect(
             f"{self.base}?token={self.token}",
             headers=self.headers,
-            auth={"event": self._event(HYDRATE_AND_LOAD)},
+            auth={
+                "event": self._event(
+                    HYDRATE_AND_LOAD, {"hashes": self.hashes} if self.hashes else None
+                )
+            },
             socketio_path="/_event",
             transports=["websocket"],
             namespaces=[NAMESPACE],
@@ -172,16 +183,34 @@ async def connect_all(browsers: list[Browser], batch: int = 50) -> list[float]:
     return took
 
 
-async def connect_crowd(base: str, pid: int, n: int) -> tuple[float, list[float]]:
-    """N clients connecting to `/` (then disconnected): (KiB of backend RSS per client,
+async def connect_crowd(
+    base: str, pid: int, n: int, hashes: list[str] | None
+) -> tuple[float, list[float]]:
+    """N clients opening `/` (then disconnected): (KiB of backend RSS per client,
     connect -> hydrated seconds of each)."""
     before = tree_rss_kib(pid)
-    crowd = [Browser(base, "/") for _ in range(n)]
+    crowd = [Browser(base, "/", hashes=hashes) for _ in range(n)]
     took = await connect_all(crowd)
     await asyncio.sleep(2)
     per_client = (tree_rss_kib(pid) - before) / n
     await close_all(crowd)
     return per_client, took
+
+
+def compiled_hashes(server: Server, module: str) -> list[str]:
+    """The hashes of the initialState a frontend compiled for `server`'s app holds (what
+    `reflex export` bakes into .web/utils/context.js, computed the same way in its directory)."""
+    code = (
+        f"import json, importlib, rxconfig; importlib.import_module({module!r}); "
+        "from reflex.state import State, state_snapshot_hashes; "
+        "from reflex.compiler.utils import compile_state; "
+        "print(json.dumps(state_snapshot_hashes(compile_state(State))))"
+    )
+    out = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", code], cwd=server.cwd, env=server.env,
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def blank_backend() -> Server:
@@ -197,7 +226,9 @@ def blank_backend() -> Server:
     )  # fmt: skip
 
 
-async def versus_blank(ours: Server, blank: Server, n: int, rounds: int) -> None:
+async def versus_blank(
+    ours: Server, blank: Server, n: int, rounds: int, hashes: dict[str, list[str] | None]
+) -> None:
     """Connect N clients to each app in turn (`rounds` times, alternating); memory from each
     app's first round, connect -> hydrated p50 from its best round; both ratios."""
     assert ours.proc is not None and blank.proc is not None
@@ -205,7 +236,8 @@ async def versus_blank(ours: Server, blank: Server, n: int, rounds: int) -> None
     for _ in range(rounds):
         for name, server in (("market", ours), ("blank", blank)):
             assert server.proc is not None
-            results[name].append(await connect_crowd(server.url, server.proc.pid, n))
+            found = await connect_crowd(server.url, server.proc.pid, n, hashes[name])
+            results[name].append(found)
     summary = {}
     for name, found in results.items():
         memory = found[0][0]
@@ -347,6 +379,11 @@ def main() -> None:
         help="only the comparison with the blank app (memory, connect -> hydrated)",
     )
     parser.add_argument(
+        "--full-snapshot",
+        action="store_true",
+        help="boot events without the compiled state's hashes (as on a reconnect): full state",
+    )
+    parser.add_argument(
         "--no-read-model",
         action="store_true",
         help="TICKETING_READ_MODEL=false: every page read from the database (the 'before')",
@@ -370,7 +407,15 @@ def main() -> None:
         backend.start()
         blank.start()
         assert backend.proc is not None
-        asyncio.run(versus_blank(backend, blank, args.clients, args.rounds))
+        hashes: dict[str, list[str] | None] = {"market": None, "blank": None}
+        if not args.full_snapshot:
+            hashes = {
+                "market": compiled_hashes(backend, "ticketing_app.ticketing_app"),
+                "blank": compiled_hashes(blank, "blank.blank"),
+            }
+        print(f"  first boot events {'with' if hashes['market'] else 'without'} the compiled "
+              "initialState's hashes")  # fmt: skip
+        asyncio.run(versus_blank(backend, blank, args.clients, args.rounds, hashes))
         blank.remove()
         if not args.blank_only:
             asyncio.run(
