@@ -1,7 +1,7 @@
 """Connected clients: N simulated browsers (python-socketio clients speaking Reflex's event
 protocol on /_event) on the marketplace page of one prod-mode backend worker: backend memory
-per client; the round trip of a state event (hydrate) and of a page load (the market page's
-on_load) under that load, relative to one idle client; and a live push fanned out to N
+per client; the round trip of a state event (hydrate) and of a page load (a navigation to the
+market page) under that load, relative to one idle client; and a live push fanned out to N
 watchers, relative to one watcher.
 
     .venv/bin/python bench/bench_clients.py [--clients 500] [--samples 200] [--pushes 5]
@@ -9,11 +9,14 @@ watchers, relative to one watcher.
 Backend: `reflex run --env prod --backend-only` (one worker, SQLite with 1,000 tickets for
 sale, in-memory state manager), started in a throwaway directory (tests.support.spawn_server).
 Each client opens its socket the way the frontend does: its own token, the boot event
-(`hydrate_and_load` for `/`) in the Socket.IO CONNECT packet, so the backend sends the state
-and runs the page's on_load (`MarketState.load_page`: the navbar's cookie check, the events
-and the first page of tickets), which registers the client as a live watcher of the market.
+(`hydrate_and_load` for `/`; on a page's first connect with the compiled initialState's hashes,
+`--full-snapshot` leaves them out as a reconnect does) in the Socket.IO CONNECT packet, so the
+backend runs the page's load (state/market.LoadInTheEvent: the navbar's cookie check, the
+events and the first page of tickets; it registers the client as a live watcher of the
+market) and sends the state with the rows in it.
 
-- Against a blank Reflex app (bench/blank_app: one page, no state, started the same way), N
+- Against a blank Reflex app (bench/blank_app: one page, no state, started the same way, with
+  the same Reflex configuration and process tuning: the memory manager, the GC threshold), N
   clients connect to each in turn (--rounds times): backend memory per client and connect ->
   hydrated p50 (boot event sent until `is_hydrated`, i.e. the first rows on screen), and the
   two ratios market/blank (targets <= 1.5). `--blank-only` stops after that.
@@ -21,8 +24,8 @@ and the first page of tickets), which registers the client as a live watcher of 
 - Round trips, on one extra probe client, first alone, then with the N connected and each of
   them sending a hydrate event every ~5 s on average (--every; 0 keeps them idle):
   hydrate (emit -> the update) and page load (`on_load_internal` for `/`, what the browser sends
-  on a client-side navigation -> the update with `is_hydrated` true, after the page's on_load
-  handlers ran their database queries).
+  on a client-side navigation -> the update with `is_hydrated` true, after the page's load ran
+  its reads).
 - Live fan-out: a seller lists a ticket through the REST API (`POST /api/tickets`); time from
   sending the request until each watching client receives the marketplace delta that shows it
   (--pushes rounds), with 1 watcher (4x as many rounds), then with the N clients watching idle.
