@@ -5,6 +5,7 @@ import reflex as rx
 from ticketing_app.settings import get_settings
 
 _settings = get_settings()
+_redis = _settings.redis_url or os.environ.get("REFLEX_REDIS_URL")
 # Plain FRONTEND_PORT / BACKEND_PORT / API_URL (Reflex itself only reads REFLEX_-prefixed
 # names), and only when set: a configured frontend port makes `reflex run --backend-only`
 # refuse to start. API_URL is where an exported static frontend finds the backend.
@@ -26,6 +27,12 @@ config = rx.Config(
     # uses rx.Model / rx.session. Given one, Reflex compared the models with the database on
     # every start and reported the SQLite search index (migration 0003) as "schema changes".
     redis_url=_settings.redis_url,
+    # Without Redis there is one backend worker (README): its states live in its memory, not
+    # pickled to `.states/` per state per client (Reflex's default, the disk manager: about
+    # half of a connecting client's backend CPU). A restart loses them; every page re-derives
+    # its state from the database and the cookie on (re)connect (docs/decisions.md 96). With
+    # Redis, Reflex picks its Redis manager (mode left unset).
+    **({} if _redis else {"state_manager_mode": "memory"}),
     # Only the deployment's own pages may call the backend with the visitor's cookie (CORS)
     # or open its socket as the signed-in user (Reflex's default is "*"): PUBLIC_URL plus
     # TICKETING_ALLOWED_ORIGINS (docs/api.md, decisions).

@@ -1,7 +1,7 @@
 """Connected clients: N simulated browsers (python-socketio clients speaking Reflex's event
 protocol on /_event) on the marketplace page of one prod-mode backend worker: backend memory
-per client; the round trip of a state event (hydrate) and of a page load (the market page's
-on_load) under that load, relative to one idle client; and a live push fanned out to N
+per client; the round trip of a state event (hydrate) and of a page load (a navigation to the
+market page) under that load, relative to one idle client; and a live push fanned out to N
 watchers, relative to one watcher.
 
     .venv/bin/python bench/bench_clients.py [--clients 500] [--samples 200] [--pushes 5]
@@ -9,11 +9,14 @@ watchers, relative to one watcher.
 Backend: `reflex run --env prod --backend-only` (one worker, SQLite with 1,000 tickets for
 sale, in-memory state manager), started in a throwaway directory (tests.support.spawn_server).
 Each client opens its socket the way the frontend does: its own token, the boot event
-(`hydrate_and_load` for `/`) in the Socket.IO CONNECT packet, so the backend sends the state
-and runs the page's on_load (`MarketState.load_page`: the navbar's cookie check, the events
-and the first page of tickets), which registers the client as a live watcher of the market.
+(`hydrate_and_load` for `/`; on a page's first connect with the compiled initialState's hashes,
+`--full-snapshot` leaves them out as a reconnect does) in the Socket.IO CONNECT packet, so the
+backend runs the page's load (state/market.LoadInTheEvent: the navbar's cookie check, the
+events and the first page of tickets; it registers the client as a live watcher of the
+market) and sends the state with the rows in it.
 
-- Against a blank Reflex app (bench/blank_app: one page, no state, started the same way), N
+- Against a blank Reflex app (bench/blank_app: one page, no state, started the same way, with
+  the same Reflex configuration and process tuning: the memory manager, the GC threshold), N
   clients connect to each in turn (--rounds times): backend memory per client and connect ->
   hydrated p50 (boot event sent until `is_hydrated`, i.e. the first rows on screen), and the
   two ratios market/blank (targets <= 1.5). `--blank-only` stops after that.
@@ -21,8 +24,8 @@ and the first page of tickets), which registers the client as a live watcher of 
 - Round trips, on one extra probe client, first alone, then with the N connected and each of
   them sending a hydrate event every ~5 s on average (--every; 0 keeps them idle):
   hydrate (emit -> the update) and page load (`on_load_internal` for `/`, what the browser sends
-  on a client-side navigation -> the update with `is_hydrated` true, after the page's on_load
-  handlers ran their database queries).
+  on a client-side navigation -> the update with `is_hydrated` true, after the page's load ran
+  its reads).
 - Live fan-out: a seller lists a ticket through the REST API (`POST /api/tickets`); time from
   sending the request until each watching client receives the marketplace delta that shows it
   (--pushes rounds), with 1 watcher (4x as many rounds), then with the N clients watching idle.
@@ -32,8 +35,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -101,8 +106,13 @@ def tree_rss_kib(pid: int) -> int:
 class Browser:
     """One tab on page `path` (optionally signed in with a `session` cookie)."""
 
-    def __init__(self, base: str, path: str = "/", cookie: str | None = None) -> None:
+    def __init__(
+        self, base: str, path: str = "/", cookie: str | None = None, hashes: list[str] | None = None
+    ) -> None:
         self.base, self.path = base, path
+        # The compiled initialState's hashes, which the frontend sends with its first boot event
+        # (the backend then leaves out what the page already holds); None: a full snapshot.
+        self.hashes = hashes
         self.token = str(uuid.uuid4())
         self.headers = {"Cookie": f"session={cookie}"} if cookie else {}
         # Called with (browser, delta, time.time()) as each update arrives.
@@ -112,9 +122,9 @@ class Browser:
         self._any = asyncio.Event()
         self._hydrated = asyncio.Event()
 
-    def _event(self, name: str) -> dict[str, Any]:
+    def _event(self, name: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         route = {"pathname": self.path, "asPath": self.path}
-        return {"token": self.token, "name": name, "payload": {}, "router_data": route}
+        return {"token": self.token, "name": name, "payload": payload or {}, "router_data": route}
 
     async def _on_update(self, data: dict[str, Any]) -> None:
         at = time.time()
@@ -131,7 +141,11 @@ class Browser:
         await self.sio.connect(
             f"{self.base}?token={self.token}",
             headers=self.headers,
-            auth={"event": self._event(HYDRATE_AND_LOAD)},
+            auth={
+                "event": self._event(
+                    HYDRATE_AND_LOAD, {"hashes": self.hashes} if self.hashes else None
+                )
+            },
             socketio_path="/_event",
             transports=["websocket"],
             namespaces=[NAMESPACE],
@@ -172,16 +186,34 @@ async def connect_all(browsers: list[Browser], batch: int = 50) -> list[float]:
     return took
 
 
-async def connect_crowd(base: str, pid: int, n: int) -> tuple[float, list[float]]:
-    """N clients connecting to `/` (then disconnected): (KiB of backend RSS per client,
+async def connect_crowd(
+    base: str, pid: int, n: int, hashes: list[str] | None
+) -> tuple[float, list[float]]:
+    """N clients opening `/` (then disconnected): (KiB of backend RSS per client,
     connect -> hydrated seconds of each)."""
     before = tree_rss_kib(pid)
-    crowd = [Browser(base, "/") for _ in range(n)]
+    crowd = [Browser(base, "/", hashes=hashes) for _ in range(n)]
     took = await connect_all(crowd)
     await asyncio.sleep(2)
     per_client = (tree_rss_kib(pid) - before) / n
     await close_all(crowd)
     return per_client, took
+
+
+def compiled_hashes(server: Server, module: str) -> list[str]:
+    """The hashes of the initialState a frontend compiled for `server`'s app holds (what
+    `reflex export` bakes into .web/utils/context.js, computed the same way in its directory)."""
+    code = (
+        f"import json, importlib, rxconfig; importlib.import_module({module!r}); "
+        "from reflex.state import State, state_snapshot_hashes; "
+        "from reflex.compiler.utils import compile_state; "
+        "print(json.dumps(state_snapshot_hashes(compile_state(State))))"
+    )
+    out = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", code], cwd=server.cwd, env=server.env,
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def blank_backend() -> Server:
@@ -197,7 +229,9 @@ def blank_backend() -> Server:
     )  # fmt: skip
 
 
-async def versus_blank(ours: Server, blank: Server, n: int, rounds: int) -> None:
+async def versus_blank(
+    ours: Server, blank: Server, n: int, rounds: int, hashes: dict[str, list[str] | None]
+) -> None:
     """Connect N clients to each app in turn (`rounds` times, alternating); memory from each
     app's first round, connect -> hydrated p50 from its best round; both ratios."""
     assert ours.proc is not None and blank.proc is not None
@@ -205,7 +239,8 @@ async def versus_blank(ours: Server, blank: Server, n: int, rounds: int) -> None
     for _ in range(rounds):
         for name, server in (("market", ours), ("blank", blank)):
             assert server.proc is not None
-            results[name].append(await connect_crowd(server.url, server.proc.pid, n))
+            found = await connect_crowd(server.url, server.proc.pid, n, hashes[name])
+            results[name].append(found)
     summary = {}
     for name, found in results.items():
         memory = found[0][0]
@@ -347,6 +382,11 @@ def main() -> None:
         help="only the comparison with the blank app (memory, connect -> hydrated)",
     )
     parser.add_argument(
+        "--full-snapshot",
+        action="store_true",
+        help="boot events without the compiled state's hashes (as on a reconnect): full state",
+    )
+    parser.add_argument(
         "--no-read-model",
         action="store_true",
         help="TICKETING_READ_MODEL=false: every page read from the database (the 'before')",
@@ -370,7 +410,15 @@ def main() -> None:
         backend.start()
         blank.start()
         assert backend.proc is not None
-        asyncio.run(versus_blank(backend, blank, args.clients, args.rounds))
+        hashes: dict[str, list[str] | None] = {"market": None, "blank": None}
+        if not args.full_snapshot:
+            hashes = {
+                "market": compiled_hashes(backend, "ticketing_app.ticketing_app"),
+                "blank": compiled_hashes(blank, "blank.blank"),
+            }
+        print(f"  first boot events {'with' if hashes['market'] else 'without'} the compiled "
+              "initialState's hashes")  # fmt: skip
+        asyncio.run(versus_blank(backend, blank, args.clients, args.rounds, hashes))
         blank.remove()
         if not args.blank_only:
             asyncio.run(

@@ -1,5 +1,7 @@
 """The Reflex app: pages, the REST API and the backend's lifespan tasks."""
 
+import gc
+
 import reflex as rx
 
 from ticketing_app import jobs
@@ -19,6 +21,13 @@ from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.pages import verify as verify_pages
 from ticketing_app.services.payments import install_payment_upkeep
 from ticketing_app.state.event_args import refuse_forged_event
+from ticketing_app.state.market import LoadInTheEvent
+
+# Python's cyclic GC: a young collection per 50,000 new container objects, not 700. Every
+# connecting tab builds a tree of ~25 Reflex states; with the default, collections ran every
+# few connects and their full passes over the growing heap were ~15 % of a connect's backend
+# CPU (docs/decisions.md 98, docs/performance.md). The blank app of bench_clients does the same.
+gc.set_threshold(50_000, 20, 20)
 
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
 # Forged events with arguments our pages never send: one log line, no traceback.
@@ -30,6 +39,7 @@ app = rx.App(
     # Plain toasts: sonner's "rich" green/red text on tinted backgrounds is below 4.5:1.
     toaster=rx.toast.provider(rich_colors=False, close_button=True),
 )
+app.add_middleware(LoadInTheEvent())  # `/`'s load inside the boot/navigation event
 connection.install(app)  # a plain "Reconnecting…" bar, not Reflex's developer toast
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)
 install_payment_upkeep()  # cancel ended orders' PaymentIntents, retry refunds (docs/payments.md)

@@ -250,5 +250,6 @@ def add_pages(app: rx.App) -> None:
         index,
         route="/",
         title=MarketState.page_title,
-        on_load=MarketState.load_page,  # the navbar's, the events' and the tickets' loads
+        # No on_load: the navbar's, the events' and the tickets' loads run inside the event
+        # that shows the page (state/market.LoadInTheEvent, installed in ticketing_app.py).
     )

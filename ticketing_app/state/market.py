@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from functools import cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import reflex as rx
+from reflex_base.event.processor.base_state_processor import chain_updates
+from reflex_base.utils.format import format_event_handler
 
 from ticketing_app import live, readmodel
 from ticketing_app.db import read_session
@@ -167,11 +170,10 @@ class MarketState(rx.State):
             yield
         self._start()
 
-    @rx.event
-    async def load_page(self) -> AsyncIterator[None]:
-        """on_load of `/`: the navbar's, the events' and this state's loads in ONE event (each
-        on_load handler is an event of its own: a state round trip and a delta each, most of
-        a connecting client's cost; docs/performance.md)."""
+    async def _load_in_event(self, *, flush_loading: bool) -> None:
+        """The page's load (the navbar's cookie check, the events, the first page of tickets)
+        inside the event that shows `/`: the boot event or a navigation (`LoadInTheEvent`).
+        With `flush_loading`, a view that is a database read away first shows "loading"."""
         from ticketing_app.state.events import EventsState
         from ticketing_app.state.nav import NavState
 
@@ -179,10 +181,10 @@ class MarketState(rx.State):
         events_state = await self.get_state(EventsState)
         nav._refresh()
         slow_events, slow_tickets = events_state._needs_loading(), self._prepare()
-        if slow_events or slow_tickets:
+        if flush_loading and (slow_events or slow_tickets):
             events_state.loading = events_state.loading or slow_events
             self.loading = self.loading or slow_tickets
-            yield
+            await chain_updates(None, "MarketState._load_in_event", self._get_root_state())
         events_state._start()
         self._start()
 
@@ -230,3 +232,39 @@ class MarketState(rx.State):
     @rx.event
     def prev_page(self) -> rx.event.EventSpec:
         return rx.redirect(view_url(self.query, self.sort, max(0, self.page - 1)))
+
+
+@cache
+def _page_events() -> dict[str, bool]:
+    """The events that show a page, by full name: the boot event (`hydrate_and_load`, sent
+    once per socket (re)connect) → False, and a navigation (`on_load_internal`, also for a new
+    query string) → True (it may show "loading" while the view is read)."""
+    from reflex.state import OnLoadInternalState, State
+
+    return {
+        format_event_handler(State.event_handlers["hydrate_and_load"]): False,
+        format_event_handler(OnLoadInternalState.event_handlers["on_load_internal"]): True,
+    }
+
+
+class LoadInTheEvent(rx.Middleware):
+    """`/` has no on_load handler: its load runs inside the event that shows it, under that
+    event's state lock, before Reflex builds its delta (docs/decisions.md 97). For the boot
+    event that is the hydrate snapshot, so the first rows arrive with the state itself and the
+    page is hydrated in one event, as a page without on_load is; an on_load handler is a
+    chained event of its own (`on_load_internal`, the handler, `set_is_hydrated`: three state
+    round trips and deltas), most of a connecting client's backend time."""
+
+    async def preprocess(self, app: Any, state: Any, event: Any) -> None:
+        flush_loading = _page_events().get(event.name)
+        if flush_loading is None or state.router.url.path != "/":
+            return None
+        market = await state.get_state(MarketState)
+        try:
+            await market._load_in_event(flush_loading=flush_loading)
+        except Exception as exc:  # noqa: BLE001 - reported like a handler's; the page still hydrates
+            # As an on_load handler's exception was: the app's handler logs it and toasts, and
+            # the event goes on, so the state is still sent (the page shows "loading").
+            events = app.backend_exception_handler(exc)
+            await chain_updates(events, "MarketState._load_in_event")
+        return None
