@@ -259,6 +259,23 @@ def readonly_engine(engine: Engine) -> Engine:
     return found
 
 
+_autocommit: dict[Engine, Engine] = {}
+
+
+def autocommit_engine(engine: Engine) -> Engine:
+    """`engine` in autocommit on PostgreSQL, for work that is ONE write statement (atomic on
+    its own): no BEGIN and COMMIT round trips. Other dialects: `engine` itself (SQLite writes
+    go through `engine.begin()`, which takes the writer lock)."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    found = _autocommit.get(engine)
+    if found is None:
+        found = _autocommit.setdefault(
+            engine, engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+    return found
+
+
 class DriverQuery:
     """A read-only Core SELECT compiled once per dialect and run straight on a pooled DBAPI
     connection, in autocommit (the one statement is its own snapshot).
@@ -427,4 +444,5 @@ def dispose_engines() -> None:
                 reader.close()
         _engines.clear()
         _readonly.clear()
+        _autocommit.clear()
         _factories.clear()

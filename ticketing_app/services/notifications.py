@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ticketing_app.db import after_commit
+from ticketing_app.db import after_commit, autocommit_engine
 from ticketing_app.models import (
     AccountToken,
     ConsumerPosition,
@@ -775,14 +775,13 @@ def mark_sent(
 ) -> None:
     """Sent: never again. The raw token leaves the row (only its hash stays, in account_tokens).
     `ctx`, the context `prepare` returned (what the row holds: it writes any token it makes
-    into both): the row is then marked in one UPDATE; without it the row is read first."""
-    with engine.begin() as conn:
-        if ctx is None:
-            ctx = json.loads(
-                conn.execute(sa.select(_D.c.context).where(_D.c.id == delivery_id)).scalar_one()
-            )
-        kept = {k: v for k, v in ctx.items() if k not in ("token", ETICKET_PDF)}
-        conn.execute(
+    into both): the row is then marked in one UPDATE, on PostgreSQL in autocommit (one round
+    trip, not three: a third of what the notifier adds to each email there); without `ctx`
+    the row is read first."""
+
+    def update(context: dict[str, Any]) -> sa.Update:
+        kept = {k: v for k, v in context.items() if k not in ("token", ETICKET_PDF)}
+        return (
             sa.update(_D)
             .where(_D.c.id == delivery_id)
             .values(
@@ -793,6 +792,17 @@ def mark_sent(
                 context=json.dumps(kept, sort_keys=True),
             )
         )
+
+    if ctx is not None and engine.dialect.name == "postgresql":
+        with autocommit_engine(engine).connect() as conn:
+            conn.execute(update(ctx))
+        return
+    with engine.begin() as conn:
+        if ctx is None:
+            ctx = json.loads(
+                conn.execute(sa.select(_D.c.context).where(_D.c.id == delivery_id)).scalar_one()
+            )
+        conn.execute(update(ctx))
 
 
 def mark_retry(engine: sa.Engine, delivery: Any, error: str, *, now: datetime) -> None:
