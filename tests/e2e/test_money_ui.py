@@ -187,12 +187,18 @@ def test_payouts_page_shows_the_ledger_and_the_queue_pays_it(
     operator.goto(base + "/admin/payouts")
     row = operator.get_by_test_id("queue-row").filter(has_text=seller_email)
     expect(row).to_contain_text("$9.50")
+    expect(operator.get_by_test_id("open-count")).to_have_text(
+        re.compile(r"^(1 payout to pay|([2-9]|\d\d+) payouts to pay)$")
+    )
     row.get_by_role("button", name="Mark paid", exact=True).click()  # no reference: refused
     expect(row.get_by_text("Reference is required")).to_be_visible()
     assert _payouts(url)[0]["status"] == "requested"
     row.get_by_label("Reference").fill("TRF-2026-0042")
     row.get_by_role("button", name="Mark paid", exact=True).click()
     expect(row).to_contain_text("TRF-2026-0042")
+    expect(operator.get_by_test_id("open-count")).to_have_text(
+        re.compile(r"^(Nothing to pay|1 payout to pay|([02-9]|\d\d+) payouts to pay)$")
+    )
     assert_accessible(operator, "admin payouts")
     # The seller's open page follows, without a reload.
     expect(seller.get_by_test_id("balance-paidOut")).to_have_text("$9.50")

@@ -83,7 +83,7 @@ def _row(row: rx.Var) -> rx.Component:
 def _queue() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.text(A.open_count, " payout(s) to pay", size="3", data_testid="open-count"),
+            rx.text(A.open_count_text, size="3", data_testid="open-count"),
             rx.spacer(),
             rx.button("Download CSV", on_click=A.download_csv, variant="soft", disabled=offline),
             width="100%",

@@ -71,7 +71,9 @@ def _line_row(line: rx.Var) -> rx.Component:
             ),
             spacing="0",
         ),
-        rx.text(money_text(line["amount"].to(float)), weight="bold"),
+        # On its own line when the label is long (a phone): still at the right, under the
+        # other amounts.
+        rx.text(money_text(line["amount"].to(float)), weight="bold", margin_left="auto"),
         testid="ledger-line",
     )
 

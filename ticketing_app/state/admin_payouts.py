@@ -49,6 +49,14 @@ class AdminPayoutsState(rx.State):
     def open_count(self) -> int:
         return sum(1 for row in self.rows if row.get("open"))
 
+    @rx.var
+    def open_count_text(self) -> str:
+        """ "Nothing to pay", "1 payout to pay", "3 payouts to pay"."""
+        n = self.open_count
+        if n == 0:
+            return "Nothing to pay"
+        return f"{n} payout{'' if n == 1 else 's'} to pay"
+
     @rx.event
     def load(self) -> Iterator[rx.event.EventSpec | None]:
         self.error, self.errors, self.busy = "", {}, ""
