@@ -3,7 +3,7 @@
 `GET /api/health` p99 while ten 5 MB uploads (`PUT /api/tickets/{id}/file`) run at once, vs.
 idle, on one real server process (granian, one worker). The upload is read in the loop chunk
 by chunk; the checks (type, structure, sha256) and the database write run in the threadpool;
-at most TICKETING_UPLOAD_CONCURRENCY uploads (default 2) are read and stored at once, the
+at most TICKETING_UPLOAD_CONCURRENCY uploads (default 1) are read and stored at once, the
 others wait unread. Target: loaded p99 <= 3x idle p99. The uploads completed per second
 during the loaded rounds are printed too (the bound trades some of them for the loop).
 
@@ -141,7 +141,7 @@ async def run(base: str, rounds: int) -> None:
                 stop_at.set()
                 proc.join()
     best_idle, best_loaded = min(idle), min(loaded)
-    concurrency = os.environ.get("TICKETING_UPLOAD_CONCURRENCY", "2 (default)")
+    concurrency = os.environ.get("TICKETING_UPLOAD_CONCURRENCY", "1 (default)")
     print(f"upload slots per worker (TICKETING_UPLOAD_CONCURRENCY): {concurrency}")
     print(
         f"uploads completed while the loaded probes ran: {uploads}"
