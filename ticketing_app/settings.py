@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # notifications are never deleted.
     ticketing_delivery_retention_days: int = Field(default=90, ge=0)
     ticketing_notification_retention_days: int = Field(default=90, ge=0)
+    # Ticket-file uploads (PUT /api/tickets/{id}/file) read, parsed and stored at once per
+    # worker; the others wait before a byte of their body is read (TCP holds them back), at
+    # most TICKETING_UPLOAD_WAIT_SECONDS, then 503 with Retry-After.
+    ticketing_upload_concurrency: int = Field(default=1, ge=1)
+    ticketing_upload_wait_seconds: float = Field(default=30, gt=0)
     # Account tokens (reset and verification links) used or expired longer ago than this are
     # deleted hourly; 0 keeps them.
     ticketing_account_token_retention_days: int = Field(default=7, ge=0)

@@ -2,7 +2,8 @@
 
 Who may read what is `services/delivery` (one access rule); these routes parse, call it and
 serialise. The upload is read in the event loop as it arrives (api/uploads.py, hard 5 MB
-limit); everything touching the database or the CPU runs in the threadpool.
+limit), at most TICKETING_UPLOAD_CONCURRENCY at once per worker (upload_slot); everything
+touching the database or the CPU runs in the threadpool.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ticketing_app.api.deps import (
 )
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import TicketOut, VerifyOut
-from ticketing_app.api.uploads import read_upload
+from ticketing_app.api.uploads import Upload, check_upload_headers, read_upload, upload_slot
 from ticketing_app.db import read_session, write_session
 from ticketing_app.errors import ValidationError
 from ticketing_app.models import utcnow
@@ -74,7 +75,7 @@ def attachment(filename: str) -> str:
 @router.put(
     "/api/tickets/{ticket_id}/file",
     response_model=TicketOut,
-    responses=error_responses(400, 401, 403, 404, 413),
+    responses=error_responses(400, 401, 403, 404, 413, 503),
     openapi_extra=_MULTIPART_DOC,
     summary="Attach (or, while available, replace) the ticket file: seller only",
 )
@@ -83,10 +84,11 @@ async def put_ticket_file(ticket_id: str, request: Request, token: SessionToken)
     user = signed_in_or_401(await run_in_threadpool(optional_user, token))
     await run_in_threadpool(_check_can_attach, user.id, ticket_id)
     refuse_cross_site(request)
-    upload = await read_upload(
-        request, field=files.FIELD, limit=files.MAX_FILE_BYTES, too_large=files.TOO_LARGE
-    )
-    ticket = await run_in_threadpool(_attach, user.id, ticket_id, upload.data, upload.filename)
+    limits = {"field": files.FIELD, "limit": files.MAX_FILE_BYTES, "too_large": files.TOO_LARGE}
+    check_upload_headers(request, **limits)  # 400/413 on the headers alone: no need to queue
+    async with upload_slot():  # the body is not read until a slot is free (503 after a wait)
+        upload = await read_upload(request, **limits)
+        ticket = await run_in_threadpool(_attach, user.id, ticket_id, upload)
     return JSONResponse(ticket_view(ticket))
 
 
@@ -95,14 +97,14 @@ def _check_can_attach(user_id: str, ticket_id: str) -> None:
         delivery.check_can_attach(db, user_id=user_id, ticket_id=ticket_id)
 
 
-def _attach(user_id: str, ticket_id: str, data: bytearray, filename: str | None):  # noqa: ANN202
+def _attach(user_id: str, ticket_id: str, upload: Upload):  # noqa: ANN202
     with write_session() as db:
         return delivery.attach_ticket_file(
             db,
             user_id=user_id,
             ticket_id=ticket_id,
-            data=bytes(data),  # the one copy, here in the threadpool rather than on the loop
-            filename=filename,
+            data=upload.data(),  # the one copy, here in the threadpool rather than on the loop
+            filename=upload.filename,
             now=utcnow(),
         )
 

@@ -60,6 +60,8 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     headers = None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(get_settings().ticketing_signin_window_seconds)}
+    elif (retry_after := getattr(exc, "retry_after", None)) is not None:
+        headers = {"Retry-After": str(retry_after)}
     return error_response(exc.status, exc.message, exc.field, headers)
 
 
