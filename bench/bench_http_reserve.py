@@ -108,19 +108,24 @@ async def health_burst(sessions, base: str, per_client: int):
     return len(latencies) / (time.perf_counter() - began), latencies
 
 
-async def bench(base: str, db_url: str, concurrency: list[int], rounds: int, tries: int) -> None:
-    engine = get_engine(db_url)
-    (seller,) = seed_users(engine, 1, "seller")
-    dispose_engines()
-    top = max(concurrency)
-    sessions = [
+def buyer_sessions(n: int) -> list[aiohttp.ClientSession]:
+    """One HTTP client per buyer: one connection each, its own cookie jar."""
+    return [
         aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=1),
             timeout=aiohttp.ClientTimeout(60),
             cookie_jar=aiohttp.CookieJar(unsafe=True),  # 127.0.0.1 is an IP host
         )
-        for _ in range(top)
+        for _ in range(n)
     ]
+
+
+async def bench(base: str, db_url: str, concurrency: list[int], rounds: int, tries: int) -> None:
+    engine = get_engine(db_url)
+    (seller,) = seed_users(engine, 1, "seller")
+    dispose_engines()
+    top = max(concurrency)
+    sessions = buyer_sessions(top)
     try:
         for i in range(0, top, 20):
             await asyncio.gather(*(signup(s, base) for s in sessions[i : i + 20]))

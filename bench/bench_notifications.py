@@ -33,10 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 # The drain part's HTTP reservation race (bench/ is on sys.path: this script's folder).
-from bench_http_reserve import race, signup  # noqa: E402
+from bench_http_reserve import buyer_sessions, race, signup  # noqa: E402
 
 import bench.common as common  # noqa: E402,F401  (sys.path, cheap argon2)
-from tests.db_helpers import migrate  # noqa: E402
 from tests.smtp_helpers import SmtpServer, free_port  # noqa: E402
 from tests.support import spawn_server  # noqa: E402
 from tests.support.servers import NO_LISTING_LIMITS, VENV_BIN  # noqa: E402
@@ -101,11 +100,7 @@ def smtplib_rate(smtp: SmtpServer, count: int, sample: EmailMessage) -> float:
 
 
 def fresh_database(pg: bool, name: str) -> str:
-    if pg:
-        return common.fresh_postgres(name=name)
-    url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    migrate(url)
-    return url
+    return common.fresh_postgres(name=name) if pg else common.fresh_sqlite()
 
 
 def emails_part(pg: bool, count: int, rounds: int) -> None:
@@ -162,18 +157,9 @@ async def drain_rounds(
     after a burst of `count` events committed (checked: still draining at the window's end).
     Prints the best of each and, less sensitive to the machine's swings, each round's own
     draining/idle ratio."""
-    import aiohttp
-
     (seller,) = common.seed_users(get_engine(url), 1, "seller")
-    sessions = [
-        aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=1),
-            timeout=aiohttp.ClientTimeout(60),
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
-        )
-        for _ in range(clients)
-    ]
-    idle_rates, drain_rates, email_rates = [], [], []
+    sessions = buyer_sessions(clients)
+    idle_rates, drain_rates = [], []
 
     def for_window():
         deadline = time.monotonic() + window
@@ -203,7 +189,6 @@ async def drain_rounds(
             while sent_count(url) < target:
                 await asyncio.sleep(0.1)
             emails = count / (time.monotonic() - began)
-            email_rates.append(emails)
             print(
                 f"  round {r + 1} draining: {rate:6.0f} reservation attempts/s ({races} races, "
                 f"{sent_under_load:,} emails sent meanwhile); all {count:,} in "

@@ -85,9 +85,9 @@ async def put_ticket_file(ticket_id: str, request: Request, token: SessionToken)
     await run_in_threadpool(_check_can_attach, user.id, ticket_id)
     refuse_cross_site(request)
     limits = {"field": files.FIELD, "limit": files.MAX_FILE_BYTES, "too_large": files.TOO_LARGE}
-    check_upload_headers(request, **limits)  # 400/413 on the headers alone: no need to queue
+    boundary = check_upload_headers(request, **limits)  # 400/413 on the headers: no queueing
     async with upload_slot():  # the body is not read until a slot is free (503 after a wait)
-        upload = await read_upload(request, **limits)
+        upload = await read_upload(request, boundary, **limits)
         ticket = await run_in_threadpool(_attach, user.id, ticket_id, upload)
     return JSONResponse(ticket_view(ticket))
 

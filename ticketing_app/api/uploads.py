@@ -78,7 +78,6 @@ class Upload:
 
     pieces: list[bytes]
     filename: str | None
-    size: int
 
     def data(self) -> bytes:
         # One 5 MB copy, and `bytes.join` of exact `bytes` releases the GIL while it copies
@@ -158,10 +157,12 @@ def check_upload_headers(request: Request, *, field: str, limit: int, too_large:
     return boundary
 
 
-async def read_upload(request: Request, *, field: str, limit: int, too_large: str) -> Upload:
-    """The file in multipart part `field`: 413 past `limit` bytes (read at most limit + 1 of
-    it), 400 on `field` for a body that is not multipart or has no such part."""
-    boundary = check_upload_headers(request, field=field, limit=limit, too_large=too_large)
+async def read_upload(
+    request: Request, boundary: bytes, *, field: str, limit: int, too_large: str
+) -> Upload:
+    """The file in multipart part `field` of a body whose headers `check_upload_headers`
+    passed (`boundary`, what it returned): 413 past `limit` bytes (read at most limit + 1 of
+    it), 400 on `field` for a body that is not valid multipart or has no such part."""
     collector = _Collector(field, limit, too_large)
     parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     total = 0
@@ -176,4 +177,4 @@ async def read_upload(request: Request, *, field: str, limit: int, too_large: st
         raise ValidationError(NOT_MULTIPART.format(field=field), field) from None
     if collector.found is None:
         raise ValidationError(MISSING.format(field=field), field)
-    return Upload(pieces=collector.found, filename=collector.filename, size=collector.size)
+    return Upload(pieces=collector.found, filename=collector.filename)

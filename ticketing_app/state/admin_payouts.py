@@ -46,13 +46,9 @@ class AdminPayoutsState(rx.State):
     errors: dict[str, str] = {}  # payout id -> its reference field's message
 
     @rx.var
-    def open_count(self) -> int:
-        return sum(1 for row in self.rows if row.get("open"))
-
-    @rx.var
     def open_count_text(self) -> str:
         """ "Nothing to pay", "1 payout to pay", "3 payouts to pay"."""
-        n = self.open_count
+        n = sum(1 for row in self.rows if row.get("open"))
         if n == 0:
             return "Nothing to pay"
         return f"{n} payout{'' if n == 1 else 's'} to pay"
