@@ -5,7 +5,7 @@ import gc
 import reflex as rx
 
 from ticketing_app import jobs
-from ticketing_app.api import build_api
+from ticketing_app.api import build_api, reflex_under
 from ticketing_app.components import connection
 from ticketing_app.pages import account as account_pages
 from ticketing_app.pages import admin as admin_pages
@@ -22,6 +22,7 @@ from ticketing_app.pages import verify as verify_pages
 from ticketing_app.services.payments import install_payment_upkeep
 from ticketing_app.state.event_args import refuse_forged_event
 from ticketing_app.state.market import LoadInTheEvent
+from ticketing_app.state.snapshot import FirstSnapshot
 
 # Python's cyclic GC: a young collection per 50,000 new container objects, not 700. Every
 # connecting tab builds a tree of ~25 Reflex states; with the default, collections ran every
@@ -32,13 +33,14 @@ gc.set_threshold(50_000, 20, 20)
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
 # Forged events with arguments our pages never send: one log line, no traceback.
 app = rx.App(
-    api_transformer=build_api(),
+    api_transformer=reflex_under(build_api()),
     backend_exception_handler=refuse_forged_event,
     stylesheets=["/ticketing.css"],
     html_lang="en",
     # Plain toasts: sonner's "rich" green/red text on tinted backgrounds is below 4.5:1.
     toaster=rx.toast.provider(rich_colors=False, close_button=True),
 )
+app.add_middleware(FirstSnapshot())  # a new tab's snapshot leaves out untouched page states
 app.add_middleware(LoadInTheEvent())  # `/`'s load inside the boot/navigation event
 connection.install(app)  # a plain "Reconnecting…" bar, not Reflex's developer toast
 jobs.register(app)  # event bus, live pushes, leased expiry scheduler (docs/live.md)

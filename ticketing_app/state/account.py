@@ -23,6 +23,7 @@ from ticketing_app.state.common import (
 )
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.nav import NavState
+from ticketing_app.state.snapshot import PageState
 
 RESET_SENT = (
     "If an account uses this address, we have emailed it a link to choose a new password. "
@@ -34,7 +35,7 @@ def _path_token(state: rx.State) -> str:
     return state.router.url.path.rstrip("/").rsplit("/", 1)[-1]
 
 
-class AccountState(rx.State):
+class AccountState(PageState, rx.State):
     email: str = ""
     current_password_error: str = ""
     new_password_error: str = ""
@@ -135,7 +136,7 @@ class AccountState(rx.State):
         yield rx.call_script(post_form_script("/api/auth/clear", {}, "/signin"))
 
 
-class ForgotState(rx.State):
+class ForgotState(PageState, rx.State):
     email_error: str = ""
     sent: str = ""
 
@@ -156,7 +157,7 @@ class ForgotState(rx.State):
         self.sent = RESET_SENT
 
 
-class ResetState(rx.State):
+class ResetState(PageState, rx.State):
     password_error: str = ""
     token_error: str = ""
     done: bool = False
@@ -184,7 +185,7 @@ class ResetState(rx.State):
         self.done = True
 
 
-class VerifyState(rx.State):
+class VerifyState(PageState, rx.State):
     outcome: str = ""
     ok: bool = False
 
@@ -202,7 +203,7 @@ class VerifyState(rx.State):
         self.outcome = f"Thank you: {user.email} is confirmed as your email address."
 
 
-class NotificationsState(rx.State):
+class NotificationsState(PageState, rx.State):
     items: list[dict[str, Any]] = []
 
     @rx.event

@@ -24,6 +24,7 @@ from ticketing_app.services import admin, admin_events, admin_reads
 from ticketing_app.services.auth import SignedIn
 from ticketing_app.state.common import display_time, signed_in_operator
 from ticketing_app.state.event_args import ForgedEvent, form_fields
+from ticketing_app.state.snapshot import PageState
 
 SECTIONS = ("users", "listings", "events", "orders", "feed", "audit")
 # action -> (dialog title, confirm label, what happens)
@@ -80,7 +81,7 @@ def _text(value: Any, name: str) -> str:
     return value
 
 
-class AdminState(rx.State):
+class AdminState(PageState, rx.State):
     section: str = "users"
     q: str = ""
     rows: list[dict[str, Any]] = []

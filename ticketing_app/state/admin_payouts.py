@@ -24,6 +24,7 @@ from ticketing_app.state.common import (
 )
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.payouts import PAYOUT_LABELS
+from ticketing_app.state.snapshot import PageState
 
 
 def queue_card(queued: payouts.QueuedPayout) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def queue_card(queued: payouts.QueuedPayout) -> dict[str, Any]:
     }
 
 
-class AdminPayoutsState(rx.State):
+class AdminPayoutsState(PageState, rx.State):
     rows: list[dict[str, Any]] = []
     loading: bool = True
     forbidden: bool = False

@@ -16,10 +16,11 @@ from ticketing_app.models import utcnow
 from ticketing_app.services import auth, validation
 from ticketing_app.state.common import field_errors, focus_first, post_form_script, signed_in_user
 from ticketing_app.state.event_args import form_fields
+from ticketing_app.state.snapshot import PageState
 from ticketing_app.web_session import DEVICE_COOKIE_NAME, safe_next, token_from_cookie_header
 
 
-class AuthState(rx.State):
+class AuthState(PageState, rx.State):
     email_error: str = ""
     password_error: str = ""
     form_error: str = ""

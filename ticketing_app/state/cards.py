@@ -26,3 +26,16 @@ def ticket_card(ticket: Any, hold_ends_at: datetime | None = None) -> dict[str, 
         "listedAt": display_time(view["createdAt"]),
         "holdEndsAt": (iso(hold_ends_at) or "") if view["status"] == "reserved" else "",
     }
+
+
+# What the marketplace's cards print (pages/market.py) and its countdown's end reads
+# (`orderId`): every connecting tab gets twelve of them, and every live push sends them to each
+# watcher, so the rest of the ticket stays out (docs/performance.md, issue 19).
+MARKET_CARD_FIELDS = ("id", "title", "status", "total", "feeIncluded", "createdAt", "holdEndsAt",
+                      "orderId")  # fmt: skip
+
+
+def market_card(ticket: Any, hold_ends_at: datetime | None = None) -> dict[str, Any]:
+    """`ticket_card` cut to MARKET_CARD_FIELDS."""
+    card = ticket_card(ticket, hold_ends_at)
+    return {name: card[name] for name in MARKET_CARD_FIELDS}

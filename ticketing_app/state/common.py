@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
+from reflex.istate.data import RouterData
 from reflex_base.config import get_config
 
 from ticketing_app.db import write_session
@@ -32,9 +33,10 @@ STATUS_LABELS: dict[str, str] = {
 assert set(STATUS_LABELS) == {*TicketStatus, *OrderStatus}, "a status without a label"
 
 
-def session_token(state: rx.State) -> str | None:
-    """The session token the WebSocket handshake carried (HttpOnly cookie)."""
-    return token_from_cookie_header(state.router.headers.cookie)
+def session_token(state: rx.State, router: RouterData | None = None) -> str | None:
+    """The session token the WebSocket handshake carried (HttpOnly cookie). `router`: the
+    state's `router`, when the caller already has it (Reflex builds it anew on each read)."""
+    return token_from_cookie_header((router or state.router).headers.cookie)
 
 
 def signed_in_user(state: rx.State) -> dict[str, str] | None:

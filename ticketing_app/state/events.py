@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import reflex as rx
+from reflex.istate.data import RouterData
 
 from ticketing_app import live, readmodel
 from ticketing_app.db import read_session, write_session
@@ -18,6 +19,7 @@ from ticketing_app.services.validation import price_number
 from ticketing_app.state.cards import ticket_card
 from ticketing_app.state.common import money, price_input, signed_in_user, signin_redirect
 from ticketing_app.state.event_args import form_fields
+from ticketing_app.state.snapshot import PageState
 
 PAGE_SIZE = 6
 
@@ -76,7 +78,7 @@ def _read_events(query: str, page: int) -> tuple[int, tuple[dict[str, Any], ...]
     return result.total, tuple(event_card(s) for s in result.items)
 
 
-class EventsState(rx.State):
+class EventsState(PageState, rx.State):
     """The upcoming events on `/`: search, pages; re-read on every push of `live.EVENTS`."""
 
     events: list[dict[str, Any]] = []
@@ -130,8 +132,9 @@ class EventsState(rx.State):
             return readmodel.get_read_model().peek(("events",)) is None
         return True
 
-    def _start(self) -> None:
-        live.watch(self.router.session.client_token, EventsState, [live.EVENTS], in_thread=False)
+    def _start(self, router: RouterData | None = None) -> None:
+        token = (router or self.router).session.client_token
+        live.watch(token, EventsState, [live.EVENTS], in_thread=False)
         self._reload_live()
 
     @rx.event
@@ -186,7 +189,7 @@ def _event_page(event_id: str) -> tuple[dict[str, Any], tuple[dict[str, Any], ..
     return event_card(summary), cards
 
 
-class EventPageState(rx.State):
+class EventPageState(PageState, rx.State):
     """`/events/[event_id]`: the event and its available tickets, cheapest first, live."""
 
     event: dict[str, Any] = {}

@@ -20,6 +20,7 @@ from ticketing_app.db import write_session
 from ticketing_app.models import utcnow
 from ticketing_app.services import orders
 from ticketing_app.state.common import server_now, signed_in_user, signin_redirect
+from ticketing_app.state.snapshot import PageState
 
 
 def list_row(
@@ -54,7 +55,7 @@ def expire_if_due(order_id: str) -> None:
         orders.expire_order(db, order_id=order_id, now=utcnow())
 
 
-class SignedInLivePage(rx.State, mixin=True):
+class SignedInLivePage(PageState, mixin=True):
     """`load` and `timer_ended` for a page only its signed-in owner sees, kept current by pushes."""
 
     server_now: str = ""

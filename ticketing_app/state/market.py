@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import reflex as rx
+from reflex.istate.data import RouterData
 from reflex_base.event.processor.base_state_processor import chain_updates
 from reflex_base.utils.format import format_event_handler
 
@@ -15,10 +16,11 @@ from ticketing_app import live, readmodel
 from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
 from ticketing_app.services import listings, tickets
-from ticketing_app.state.cards import ticket_card
+from ticketing_app.state.cards import market_card
 from ticketing_app.state.common import server_now
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.live_page import expire_if_due
+from ticketing_app.state.snapshot import PageState
 
 PAGE_SIZE = 12
 QUERY_MAX = 120
@@ -57,7 +59,7 @@ def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, A
             result = tickets.list_tickets(
                 db, q=query, sort=sort, limit=PAGE_SIZE, offset=page * PAGE_SIZE
             )
-            return result.total, tuple(ticket_card(t) for t in result.items), False
+            return result.total, tuple(market_card(t) for t in result.items), False
         page = min(page, SEARCH_PAGES - 1)
         reads = [
             tickets.list_tickets(
@@ -72,7 +74,7 @@ def _read_page(query: str, sort: str, page: int) -> tuple[int, tuple[dict[str, A
         )
         total = sum(r.total for r in reads)
         cap = SEARCH_PAGES * PAGE_SIZE
-        cards = tuple(ticket_card(t, holds.get(t.id)) for t in items)
+        cards = tuple(market_card(t, holds.get(t.id)) for t in items)
         return min(total, cap), cards, total > cap
 
 
@@ -92,7 +94,7 @@ def _market_cards(page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
         market = model.market_tickets()
         items = market.items[offset : offset + PAGE_SIZE]
         total = min(market.total, offset + PAGE_SIZE + tickets.COUNT_AHEAD)
-        return total, tuple(ticket_card(t) for t in items), False
+        return total, tuple(market_card(t) for t in items), False
 
     found = model.peek(("market-cards", page))
     if found is not None:
@@ -100,7 +102,7 @@ def _market_cards(page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
     return model.get(("market-cards", page), {readmodel.TICKETS}, build)
 
 
-class MarketState(rx.State):
+class MarketState(PageState, rx.State):
     tickets: list[dict[str, Any]] = []
     total: int = 0
     query: str = ""
@@ -151,10 +153,10 @@ class MarketState(rx.State):
         self.server_now = server_now()
         self.loading = False
 
-    def _from_url(self) -> tuple[str, str, int]:
+    def _from_url(self, router: RouterData) -> tuple[str, str, int]:
         """(q, sort, page) from `/?q=…&sort=…&page=…` (page counts from 1 there); anything
         unusable falls back to the default view."""
-        params = self.router.url.query_parameters
+        params = router.url.query_parameters
         query = str(params.get("q") or "").strip()[:QUERY_MAX]
         sort = str(params.get("sort") or "newest")
         page = str(params.get("page") or "1")
@@ -170,33 +172,35 @@ class MarketState(rx.State):
             yield
         self._start()
 
-    async def _load_in_event(self, *, flush_loading: bool) -> None:
+    async def _load_in_event(self, router: RouterData, *, flush_loading: bool) -> None:
         """The page's load (the navbar's cookie check, the events, the first page of tickets)
         inside the event that shows `/`: the boot event or a navigation (`LoadInTheEvent`).
-        With `flush_loading`, a view that is a database read away first shows "loading"."""
+        With `flush_loading`, a view that is a database read away first shows "loading".
+        `router`: the event's (Reflex assembles a new one on each `state.router` read)."""
         from ticketing_app.state.events import EventsState
         from ticketing_app.state.nav import NavState
 
         nav = await self.get_state(NavState)
         events_state = await self.get_state(EventsState)
-        nav._refresh()
-        slow_events, slow_tickets = events_state._needs_loading(), self._prepare()
+        nav._refresh(router)
+        slow_events, slow_tickets = events_state._needs_loading(), self._prepare(router)
         if flush_loading and (slow_events or slow_tickets):
             events_state.loading = events_state.loading or slow_events
             self.loading = self.loading or slow_tickets
             await chain_updates(None, "MarketState._load_in_event", self._get_root_state())
-        events_state._start()
-        self._start()
+        events_state._start(router)
+        self._start(router)
 
-    def _prepare(self) -> bool:
+    def _prepare(self, router: RouterData | None = None) -> bool:
         """Read the view from the address; whether to show "loading" first (a database read
         ahead, and no cards on screen yet: a reconnect keeps them while they are re-read)."""
-        self.query, self.sort, self.page = self._from_url()
+        self.query, self.sort, self.page = self._from_url(router or self.router)
         return not self.tickets and not _in_memory(self.query, self.sort, self.page)
 
-    def _start(self) -> None:
+    def _start(self, router: RouterData | None = None) -> None:
         # Every watcher of a page shares one read per push wave, so a push needs no thread.
-        live.watch(self.router.session.client_token, MarketState, [live.TICKETS], in_thread=False)
+        token = (router or self.router).session.client_token
+        live.watch(token, MarketState, [live.TICKETS], in_thread=False)
         self._reload_live()
 
     @rx.event
@@ -257,11 +261,14 @@ class LoadInTheEvent(rx.Middleware):
 
     async def preprocess(self, app: Any, state: Any, event: Any) -> None:
         flush_loading = _page_events().get(event.name)
-        if flush_loading is None or state.router.url.path != "/":
+        if flush_loading is None:
+            return None
+        router = state.router
+        if router.url.path != "/":
             return None
         market = await state.get_state(MarketState)
         try:
-            await market._load_in_event(flush_loading=flush_loading)
+            await market._load_in_event(router, flush_loading=flush_loading)
         except Exception as exc:  # noqa: BLE001 - reported like a handler's; the page still hydrates
             # As an on_load handler's exception was: the app's handler logs it and toasts, and
             # the event goes on, so the state is still sent (the page shows "loading").

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import reflex as rx
+from reflex.istate.data import RouterData
 
 from ticketing_app import live
 from ticketing_app.db import read_session, write_session
@@ -12,9 +13,10 @@ from ticketing_app.models import utcnow
 from ticketing_app.services import auth, watches
 from ticketing_app.settings import get_settings
 from ticketing_app.state.common import post_form_script, session_token
+from ticketing_app.state.snapshot import PageState
 
 
-class NavState(rx.State):
+class NavState(PageState, rx.State):
     user_email: str = ""
     signed_in: bool = False
     test_mode: bool = False
@@ -26,8 +28,8 @@ class NavState(rx.State):
     is_operator: bool = False  # shows "Admin"; every admin handler re-checks on the server
     session_ended: bool = False  # a push found this page's session gone (navbar redirects)
 
-    def _read_user(self) -> auth.SignedIn | None:
-        token = session_token(self)
+    def _read_user(self, router: RouterData | None = None) -> auth.SignedIn | None:
+        token = session_token(self, router)
         if not token:
             return None
         with write_session() as db:
@@ -39,16 +41,17 @@ class NavState(rx.State):
         user's own topic (a suspension or sign-out-everywhere ends this page's session)."""
         self._refresh()
 
-    def _refresh(self) -> None:
+    def _refresh(self, router: RouterData | None = None) -> None:
         """`load`'s work, for a page whose own on_load handler does it too (the market page:
-        one event instead of one per state)."""
-        user = self._read_user()
+        one event instead of one per state; it passes the `router` it read)."""
+        router = router or self.router
+        user = self._read_user(router)
         self.signed_in = user is not None
         self.user_email = user.email if user else ""
         self.is_operator = bool(user and user.is_operator)
         self.session_ended = False
         self.unread = 0
-        token = self.router.session.client_token
+        token = router.session.client_token
         if user is not None:
             with write_session() as db:
                 self.unread = watches.unread_count(db, user_id=user.id)

@@ -38,6 +38,7 @@ from ticketing_app.state.common import (
 )
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.events import event_card, listing_card
+from ticketing_app.state.snapshot import PageState
 from ticketing_app.state.ticket_file import read_upload
 
 T = TypeVar("T")
@@ -63,7 +64,7 @@ def _ticket_id_from_path(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
-class TicketState(rx.State):
+class TicketState(PageState, rx.State):
     ticket: dict[str, Any] = {}
     event: dict[str, Any] = {}  # its event's card ({}: a ticket without an event)
     not_found: bool = False
@@ -272,7 +273,7 @@ def _list_with_file(
         )
 
 
-class NewTicketState(rx.State):
+class NewTicketState(PageState, rx.State):
     """The listing form: title, price, face value and the event, picked from the upcoming
     ones as the seller types ("Event"), or named with venue, city and start to create it."""
 

@@ -18,6 +18,7 @@ from ticketing_app.errors import DomainError
 from ticketing_app.models import utcnow
 from ticketing_app.services import delivery, files
 from ticketing_app.state.common import signed_in_user
+from ticketing_app.state.snapshot import PageState
 
 UPLOAD_ID = "ticket-file"
 
@@ -57,7 +58,7 @@ def attach(user_id: str, ticket_id: str, data: bytes, name: str | None) -> None:
         )
 
 
-class TicketFileState(rx.State):
+class TicketFileState(PageState, rx.State):
     file_name: str = ""  # what is attached ("" : nothing), for whoever may read it
     file_error: str = ""
     uploading: bool = False

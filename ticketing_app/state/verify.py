@@ -11,9 +11,10 @@ from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
 from ticketing_app.services import delivery
 from ticketing_app.state.common import display_time
+from ticketing_app.state.snapshot import PageState
 
 
-class VerifyState(rx.State):
+class VerifyState(PageState, rx.State):
     result: dict[str, Any] = {}
     not_valid: str = ""
     loading: bool = True

@@ -1,0 +1,152 @@
+"""A new tab's first snapshot leaves out the page states it never touched (issue 19,
+docs/decisions.md 100).
+
+Reflex builds every state of the app for each new tab and, on its boot event
+(`hydrate_and_load`), serializes all of them (`BaseState.dict`: every var, every computed var
+evaluated) only to drop, right after, what equals the defaults the compiled frontend already
+holds (`_diff_against_initial_state`, which serializes each var once more to compare). On
+`/` that is 20 page states of which three are read; their snapshot was most of a connect's
+backend time.
+
+`PageState` is the mixin of every page state: while its instance is untouched — no field read
+or written, nothing dirty, no computed value cached — its `dict` returns nothing during that
+one snapshot, so it costs nothing and is not in the diff. That is exactly what the diff would
+have sent for it (nothing), under three conditions, each checked:
+- the event is the boot event of a first page load, which carries the compiled initialState's
+  hashes (`FirstSnapshot` below; a reconnect sends none and gets Reflex's full snapshot);
+- the frontend's hash of this state equals the backend's own default snapshot's, as Reflex's
+  diff requires before it drops anything (the state names' digest too);
+- every computed var of the class depends only on the class's own fields (Reflex's dependency
+  tracking): an untouched state's computed values are then the defaults' values. A computed
+  var reading the router or another state (e.g. AuthState.next_path) keeps its state in the
+  snapshot.
+`tests/test_first_snapshot.py` compares the two snapshots on every page.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from functools import cache
+from typing import Any
+
+import reflex as rx
+from reflex.state import State, _diff_against_initial_state, _initial_snapshot_cache
+from reflex.state import _override_base_method as override_base_method
+from reflex_base.event.context import EventContext
+from reflex_base.utils.format import format_event_handler
+from reflex_base.utils.types import Unset
+
+# (the boot event's txid, the full names of the states whose compiled defaults the frontend
+# holds) while that event runs; unset otherwise (a task's context ends with its event).
+_FIRST_SNAPSHOT: ContextVar[tuple[str, frozenset[str]] | None] = ContextVar(
+    "first_snapshot", default=None
+)
+
+
+@cache
+def _boot_event() -> str:
+    return format_event_handler(State.event_handlers["hydrate_and_load"])
+
+
+@cache
+def _defaults_are_static(cls: type[rx.State]) -> bool:
+    """Whether an untouched instance of `cls` snapshots to its class defaults: no substates,
+    and each computed var is cached, has no initial value of its own, and depends on fields of
+    `cls` only (not the router's, not another state's)."""
+    if cls.get_substates():
+        return False
+    own = cls.get_full_name()
+    for computed in cls.computed_vars.values():
+        if computed._backend:
+            continue
+        deps = computed._deps(objclass=cls)
+        if not computed._cache or not deps or set(deps) != {own}:
+            return False
+        if not deps[own] <= set(cls.base_vars) or not isinstance(computed._initial_value, Unset):
+            return False
+    return True
+
+
+def _untouched(state: rx.State) -> bool:
+    # Reflex keeps a state's bookkeeping in slots and each field's value in the instance dict
+    # from its first read on (computed values as `__cached_…`): an empty dict is untouched.
+    return not vars(state) and not state.dirty_vars and not state.substates
+
+
+def _left_out(state: rx.State) -> bool:
+    found = _FIRST_SNAPSHOT.get()
+    if found is None or not _untouched(state):
+        return False
+    txid, names = found
+    try:
+        current = EventContext.get().txid
+    except LookupError:
+        return False
+    return current == txid and state.get_full_name() in names and _defaults_are_static(type(state))
+
+
+class PageState(rx.State, mixin=True):
+    """Mixin of every page state (see the module docstring)."""
+
+    @override_base_method
+    def dict(
+        self, include_computed: bool = True, initial: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
+        if include_computed and not initial and _left_out(self):
+            return {}
+        return super().dict(include_computed=include_computed, initial=initial, **kwargs)
+
+    @override_base_method
+    def _reset_client_storage(self) -> None:
+        # Reflex runs this over the whole tree on every boot event, field by field; a page
+        # state without browser-storage fields (rx.Cookie, rx.LocalStorage) has nothing to reset.
+        if _has_client_storage(type(self)) or self.substates:
+            super()._reset_client_storage()
+
+
+@cache
+def _has_client_storage(cls: type[rx.State]) -> bool:
+    fields = cls.get_fields()
+    return any(cls._is_client_storage(fields[name]) for name in cls.base_vars)
+
+
+async def _defaults_held(hashes: list[str]) -> frozenset[str]:
+    """The states whose compiled defaults a frontend with these hashes holds."""
+    await _diff_against_initial_state(State, {}, hashes)  # builds Reflex's default snapshot once
+    cached = _initial_snapshot_cache.get(State)
+    if cached is None or len(hashes) != len(cached.hashes) + 1 or hashes[0] != cached.names_digest:
+        return frozenset()  # built against other states (or not a frontend's): nothing held
+    key = tuple(hashes)
+    if _held.get(key, (None,))[0] is cached:
+        return _held[key][1]
+    names = _match(cached, hashes)
+    if len(_held) >= 8:  # one entry per frontend build in use (a deploy's old and new)
+        _held.clear()
+    _held[key] = (cached, names)
+    return names
+
+
+_held: dict[tuple[str, ...], tuple[Any, frozenset[str]]] = {}
+
+
+def _match(cached: Any, hashes: list[str]) -> frozenset[str]:
+    sent = dict(zip(sorted(cached.hashes), hashes[1:], strict=True))
+    return frozenset(name for name, digest in cached.hashes.items() if sent[name] == digest)
+
+
+class FirstSnapshot(rx.Middleware):
+    """Marks a first page load's boot event, for `PageState.dict` (module docstring)."""
+
+    async def preprocess(self, app: Any, state: Any, event: Any) -> None:
+        if event.name != _boot_event():
+            return None
+        payload = event.payload or {}
+        hashes = payload.get("hashes")
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            return None
+        if payload.get("vars"):  # browser storage to apply: Reflex's own path, unchanged
+            return None
+        names = await _defaults_held(hashes)
+        if names:
+            _FIRST_SNAPSHOT.set((EventContext.get().txid, names))
+        return None
