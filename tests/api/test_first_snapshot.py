@@ -125,10 +125,10 @@ def test_a_first_load_shows_what_the_full_snapshot_shows(
     cookie = site["session"] if signed_in else None
     pages = [
         *PAGES,
-        (f"/tickets/{site['ticket']}", {"pattern": "/tickets/[ticket_id]",
-                                        "query": {"ticket_id": site["ticket"]}}),
-        (f"/events/{site['event']}", {"pattern": "/events/[event_id]",
-                                      "query": {"event_id": site["event"]}}),
+        (f"/tickets/{site['ticket']}", {"pattern": "/tickets/[id]",
+                                        "query": {"id": site["ticket"]}}),
+        (f"/events/{site['event']}", {"pattern": "/events/[id]",
+                                      "query": {"id": site["event"]}}),
     ]  # fmt: skip
     for path, route in pages:
         first, reconnect = asyncio.run(_boots(backend.base_url, hashes, path, cookie, **route))

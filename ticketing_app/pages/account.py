@@ -1,4 +1,4 @@
-"""`/account`, `/forgot`, `/reset/[token]`, `/account/verify/[token]` (SPEC §11)."""
+"""`/account`, `/forgot`, `/reset/[id]`, `/account/verify/[id]` (SPEC §11)."""
 
 from __future__ import annotations
 
@@ -271,13 +271,13 @@ def add_pages(app: rx.App) -> None:
     )
     app.add_page(
         reset,
-        route="/reset/[token]",
+        route="/reset/[id]",
         title="Reset password · Ticketing",
         on_load=[NavState.load, ResetState.load],
     )
     app.add_page(
         verify,
-        route="/account/verify/[token]",
+        route="/account/verify/[id]",
         title="Confirm email · Ticketing",
         on_load=[NavState.load, VerifyState.load],
     )

@@ -1,5 +1,5 @@
 """Events (SPEC §9): the front door's "Upcoming events" section (on `/`, above the ticket
-list) and `/events/[event_id]`: the event and its tickets, cheapest first, live."""
+list) and `/events/[id]`: the event and its tickets, cheapest first, live."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import reflex as rx
 from ticketing_app.components.connection import offline
 from ticketing_app.components.layout import empty_block, loading_block, page
 from ticketing_app.components.local_time import local_time
+from ticketing_app.components.pager import pager
+from ticketing_app.state.events import PAGE_SIZE as EVENTS_PAGE_SIZE
 from ticketing_app.state.events import EventPageState, EventsState
 from ticketing_app.state.nav import NavState
 
@@ -74,37 +76,14 @@ def _search() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.cond(
-        EventsState.page_count > 1,
-        rx.hstack(
-            rx.button(
-                rx.icon("chevron-left", size=16),
-                "Earlier",
-                on_click=EventsState.prev_page,
-                disabled=~EventsState.has_prev,
-                variant="soft",
-            ),
-            rx.text(
-                "Page ",
-                EventsState.page + 1,
-                " of ",
-                EventsState.page_count,
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.button(
-                "Later",
-                rx.icon("chevron-right", size=16),
-                on_click=EventsState.next_page,
-                disabled=~EventsState.has_next,
-                variant="soft",
-            ),
-            justify="center",
-            align="center",
-            spacing="4",
-            margin_top="1rem",
-            width="100%",
-        ),
+    return pager(
+        EventsState.page,
+        EventsState.total,
+        EVENTS_PAGE_SIZE,
+        on_prev=EventsState.prev_page,
+        on_next=EventsState.next_page,
+        labels=("Earlier", "Later"),
+        margin_top="1rem",
     )
 
 
@@ -283,7 +262,7 @@ def event_detail() -> rx.Component:
 def add_pages(app: rx.App) -> None:
     app.add_page(
         event_detail,
-        route="/events/[event_id]",
+        route="/events/[id]",
         title=EventPageState.page_title,
         on_load=[NavState.load, EventPageState.load],
     )

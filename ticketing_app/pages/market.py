@@ -9,8 +9,9 @@ from ticketing_app.components.connection import offline
 from ticketing_app.components.countdown import countdown
 from ticketing_app.components.layout import empty_block, link_button, loading_block, page
 from ticketing_app.components.local_format import local_time, money_text
+from ticketing_app.components.pager import pager
 from ticketing_app.pages.events import events_section
-from ticketing_app.state.market import SEARCH_INPUT_ID, MarketState
+from ticketing_app.state.market import PAGE_SIZE, SEARCH_INPUT_ID, MarketState
 
 
 class UrlSearchSync(rx.Component):
@@ -138,37 +139,13 @@ def _toolbar() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.cond(
-        MarketState.page_count > 1,
-        rx.hstack(
-            rx.button(
-                rx.icon("chevron-left", size=16),
-                "Previous",
-                on_click=MarketState.prev_page,
-                disabled=~MarketState.has_prev | offline,
-                variant="soft",
-            ),
-            rx.text(
-                "Page ",
-                MarketState.page + 1,
-                " of ",
-                MarketState.page_count,
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.button(
-                "Next",
-                rx.icon("chevron-right", size=16),
-                on_click=MarketState.next_page,
-                disabled=~MarketState.has_next | offline,
-                variant="soft",
-            ),
-            justify="center",
-            align="center",
-            spacing="4",
-            margin_top="1.5rem",
-            width="100%",
-        ),
+    return pager(
+        MarketState.page,
+        MarketState.total,
+        PAGE_SIZE,
+        on_prev=MarketState.prev_page,
+        on_next=MarketState.next_page,
+        disabled=offline,
     )
 
 
@@ -249,7 +226,13 @@ def add_pages(app: rx.App) -> None:
     app.add_page(
         index,
         route="/",
-        title=MarketState.page_title,
+        # "“rock”: tickets · Ticketing" for a search, worked out in the browser (no computed
+        # var: state/snapshot.py).
+        title=rx.cond(
+            MarketState.query != "",
+            "“" + MarketState.query + "”: tickets · Ticketing",
+            "Tickets for sale · Ticketing",
+        ),
         # No on_load: the navbar's, the events' and the tickets' loads run inside the event
         # that shows the page (state/market.LoadInTheEvent, installed in ticketing_app.py).
     )

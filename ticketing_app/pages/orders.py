@@ -1,4 +1,4 @@
-"""`/orders` (my orders) and `/orders/[order_id]` (countdown, card form + Pay, Cancel order)."""
+"""`/orders` (my orders) and `/orders/[id]` (countdown, card form + Pay, Cancel order)."""
 
 from __future__ import annotations
 
@@ -288,7 +288,7 @@ def add_pages(app: rx.App) -> None:
     )
     app.add_page(
         order_detail,
-        route="/orders/[order_id]",
+        route="/orders/[id]",
         title=OrderState.page_title,
         on_load=[NavState.load, OrderState.load],
     )

@@ -1,4 +1,4 @@
-"""`/tickets/new` (list a ticket) and `/tickets/[ticket_id]` (details, buy, seller edit)."""
+"""`/tickets/new` (list a ticket) and `/tickets/[id]` (details, buy, seller edit)."""
 
 from __future__ import annotations
 
@@ -468,7 +468,7 @@ def add_pages(app: rx.App) -> None:
     )
     app.add_page(
         ticket_detail,
-        route="/tickets/[ticket_id]",
+        route="/tickets/[id]",
         title=TicketState.page_title,
         on_load=[NavState.load, TicketState.load, TicketFileState.load],
     )

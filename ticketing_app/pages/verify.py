@@ -1,4 +1,4 @@
-"""`/verify/[code]`: whether an e-ticket is valid, and for whom (masked)."""
+"""`/verify/[id]`: whether an e-ticket is valid, and for whom (masked)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def verify_page() -> rx.Component:
 def add_pages(app: rx.App) -> None:
     app.add_page(
         verify_page,
-        route="/verify/[code]",
+        route="/verify/[id]",
         title="Ticket check · Ticketing",
         on_load=[NavState.load, V.load],
     )

@@ -1,5 +1,5 @@
 """`/account` (change password, change email, sign out everywhere), `/forgot`,
-`/reset/[token]` and `/account/verify/[token]` (SPEC §11). Every handler re-reads the
+`/reset/[id]` and `/account/verify/[id]` (SPEC §11). Every handler re-reads the
 signed-in user from the session cookie; the services do the checks."""
 
 from __future__ import annotations

@@ -25,9 +25,12 @@ class AuthState(PageState, rx.State):
     password_error: str = ""
     form_error: str = ""
     busy: bool = False
+    # Where to go once signed in (`?next=`, checked by safe_next), for the links between the
+    # two forms. Set by `load`, not a computed var of the router: one would be evaluated in
+    # every new tab's first snapshot, on every page (state/snapshot.py).
+    next_path: str = "/"
 
-    @rx.var
-    def next_path(self) -> str:
+    def _next_path(self) -> str:
         return safe_next(self.router.url.query_parameters.get("next"))
 
     @rx.event
@@ -35,6 +38,7 @@ class AuthState(PageState, rx.State):
         """Clear old errors; a signed-in visitor goes straight on."""
         self.email_error = self.password_error = self.form_error = ""
         self.busy = False
+        self.next_path = self._next_path()
         if signed_in_user(self) is not None:
             return rx.redirect(self.next_path)
         return None
@@ -74,7 +78,9 @@ class AuthState(PageState, rx.State):
             yield focus_first(errors, {"email": f"{kind}-email", "password": f"{kind}-password"})
             return
         # Stay busy: the browser is about to navigate away with the new cookie.
-        yield rx.call_script(post_form_script("/api/auth/session", {"code": code}, self.next_path))
+        yield rx.call_script(
+            post_form_script("/api/auth/session", {"code": code}, self._next_path())
+        )
 
     @rx.event
     def signup(self, form: dict[str, Any]) -> Iterator[rx.event.EventSpec | None]:

@@ -88,18 +88,6 @@ class EventsState(PageState, rx.State):
     loading: bool = True
     error: str = ""
 
-    @rx.var
-    def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    @rx.var
-    def has_prev(self) -> bool:
-        return self.page > 0
-
-    @rx.var
-    def has_next(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
-
     def _reload_live(self) -> None:
         """The same for every client showing this search and page: read once per push wave."""
         try:
@@ -150,7 +138,7 @@ class EventsState(PageState, rx.State):
 
     @rx.event
     def next_page(self) -> None:
-        if self.has_next:
+        if (self.page + 1) * PAGE_SIZE < self.total:
             self.page += 1
         self._reload_live()
 
@@ -190,7 +178,7 @@ def _event_page(event_id: str) -> tuple[dict[str, Any], tuple[dict[str, Any], ..
 
 
 class EventPageState(PageState, rx.State):
-    """`/events/[event_id]`: the event and its available tickets, cheapest first, live."""
+    """`/events/[id]`: the event and its available tickets, cheapest first, live."""
 
     event: dict[str, Any] = {}
     tickets: list[dict[str, Any]] = []

@@ -1,5 +1,5 @@
 """The shape shared by the signed-in pages that show live orders or holds (`/orders`,
-`/orders/[order_id]`, `/listings`): on_load "sign-in guard → watch → reload", and a countdown's
+`/orders/[id]`, `/listings`): on_load "sign-in guard → watch → reload", and a countdown's
 end "guard → settle what is due → reload".
 
 These are Reflex state mixins (`mixin=True`): each page state that uses them gets its own copy of

@@ -113,24 +113,6 @@ class MarketState(PageState, rx.State):
     capped: bool = False  # a search with more matches than it pages through
     server_now: str = ""  # the server's clock when the cards were read (for the countdowns)
 
-    @rx.var
-    def page_title(self) -> str:
-        if self.query:
-            return f"“{self.query}”: tickets · Ticketing"
-        return "Tickets for sale · Ticketing"
-
-    @rx.var
-    def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    @rx.var
-    def has_prev(self) -> bool:
-        return self.page > 0
-
-    @rx.var
-    def has_next(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
-
     def _reload_live(self) -> None:
         """Re-read the current page (called on load and by live pushes). The same for every
         client showing this search/sort/page, so a push wave reads it once (`live.shared`)."""
@@ -231,7 +213,8 @@ class MarketState(PageState, rx.State):
 
     @rx.event
     def next_page(self) -> rx.event.EventSpec:
-        return rx.redirect(view_url(self.query, self.sort, self.page + int(self.has_next)))
+        has_next = (self.page + 1) * PAGE_SIZE < self.total
+        return rx.redirect(view_url(self.query, self.sort, self.page + int(has_next)))
 
     @rx.event
     def prev_page(self) -> rx.event.EventSpec:

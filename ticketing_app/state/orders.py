@@ -1,4 +1,4 @@
-"""The buyer's orders (`/orders`) and one order (`/orders/[order_id]`) with its countdown.
+"""The buyer's orders (`/orders`) and one order (`/orders/[id]`) with its countdown.
 
 The countdown ticks in the browser; these states only hand it the server's `expiresAt` and
 the server's clock (`server_now`) so the page can correct for a skewed client clock.

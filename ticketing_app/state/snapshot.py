@@ -18,9 +18,9 @@ have sent for it (nothing), under three conditions, each checked:
   diff requires before it drops anything (the state names' digest too);
 - every computed var of the class depends only on the class's own fields (Reflex's dependency
   tracking): an untouched state's computed values are then the defaults' values. A computed
-  var reading the router or another state (e.g. AuthState.next_path) keeps its state in the
-  snapshot.
-`tests/test_first_snapshot.py` compares the two snapshots on every page.
+  var reading the router or another state keeps its state in the snapshot.
+`tests/api/test_first_snapshot.py` compares the two snapshots on every page;
+`tests/state/test_snapshot_rules.py` checks the rule on the kinds of computed vars.
 """
 
 from __future__ import annotations
@@ -88,6 +88,25 @@ def _left_out(state: rx.State) -> bool:
 class PageState(rx.State, mixin=True):
     """Mixin of every page state (see the module docstring)."""
 
+    def __init__(
+        self,
+        parent_state: rx.State | None = None,
+        init_substates: bool = True,
+        _reflex_internal_init: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        # Reflex builds every state of the app for each new tab; a page state built by its
+        # parent (no values given, no substates of its own) needs only the bookkeeping.
+        if (
+            _reflex_internal_init
+            and not kwargs
+            and not self._mixin
+            and not _has_substates(type(self))
+        ):
+            self._init_bookkeeping(parent_state)
+            return
+        super().__init__(parent_state, init_substates, _reflex_internal_init, **kwargs)
+
     @override_base_method
     def dict(
         self, include_computed: bool = True, initial: bool = False, **kwargs: Any
@@ -102,6 +121,11 @@ class PageState(rx.State, mixin=True):
         # state without browser-storage fields (rx.Cookie, rx.LocalStorage) has nothing to reset.
         if _has_client_storage(type(self)) or self.substates:
             super()._reset_client_storage()
+
+
+@cache
+def _has_substates(cls: type[rx.State]) -> bool:
+    return bool(cls.get_substates())
 
 
 @cache

@@ -1,4 +1,4 @@
-"""One ticket (`/tickets/[ticket_id]`) and the new-listing form (`/tickets/new`).
+"""One ticket (`/tickets/[id]`) and the new-listing form (`/tickets/new`).
 
 Every handler re-reads the user from the cookie and leaves the rules to the services: the
 page hides "Buy" from the seller, and `reserve_ticket` refuses it anyway.

@@ -1,4 +1,4 @@
-"""The seller's ticket file on `/tickets/[ticket_id]` (SPEC §10): show what is attached,
+"""The seller's ticket file on `/tickets/[id]` (SPEC §10): show what is attached,
 attach or replace it with `rx.upload`.
 
 The upload streams (`rx.upload_files_chunk` into a background handler): the handler checks

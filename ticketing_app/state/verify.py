@@ -1,4 +1,4 @@
-"""`/verify/[code]`: what the e-ticket's QR code opens (SPEC §10), for whoever scans it —
+"""`/verify/[id]`: what the e-ticket's QR code opens (SPEC §10), for whoever scans it —
 no sign-in: the code itself is the (unguessable) key, and only a masked holder is shown."""
 
 from __future__ import annotations
