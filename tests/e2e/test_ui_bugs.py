@@ -89,6 +89,9 @@ def test_a_ticket_reserved_while_shown_in_search_results_stays_with_its_countdow
     expect(card.get_by_role("timer")).to_have_text(re.compile(r"^\d\d:\d\d$"))
     expect(visitor.get_by_text("No tickets match your search.")).to_have_count(0)
     visitor.reload()  # and so on a fresh load of the same search
+    # Typed once the page is shown: the search box is filled from the address when the state
+    # arrives, and text typed before that would be joined to it.
+    wait_ready(visitor)
     search_titles(visitor, tag)
     expect(card).to_contain_text("Reserved")
 
