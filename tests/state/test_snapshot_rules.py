@@ -64,3 +64,25 @@ def test_a_state_is_untouched_until_a_field_is_read_or_written() -> None:
     fresh = State(_reflex_internal_init=True).substates[OwnFieldsOnly.get_name()]
     fresh.rows.append("a")  # read (then changed through its proxy)
     assert not _untouched(fresh)
+
+
+def test_every_page_state_of_the_app_is_a_page_state() -> None:
+    """A state without the mixin would be built and snapshotted in full for every new tab."""
+    import importlib
+    import pkgutil
+
+    import ticketing_app.state as package
+
+    states = []
+    for module in pkgutil.iter_modules(package.__path__):
+        loaded = importlib.import_module(f"{package.__name__}.{module.name}")
+        states += [
+            value
+            for value in vars(loaded).values()
+            if isinstance(value, type)
+            and issubclass(value, rx.State)
+            and value.__module__ == loaded.__name__
+            and not value._mixin
+        ]
+    assert len(states) >= 20
+    assert [s.__name__ for s in states if not issubclass(s, PageState)] == []

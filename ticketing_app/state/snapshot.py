@@ -19,6 +19,10 @@ have sent for it (nothing), under three conditions, each checked:
 - every computed var of the class depends only on the class's own fields (Reflex's dependency
   tracking): an untouched state's computed values are then the defaults' values. A computed
   var reading the router or another state keeps its state in the snapshot.
+The mixin also builds a page state with only Reflex's bookkeeping (it has no substates and
+is given no values), and skips Reflex's per-field client-storage reset for a state without
+browser-storage fields: both run for every state of every new tab.
+
 `tests/api/test_first_snapshot.py` compares the two snapshots on every page;
 `tests/state/test_snapshot_rules.py` checks the rule on the kinds of computed vars.
 """
