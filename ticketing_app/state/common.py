@@ -94,6 +94,12 @@ def focus_first(errors: dict[str, str], ids: dict[str, str]) -> rx.event.EventSp
     return None
 
 
+def has_next_page(page: int, total: int, page_size: int) -> bool:
+    """Whether a list showing `page` (from 0) of `total` has a page after it (the pagers
+    work the same out in the browser: components/pager.py)."""
+    return (page + 1) * page_size < total
+
+
 def server_now() -> str:
     return iso(utcnow()) or ""
 

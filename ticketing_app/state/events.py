@@ -17,7 +17,13 @@ from ticketing_app.models import Ticket, utcnow
 from ticketing_app.services import events, fees, watches
 from ticketing_app.services.validation import price_number
 from ticketing_app.state.cards import ticket_card
-from ticketing_app.state.common import money, price_input, signed_in_user, signin_redirect
+from ticketing_app.state.common import (
+    has_next_page,
+    money,
+    price_input,
+    signed_in_user,
+    signin_redirect,
+)
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.snapshot import PageState
 
@@ -138,7 +144,7 @@ class EventsState(PageState, rx.State):
 
     @rx.event
     def next_page(self) -> None:
-        if (self.page + 1) * PAGE_SIZE < self.total:
+        if has_next_page(self.page, self.total, PAGE_SIZE):
             self.page += 1
         self._reload_live()
 

@@ -17,7 +17,7 @@ from ticketing_app.db import read_session
 from ticketing_app.errors import DomainError
 from ticketing_app.services import listings, tickets
 from ticketing_app.state.cards import market_card
-from ticketing_app.state.common import server_now
+from ticketing_app.state.common import has_next_page, server_now
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.live_page import expire_if_due
 from ticketing_app.state.snapshot import PageState
@@ -213,7 +213,7 @@ class MarketState(PageState, rx.State):
 
     @rx.event
     def next_page(self) -> rx.event.EventSpec:
-        has_next = (self.page + 1) * PAGE_SIZE < self.total
+        has_next = has_next_page(self.page, self.total, PAGE_SIZE)
         return rx.redirect(view_url(self.query, self.sort, self.page + int(has_next)))
 
     @rx.event

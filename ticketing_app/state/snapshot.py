@@ -140,8 +140,12 @@ def _has_client_storage(cls: type[rx.State]) -> bool:
 
 async def _defaults_held(hashes: list[str]) -> frozenset[str]:
     """The states whose compiled defaults a frontend with these hashes holds."""
-    await _diff_against_initial_state(State, {}, hashes)  # builds Reflex's default snapshot once
     cached = _initial_snapshot_cache.get(State)
+    if cached is None:  # no compile in this process: Reflex's diff builds its default snapshot
+        await _diff_against_initial_state(State, {}, hashes)
+        cached = _initial_snapshot_cache.get(State)
+    # A stale one (state classes added since) has another names digest: nothing is left out,
+    # and the boot's own diff rebuilds it.
     if cached is None or len(hashes) != len(cached.hashes) + 1 or hashes[0] != cached.names_digest:
         return frozenset()  # built against other states (or not a frontend's): nothing held
     key = tuple(hashes)
