@@ -47,6 +47,11 @@ def backend() -> Iterator[Server]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def hashes(backend: Server) -> list[str]:
+    return compiled_hashes(backend)  # a subprocess importing the app: once per module
+
+
 def _database(server: Server) -> str:
     url = server.env["DATABASE_URL"]
     assert url.startswith("sqlite:///"), url
@@ -58,11 +63,11 @@ def _rename(server: Server, old: str, new: str) -> None:
         db.execute(f"ALTER TABLE {old} RENAME TO {new}")
 
 
-async def _search(server: Server) -> ToastTab:
+async def _search(server: Server, hashes: list[str]) -> ToastTab:
     tab = ToastTab(server.base_url)
     try:
         # A search is always read from the database (the read model serves the default view).
-        await tab.boot("/?q=balcony", hashes=compiled_hashes(server), query={"q": "balcony"})
+        await tab.boot("/?q=balcony", hashes=hashes, query={"q": "balcony"})
         await asyncio.sleep(0.3)  # anything sent after the hydrating update
     finally:
         await tab.close()
@@ -78,16 +83,18 @@ def _market(tab: Tab) -> dict[str, Any]:
     return next(values for name, values in tab.merged().items() if name.endswith("market_state"))
 
 
-def test_a_failing_load_still_hydrates_the_page_and_says_so(backend: Server) -> None:
+def test_a_failing_load_still_hydrates_the_page_and_says_so(
+    backend: Server, hashes: list[str]
+) -> None:
     _rename(backend, "tickets", "tickets_away")
     try:
-        broken = asyncio.run(_search(backend))  # boot() returns only once hydrated
+        broken = asyncio.run(_search(backend, hashes))  # boot() returns only once hydrated
     finally:
         _rename(backend, "tickets_away", "tickets")
     assert _error_toasts(broken), broken.events
     assert not _market(broken).get(f"tickets{FIELD}")  # nothing stale or half-read shown
 
-    repaired = asyncio.run(_search(backend))
+    repaired = asyncio.run(_search(backend, hashes))
     assert not _error_toasts(repaired)
     titles = [card["title"] for card in _market(repaired)[f"tickets{FIELD}"]]
     assert titles == ["Balcony seat"]
