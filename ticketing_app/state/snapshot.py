@@ -34,7 +34,12 @@ from functools import cache
 from typing import Any
 
 import reflex as rx
-from reflex.state import State, _diff_against_initial_state, _initial_snapshot_cache
+from reflex.state import (
+    State,
+    _diff_against_initial_state,
+    _initial_snapshot_cache,
+    all_base_state_classes,
+)
 from reflex.state import _override_base_method as override_base_method
 from reflex_base.event.context import EventContext
 from reflex_base.utils.format import format_event_handler
@@ -141,11 +146,11 @@ def _has_client_storage(cls: type[rx.State]) -> bool:
 async def _defaults_held(hashes: list[str]) -> frozenset[str]:
     """The states whose compiled defaults a frontend with these hashes holds."""
     cached = _initial_snapshot_cache.get(State)
-    if cached is None:  # no compile in this process: Reflex's diff builds its default snapshot
+    if cached is None or cached.n_state_classes != len(all_base_state_classes):
+        # None (no compile in this process) or stale (state classes defined since): Reflex's
+        # diff (re)builds its default snapshot, by its own rule.
         await _diff_against_initial_state(State, {}, hashes)
         cached = _initial_snapshot_cache.get(State)
-    # A stale one (state classes added since) has another names digest: nothing is left out,
-    # and the boot's own diff rebuilds it.
     if cached is None or len(hashes) != len(cached.hashes) + 1 or hashes[0] != cached.names_digest:
         return frozenset()  # built against other states (or not a frontend's): nothing held
     key = tuple(hashes)
