@@ -148,6 +148,16 @@ def test_the_market_page_sends_only_the_states_it_shows(
     assert states <= {"state", "market_state", "nav_state", "events_state"}, states
     market = next(values for name, values in sent.items() if name.endswith("market_state"))
     assert {card["title"] for card in market[f"tickets{FIELD}"]} >= {"Seat", "Loose seat"}
+    # The states the boot event loaded go out once, with the snapshot (decision 101): not
+    # again in the event's closing delta, and nothing of them equal to the defaults.
+    carrying = [
+        delta for delta in first.deltas
+        if any(f"tickets{FIELD}" in values for values in delta.values())
+    ]  # fmt: skip
+    assert len(carrying) == 1 and carrying[0] is first.deltas[0]
+    assert all(set(values) <= {f"is_hydrated{FIELD}"} for values in first.deltas[-1].values())
+    events = next(values for name, values in sent.items() if name.endswith("events_state"))
+    assert f"query{FIELD}" not in market and f"error{FIELD}" not in events
 
 
 def test_a_reload_still_gets_what_the_tab_changed(

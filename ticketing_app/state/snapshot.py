@@ -19,6 +19,11 @@ have sent for it (nothing), under three conditions, each checked:
 - every computed var of the class depends only on the class's own fields (Reflex's dependency
   tracking): an untouched state's computed values are then the defaults' values. A computed
   var reading the router or another state keeps its state in the snapshot.
+Such a state that the event itself then changes (`/` loads three inside its boot event,
+`LoadInTheEvent`) is left out of the snapshot too: what it holds beyond the defaults is what
+the event wrote, so its written fields are marked dirty again after Reflex cleaned the tree
+for the snapshot, and go out in the delta Reflex adds to it (`_send_changes`), serialized
+once for the wire instead of once more for the diff (decision 101).
 The mixin also builds a page state with only Reflex's bookkeeping (it has no substates and
 is given no values), and skips Reflex's per-field client-storage reset for a state without
 browser-storage fields: both run for every state of every new tab.
@@ -29,7 +34,9 @@ browser-storage fields: both run for every state of every new tab.
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -41,15 +48,27 @@ from reflex.state import (
     all_base_state_classes,
 )
 from reflex.state import _override_base_method as override_base_method
+from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event.context import EventContext
 from reflex_base.utils.format import format_event_handler
 from reflex_base.utils.types import Unset
 
-# (the boot event's txid, the full names of the states whose compiled defaults the frontend
-# holds) while that event runs; unset otherwise (a task's context ends with its event).
-_FIRST_SNAPSHOT: ContextVar[tuple[str, frozenset[str]] | None] = ContextVar(
-    "first_snapshot", default=None
-)
+
+@dataclass(eq=False)
+class _Boot:
+    """A first page load's boot event while it runs (`FirstSnapshot`)."""
+
+    txid: str
+    held: _Held
+    # ids of the page states that held their compiled defaults, as the frontend does, when
+    # the event began (untouched, and the frontend's hash of them equal to the backend's)
+    fresh: frozenset[int]
+    # ids of those the event changed, whose changes go out as a delta (`PageState.dict`)
+    resent: set[int] = field(default_factory=set)
+
+
+# Set while that event runs; unset otherwise (a task's context ends with its event).
+_FIRST_SNAPSHOT: ContextVar[_Boot | None] = ContextVar("first_snapshot", default=None)
 
 
 @cache
@@ -82,16 +101,46 @@ def _untouched(state: rx.State) -> bool:
     return not vars(state) and not state.dirty_vars and not state.substates
 
 
-def _left_out(state: rx.State) -> bool:
-    found = _FIRST_SNAPSHOT.get()
-    if found is None or not _untouched(state):
-        return False
-    txid, names = found
+def _boot_of(state: rx.State) -> _Boot | None:
+    """The running boot event, if `state` held the compiled defaults when it began."""
+    boot = _FIRST_SNAPSHOT.get()
+    if boot is None or id(state) not in boot.fresh:
+        return None
     try:
         current = EventContext.get().txid
     except LookupError:
-        return False
-    return current == txid and state.get_full_name() in names and _defaults_are_static(type(state))
+        return None
+    return boot if current == boot.txid else None
+
+
+def _send_changes(state: rx.State, boot: _Boot) -> None:
+    """Mark what the event changed in a state that began at its defaults as dirty again (the
+    boot event cleaned it before its snapshot), so that it goes out in the delta Reflex adds
+    to the snapshot: serialized once, on the wire, instead of once more for the diff against
+    the defaults. A field only read holds its default; a string, int, bool or None equal to
+    its compiled default (or an empty list or dict) is left out, as the diff would."""
+    defaults = boot.held.defaults[type(state)]
+    base_vars = state.base_vars
+    changed = set()
+    for name, value in vars(state).items():
+        if name not in base_vars:
+            continue  # a computed value (`__cached_…`): sent when what it reads is dirty
+        kind = type(value)
+        if kind in _EXACT or (kind in _CONTAINERS and not value):
+            default = defaults.get(name, _NO_DEFAULT)
+            if type(default) is kind and default == value:
+                continue  # for these types, equal values are equal JSON
+        changed.add(name)
+    if changed:
+        state.dirty_vars.update(changed)
+        state._mark_ancestors_dirty()
+        boot.resent.add(id(state))
+
+
+# Types whose equal values serialize alike (not float: -0.0 == 0.0).
+_EXACT = frozenset({str, int, bool, type(None)})
+_CONTAINERS = frozenset({list, dict})
+_NO_DEFAULT = object()
 
 
 class PageState(rx.State, mixin=True):
@@ -120,9 +169,21 @@ class PageState(rx.State, mixin=True):
     def dict(
         self, include_computed: bool = True, initial: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
-        if include_computed and not initial and _left_out(self):
+        if include_computed and not initial and (boot := _boot_of(self)) is not None:
+            if not _untouched(self):
+                _send_changes(self, boot)
             return {}
         return super().dict(include_computed=include_computed, initial=initial, **kwargs)
+
+    @override_base_method
+    def get_delta(self) -> dict[str, Any]:
+        delta = super().get_delta()
+        boot = _FIRST_SNAPSHOT.get()
+        if boot is not None and id(self) in boot.resent:
+            # Sent with the snapshot: not again in the event's closing delta.
+            boot.resent.discard(id(self))
+            self.dirty_vars.clear()
+        return delta
 
     @override_base_method
     def _reset_client_storage(self) -> None:
@@ -143,8 +204,19 @@ def _has_client_storage(cls: type[rx.State]) -> bool:
     return any(cls._is_client_storage(fields[name]) for name in cls.base_vars)
 
 
-async def _defaults_held(hashes: list[str]) -> frozenset[str]:
-    """The states whose compiled defaults a frontend with these hashes holds."""
+@dataclass(frozen=True, eq=False)
+class _Held:
+    """What a frontend build holds, for `FirstSnapshot`."""
+
+    # The page states whose compiled defaults it holds and whose untouched snapshot is those
+    # defaults (`_defaults_are_static`): those a new tab's first snapshot may leave out.
+    classes: frozenset[type]
+    # Their compiled defaults (field name -> value, as the frontend has them).
+    defaults: dict[type, dict[str, Any]]
+
+
+async def _defaults_held(hashes: list[str]) -> _Held | None:
+    """What a frontend with these hashes holds (None: nothing)."""
     cached = _initial_snapshot_cache.get(State)
     if cached is None or cached.n_state_classes != len(all_base_state_classes):
         # None (no compile in this process) or stale (state classes defined since): Reflex's
@@ -152,23 +224,43 @@ async def _defaults_held(hashes: list[str]) -> frozenset[str]:
         await _diff_against_initial_state(State, {}, hashes)
         cached = _initial_snapshot_cache.get(State)
     if cached is None or len(hashes) != len(cached.hashes) + 1 or hashes[0] != cached.names_digest:
-        return frozenset()  # built against other states (or not a frontend's): nothing held
+        return None  # built against other states (or not a frontend's): nothing held
     key = tuple(hashes)
     if _held.get(key, (None,))[0] is cached:
         return _held[key][1]
-    names = _match(cached, hashes)
+    held = _build_held(cached, _match(cached, hashes))
     if len(_held) >= 8:  # one entry per frontend build in use (a deploy's old and new)
         _held.clear()
-    _held[key] = (cached, names)
-    return names
+    _held[key] = (cached, held)
+    return held
 
 
-_held: dict[tuple[str, ...], tuple[Any, frozenset[str]]] = {}
+_held: dict[tuple[str, ...], tuple[Any, _Held | None]] = {}
 
 
 def _match(cached: Any, hashes: list[str]) -> frozenset[str]:
     sent = dict(zip(sorted(cached.hashes), hashes[1:], strict=True))
     return frozenset(name for name, digest in cached.hashes.items() if sent[name] == digest)
+
+
+def _build_held(cached: Any, names: frozenset[str]) -> _Held | None:
+    classes = frozenset(
+        cls
+        for cls in State.get_substates()
+        if issubclass(cls, PageState) and cls.get_full_name() in names and _defaults_are_static(cls)
+    )
+    if not classes:
+        return None
+    marker = len(FIELD_MARKER)
+    defaults = {
+        cls: {
+            key[:-marker]: json.loads(text)
+            for key, text in cached.serialized[cls.get_full_name()].items()
+            if key.endswith(FIELD_MARKER)
+        }
+        for cls in classes
+    }
+    return _Held(classes, defaults)
 
 
 class FirstSnapshot(rx.Middleware):
@@ -183,7 +275,12 @@ class FirstSnapshot(rx.Middleware):
             return None
         if payload.get("vars"):  # browser storage to apply: Reflex's own path, unchanged
             return None
-        names = await _defaults_held(hashes)
-        if names:
-            _FIRST_SNAPSHOT.set((EventContext.get().txid, names))
+        held = await _defaults_held(hashes)
+        if held is not None:
+            fresh = frozenset(
+                id(page)
+                for page in state._get_root_state().substates.values()
+                if type(page) in held.classes and _untouched(page)
+            )
+            _FIRST_SNAPSHOT.set(_Boot(EventContext.get().txid, held, fresh))
         return None
