@@ -182,3 +182,38 @@ def test_a_reload_still_gets_what_the_tab_changed(
 
     reloaded = asyncio.run(run())
     assert reloaded.deltas[0][forgot][f"email_error{FIELD}"]  # the error it showed is still there
+
+
+def test_what_a_first_load_wrote_is_kept_by_the_redis_state_manager() -> None:
+    """With REDIS_URL a tab's states live in Redis between events, and Reflex writes back only
+    the states an event touched. The market's load writes a fresh state's fields straight into
+    it during a first load's boot (`snapshot.assign`): the next event still finds them — here
+    "Next page" knows there are more tickets than one page shows."""
+    with (
+        spawn_server("redis") as redis,
+        spawn_server("backend", {"REDIS_URL": redis.url}) as backend,
+    ):
+        with httpx.Client(base_url=backend.base_url, timeout=30) as seller:
+            r = seller.post(
+                "/api/users/signup", json={"email": unique_email(), "password": PASSWORD}
+            )
+            assert r.status_code == 201, r.text
+            for i in range(13):  # one more than a page
+                r = seller.post("/api/tickets", json={"title": f"Row {i}", "price": 20 + i})
+                assert r.status_code == 201, r.text
+        hashes = compiled_hashes(backend)
+        market = next(n for n in compiled_initial_state(backend) if n.endswith("market_state"))
+
+        async def run() -> Tab:
+            tab = Tab(backend.base_url)
+            try:
+                await tab.boot("/", hashes=hashes)
+                assert tab.merged()[market][f"total{FIELD}"] == 13
+                await tab.send(f"{market}.next_page", {})
+            finally:
+                await tab.close()
+            return tab
+
+        tab = asyncio.run(run())
+        paths = [e["payload"].get("path") for e in tab.events if e["name"] == "_redirect"]
+        assert paths == ["/?page=2"], tab.events

@@ -52,12 +52,14 @@ class Tab:
         self.headers = {"Cookie": f"session={cookie}"} if cookie else {}
         self.path = "/"
         self.deltas: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("event", self._on_update, namespace=NAMESPACE)
 
     async def _on_update(self, data: dict[str, Any]) -> None:
         self.deltas.append(data.get("delta") or {})
+        self.events.extend(data.get("events") or [])  # what the backend has the page do
         self._arrived.set()
 
     def _event(

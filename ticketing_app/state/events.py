@@ -25,7 +25,7 @@ from ticketing_app.state.common import (
     signin_redirect,
 )
 from ticketing_app.state.event_args import form_fields
-from ticketing_app.state.snapshot import PageState
+from ticketing_app.state.snapshot import PageState, assign
 
 PAGE_SIZE = 6
 
@@ -87,7 +87,7 @@ def _read_events(query: str, page: int) -> tuple[int, tuple[dict[str, Any], ...]
 class EventsState(PageState, rx.State):
     """The upcoming events on `/`: search, pages; re-read on every push of `live.EVENTS`."""
 
-    events: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = rx.field(default_factory=list)
     total: int = 0
     query: str = ""
     page: int = 0
@@ -101,16 +101,14 @@ class EventsState(PageState, rx.State):
                 ("events", self.query, self.page), lambda: _read_events(self.query, self.page)
             )
         except DomainError as exc:
-            self.error, self.loading = exc.message, False
+            assign(self, error=exc.message, loading=False)
             return
-        self.error = ""
-        self.total = total
         if not cards and self.page > 0 and total:
-            self.page = (total - 1) // PAGE_SIZE  # the last page shrank under us
+            # The last page shrank under us.
+            assign(self, error="", total=total, page=(total - 1) // PAGE_SIZE)
             self._reload_live()
             return
-        self.events = [dict(card) for card in cards]
-        self.loading = False
+        assign(self, error="", total=total, events=[dict(card) for card in cards], loading=False)
 
     @rx.event
     def load(self) -> Iterator[None]:

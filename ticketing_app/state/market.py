@@ -20,7 +20,7 @@ from ticketing_app.state.cards import market_card
 from ticketing_app.state.common import has_next_page, server_now
 from ticketing_app.state.event_args import form_fields
 from ticketing_app.state.live_page import expire_if_due
-from ticketing_app.state.snapshot import PageState
+from ticketing_app.state.snapshot import PageState, assign
 
 PAGE_SIZE = 12
 QUERY_MAX = 120
@@ -103,7 +103,7 @@ def _market_cards(page: int) -> tuple[int, tuple[dict[str, Any], ...], bool]:
 
 
 class MarketState(PageState, rx.State):
-    tickets: list[dict[str, Any]] = []
+    tickets: list[dict[str, Any]] = rx.field(default_factory=list)
     total: int = 0
     query: str = ""
     sort: str = "newest"
@@ -122,18 +122,22 @@ class MarketState(PageState, rx.State):
                 lambda: _read_page(self.query, self.sort, self.page),
             )
         except DomainError as exc:
-            self.error = exc.message
-            self.loading = False
+            assign(self, error=exc.message, loading=False)
             return
-        self.error = ""
-        self.total, self.capped = total, capped
         if not cards and self.page > 0 and total:
-            self.page = (total - 1) // PAGE_SIZE  # the last page shrank under us
+            # The last page shrank under us.
+            assign(self, error="", total=total, capped=capped, page=(total - 1) // PAGE_SIZE)
             self._reload_live()
             return
-        self.tickets = [dict(card) for card in cards]  # a state's own copy of the shared read
-        self.server_now = server_now()
-        self.loading = False
+        assign(
+            self,
+            error="",
+            total=total,
+            capped=capped,
+            tickets=[dict(card) for card in cards],  # a state's own copy of the shared read
+            server_now=server_now(),
+            loading=False,
+        )
 
     def _from_url(self, router: RouterData) -> tuple[str, str, int]:
         """(q, sort, page) from `/?q=…&sort=…&page=…` (page counts from 1 there); anything
@@ -176,8 +180,9 @@ class MarketState(PageState, rx.State):
     def _prepare(self, router: RouterData | None = None) -> bool:
         """Read the view from the address; whether to show "loading" first (a database read
         ahead, and no cards on screen yet: a reconnect keeps them while they are re-read)."""
-        self.query, self.sort, self.page = self._from_url(router or self.router)
-        return not self.tickets and not _in_memory(self.query, self.sort, self.page)
+        query, sort, page = self._from_url(router or self.router)
+        assign(self, query=query, sort=sort, page=page)
+        return not self.tickets and not _in_memory(query, sort, page)
 
     def _start(self, router: RouterData | None = None) -> None:
         # Every watcher of a page shares one read per push wave, so a push needs no thread.

@@ -13,7 +13,7 @@ from ticketing_app.models import utcnow
 from ticketing_app.services import auth, watches
 from ticketing_app.settings import get_settings
 from ticketing_app.state.common import post_form_script, session_token
-from ticketing_app.state.snapshot import PageState
+from ticketing_app.state.snapshot import PageState, assign
 
 
 class NavState(PageState, rx.State):
@@ -46,15 +46,11 @@ class NavState(PageState, rx.State):
         one event instead of one per state; it passes the `router` it read)."""
         router = router or self.router
         user = self._read_user(router)
-        self.signed_in = user is not None
-        self.user_email = user.email if user else ""
-        self.is_operator = bool(user and user.is_operator)
-        self.session_ended = False
-        self.unread = 0
+        unread = 0
         token = router.session.client_token
         if user is not None:
             with write_session() as db:
-                self.unread = watches.unread_count(db, user_id=user.id)
+                unread = watches.unread_count(db, user_id=user.id)
             # The bell is live (a new notification, or "mark all read" in another tab), and
             # the user's own topic ends this page's session when they are suspended.
             live.watch(
@@ -62,12 +58,21 @@ class NavState(PageState, rx.State):
             )
         else:
             live.unwatch(token, NavState)
-        self.test_mode = get_settings().stripe_test_mode
-        self.currency = get_settings().ticketing_currency
-        # A sign-out that navigated away leaves this flag set in the tab's state (the same
-        # client token after the reload): without this, the next sign-out button stays stuck.
-        self.signing_out = False
-        self.loaded = True
+        settings = get_settings()
+        assign(
+            self,
+            signed_in=user is not None,
+            user_email=user.email if user else "",
+            is_operator=bool(user and user.is_operator),
+            session_ended=False,
+            unread=unread,
+            test_mode=settings.stripe_test_mode,
+            currency=settings.ticketing_currency,
+            # A sign-out that navigated away leaves this flag set in the tab's state (the same
+            # client token after the reload): without this, the next sign-out button sticks.
+            signing_out=False,
+            loaded=True,
+        )
 
     def _reload_live(self) -> None:
         """A push on the bell's or the user's topic: still signed in? If not, the navbar sends

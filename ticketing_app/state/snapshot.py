@@ -137,6 +137,21 @@ def _send_changes(state: rx.State, boot: _Boot) -> None:
         boot.resent.add(id(state))
 
 
+def assign(state: rx.State, **values: Any) -> None:
+    """Set fields of a page state, as `setattr` would. In a new tab's boot event, on a state
+    that began it at its compiled defaults (`FirstSnapshot`) and has no computed vars, the
+    values go straight into the instance dict: Reflex's per-field bookkeeping (dirty vars,
+    dependent computed vars, ancestors; the type check that only logs) is cleaned away before
+    the snapshot anyway, and `_send_changes` sends what that dict holds. The state is still
+    marked touched, so a state manager that persists touched states (Redis) keeps it."""
+    if not state.computed_vars and _boot_of(state) is not None:
+        vars(state).update(values)
+        state._was_touched = True
+        return
+    for name, value in values.items():
+        setattr(state, name, value)
+
+
 # Types whose equal values serialize alike (not float: -0.0 == 0.0).
 _EXACT = frozenset({str, int, bool, type(None)})
 _CONTAINERS = frozenset({list, dict})
