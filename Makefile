@@ -66,7 +66,7 @@ test: install-dev chromium $(AXE)
 
 ## make bench: every benchmark (docs/performance.md); needs PostgreSQL (TEST_DATABASE_URL)
 bench: install-dev
-	for b in bench_reserve bench_http_reserve bench_expiry bench_expiry_live bench_clients bench_listing bench_events bench_event_listings bench_browse bench_upload_health; do \
+	for b in bench_reserve bench_http_reserve bench_expiry bench_expiry_live bench_clients bench_listing bench_events bench_event_listings bench_browse bench_connect_cost bench_upload_health; do \
 	  $(PY) bench/$$b.py || exit 1; done
 
 lint: install-dev

@@ -86,3 +86,24 @@ def test_every_page_state_of_the_app_is_a_page_state() -> None:
         ]
     assert len(states) >= 20
     assert [s.__name__ for s in states if not issubclass(s, PageState)] == []
+
+
+class Plain(PageState, rx.State):
+    n: int = 0
+    label: str = ""
+
+
+def test_assign_outside_a_boot_event_is_setattr() -> None:
+    """`snapshot.assign` writes past Reflex's bookkeeping only in a new tab's boot event (the
+    API tests boot `/`); anywhere else it is plain assignment: dirty, sent in the next delta."""
+    import pytest
+    from reflex.state import State
+
+    from ticketing_app.state.snapshot import assign
+
+    state = State(_reflex_internal_init=True).substates[Plain.get_name()]
+    assign(state, n=3, label="x")
+    assert (state.n, state.label) == (3, "x")
+    assert state.dirty_vars >= {"n", "label"}
+    with pytest.raises(AttributeError):
+        assign(state, not_a_field=1)

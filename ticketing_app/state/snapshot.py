@@ -144,7 +144,11 @@ def assign(state: rx.State, **values: Any) -> None:
     dependent computed vars, ancestors; the type check that only logs) is cleaned away before
     the snapshot anyway, and `_send_changes` sends what that dict holds. The state is still
     marked touched, so a state manager that persists touched states (Redis) keeps it."""
-    if not state.computed_vars and _boot_of(state) is not None:
+    if (
+        not state.computed_vars
+        and values.keys() <= state.base_vars.keys()  # else setattr's own checks and errors
+        and _boot_of(state) is not None
+    ):
         vars(state).update(values)
         state._was_touched = True
         return
