@@ -20,14 +20,16 @@ from ticketing_app.pages import payouts as payouts_pages
 from ticketing_app.pages import tickets as tickets_pages
 from ticketing_app.pages import verify as verify_pages
 from ticketing_app.services.payments import install_payment_upkeep
+from ticketing_app.state import tree
 from ticketing_app.state.event_args import refuse_forged_event
 from ticketing_app.state.market import LoadInTheEvent
 from ticketing_app.state.snapshot import FirstSnapshot
 
 # Python's cyclic GC: a young collection per 50,000 new container objects, not 700. Every
-# connecting tab builds a tree of ~25 Reflex states; with the default, collections ran every
-# few connects and their full passes over the growing heap were ~15 % of a connect's backend
-# CPU (docs/decisions.md 98, docs/performance.md). The blank app of bench_clients does the same.
+# connecting tab built a tree of ~25 Reflex states (8 on `/` now, state/tree.py); with the
+# default, collections ran every few connects and their full passes over the growing heap were
+# ~15 % of a connect's backend CPU (docs/decisions.md 98, docs/performance.md). The blank app
+# of bench_clients does the same.
 gc.set_threshold(50_000, 20, 20)
 
 # The theme is configured on rx.plugins.RadixThemesPlugin in rxconfig.py.
@@ -40,6 +42,7 @@ app = rx.App(
     # Plain toasts: sonner's "rich" green/red text on tinted backgrounds is below 4.5:1.
     toaster=rx.toast.provider(rich_colors=False, close_button=True),
 )
+tree.install(app)  # without Redis, a tab's tree holds the page states it used, not all 20
 app.add_middleware(FirstSnapshot())  # a new tab's snapshot leaves out untouched page states
 app.add_middleware(LoadInTheEvent())  # `/`'s load inside the boot/navigation event
 connection.install(app)  # a plain "Reconnecting…" bar, not Reflex's developer toast

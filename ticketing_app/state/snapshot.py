@@ -1,7 +1,8 @@
 """A new tab's first snapshot leaves out the page states it never touched (issue 19,
 docs/decisions.md 100).
 
-Reflex builds every state of the app for each new tab and, on its boot event
+Reflex builds every state of the app for each new tab (without Redis, state/tree.py now builds
+a page state only when it is used) and, on its boot event
 (`hydrate_and_load`), serializes all of them (`BaseState.dict`: every var, every computed var
 evaluated) only to drop, right after, what equals the defaults the compiled frontend already
 holds (`_diff_against_initial_state`, which serializes each var once more to compare). On
@@ -61,8 +62,9 @@ class _Boot:
     txid: str
     held: _Held
     # ids of the page states that held their compiled defaults, as the frontend does, when
-    # the event began (untouched, and the frontend's hash of them equal to the backend's)
-    fresh: frozenset[int]
+    # the event began (untouched, and the frontend's hash of them equal to the backend's), or
+    # were built into the tree during it (`note_built`)
+    fresh: set[int]
     # ids of those the event changed, whose changes go out as a delta (`PageState.dict`)
     resent: set[int] = field(default_factory=set)
 
@@ -101,16 +103,31 @@ def _untouched(state: rx.State) -> bool:
     return not vars(state) and not state.dirty_vars and not state.substates
 
 
-def _boot_of(state: rx.State) -> _Boot | None:
-    """The running boot event, if `state` held the compiled defaults when it began."""
+def _running_boot() -> _Boot | None:
     boot = _FIRST_SNAPSHOT.get()
-    if boot is None or id(state) not in boot.fresh:
+    if boot is None:
         return None
     try:
         current = EventContext.get().txid
     except LookupError:
         return None
     return boot if current == boot.txid else None
+
+
+def _boot_of(state: rx.State) -> _Boot | None:
+    """The running boot event, if `state` held the compiled defaults when it began."""
+    boot = _FIRST_SNAPSHOT.get()
+    if boot is None or id(state) not in boot.fresh:
+        return None
+    return _running_boot()
+
+
+def note_built(state: rx.State) -> None:
+    """A page state just built into a tab's tree (state/tree.py) is at its defaults: built
+    during a first load's boot event, it counts as one that held them when the event began."""
+    boot = _running_boot()
+    if boot is not None and type(state) in boot.held.classes:
+        boot.fresh.add(id(state))
 
 
 def _send_changes(state: rx.State, boot: _Boot) -> None:
@@ -172,7 +189,7 @@ class PageState(rx.State, mixin=True):
         _reflex_internal_init: bool = False,
         **kwargs: Any,
     ) -> None:
-        # Reflex builds every state of the app for each new tab; a page state built by its
+        # Reflex (or state/tree.py, on first use) builds page states per tab; one built by its
         # parent (no values given, no substates of its own) needs only the bookkeeping.
         if (
             _reflex_internal_init
@@ -282,21 +299,30 @@ def _build_held(cached: Any, names: frozenset[str]) -> _Held | None:
     return _Held(classes, defaults)
 
 
+def first_load_hashes(event: Any) -> list[str] | None:
+    """The compiled initialState's hashes a first page load's boot event carries (None: not
+    such an event, or browser storage to apply, which takes Reflex's own path unchanged)."""
+    if event.name != _boot_event():
+        return None
+    payload = event.payload or {}
+    hashes = payload.get("hashes")
+    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        return None
+    if payload.get("vars"):
+        return None
+    return hashes
+
+
 class FirstSnapshot(rx.Middleware):
     """Marks a first page load's boot event, for `PageState.dict` (module docstring)."""
 
     async def preprocess(self, app: Any, state: Any, event: Any) -> None:
-        if event.name != _boot_event():
-            return None
-        payload = event.payload or {}
-        hashes = payload.get("hashes")
-        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
-            return None
-        if payload.get("vars"):  # browser storage to apply: Reflex's own path, unchanged
+        hashes = first_load_hashes(event)
+        if hashes is None:
             return None
         held = await _defaults_held(hashes)
         if held is not None:
-            fresh = frozenset(
+            fresh = set(
                 id(page)
                 for page in state._get_root_state().substates.values()
                 if type(page) in held.classes and _untouched(page)
