@@ -31,7 +31,9 @@ config = rx.Config(
     # pickled to `.states/` per state per client (Reflex's default, the disk manager: about
     # half of a connecting client's backend CPU). A restart loses them; every page re-derives
     # its state from the database and the cookie on (re)connect (docs/decisions.md 96). With
-    # Redis, Reflex picks its Redis manager (mode left unset).
+    # Redis, Reflex picks its Redis manager (mode left unset). The app then swaps Reflex's
+    # in-memory manager for one that builds a tab's page states as they are used
+    # (ticketing_app/state/tree.py, decision 102).
     **({} if _redis else {"state_manager_mode": "memory"}),
     # Only the deployment's own pages may call the backend with the visitor's cookie (CORS)
     # or open its socket as the signed-in user (Reflex's default is "*"): PUBLIC_URL plus

@@ -157,3 +157,27 @@ def test_a_snapshot_of_the_whole_tree_gets_the_whole_tree() -> None:
             assert Asked.get_name() in _names(root) and Shown.get_name() not in _names(root)
 
     _run(manager, "t", body)
+
+
+def test_a_page_state_built_in_a_first_loads_boot_event_counts_as_at_its_defaults() -> None:
+    """What the load writes into it goes out once, as a delta (decision 101), as when the tree
+    was built whole and the state was there, untouched, when the event began."""
+    from ticketing_app.state.snapshot import FirstSnapshot, _boot_of
+
+    manager, token = PageStatesOnDemand(), str(uuid.uuid4())
+
+    async def first_load() -> None:
+        boot = _boot(await _hashes())
+        async with manager.modify_state(BaseStateToken(ident=token, cls=State), event=boot) as root:
+            root.router_data = {"pathname": "/", "asPath": "/"}
+            await FirstSnapshot().preprocess(None, root, boot)
+            assert _boot_of(await root.get_state(Asked)) is not None
+
+    async def next_event() -> None:  # another event (its own context and txid)
+        async with manager.modify_state(
+            BaseStateToken(ident=token, cls=Shown), event=_event(Shown.add)
+        ) as root:
+            assert _boot_of(await root.get_state(Shown)) is None
+
+    _run(manager, token, first_load)
+    _run(manager, token, next_event)
