@@ -103,15 +103,16 @@ def _untouched(state: rx.State) -> bool:
     return not vars(state) and not state.dirty_vars and not state.substates
 
 
+def _in_its_event(boot: _Boot) -> bool:
+    try:
+        return EventContext.get().txid == boot.txid
+    except LookupError:
+        return False
+
+
 def _running_boot() -> _Boot | None:
     boot = _FIRST_SNAPSHOT.get()
-    if boot is None:
-        return None
-    try:
-        current = EventContext.get().txid
-    except LookupError:
-        return None
-    return boot if current == boot.txid else None
+    return boot if boot is not None and _in_its_event(boot) else None
 
 
 def _boot_of(state: rx.State) -> _Boot | None:
@@ -119,7 +120,7 @@ def _boot_of(state: rx.State) -> _Boot | None:
     boot = _FIRST_SNAPSHOT.get()
     if boot is None or id(state) not in boot.fresh:
         return None
-    return _running_boot()
+    return boot if _in_its_event(boot) else None
 
 
 def note_built(state: rx.State) -> None:

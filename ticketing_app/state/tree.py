@@ -43,18 +43,11 @@ import reflex as rx
 from reflex.istate.manager.memory import StateManagerMemory, _ModifyState
 from reflex.istate.manager.redis import StateManagerRedis
 from reflex.istate.manager.token import BaseStateToken, StateToken
-from reflex.state import BaseState, State, all_base_state_classes
+from reflex.state import BaseState, all_base_state_classes
 from reflex_base.event import Event
-from reflex_base.utils.format import format_event_handler
+from reflex_base.event.processor.base_state_processor import _hydrate_event_names
 
 from ticketing_app.state import snapshot
-
-
-@cache
-def _hydrate_events() -> frozenset[str]:
-    return frozenset(
-        format_event_handler(State.event_handlers[name]) for name in ("hydrate", "hydrate_and_load")
-    )
 
 
 def on_demand(root_cls: type[BaseState]) -> frozenset[type[BaseState]]:
@@ -89,13 +82,18 @@ def _new_root(root_cls: type[BaseState]) -> BaseState:
     return root
 
 
-def _ensure(root: BaseState, cls: type[BaseState]) -> BaseState:
-    """The instance of `cls` in `root`'s tree, its page state built if it was missing."""
+def _build_missing(root: BaseState, cls: type[BaseState]) -> None:
+    """Build the page state (`cls` or its ancestor under the root) if `root`'s tree lacks it."""
     top = cls
     while (parent := top.get_parent_state()) is not None and parent is not type(root):
         top = parent
     if parent is not None and top.get_name() not in root.substates:
         _build(root, top)
+
+
+def _ensure(root: BaseState, cls: type[BaseState]) -> BaseState:
+    """The instance of `cls` in `root`'s tree, its page state built if it was missing."""
+    _build_missing(root, cls)
     return root._get_state_from_cache(cls)
 
 
@@ -140,14 +138,14 @@ class PageStatesOnDemand(StateManagerMemory):
         """Build what the event about to run needs (module docstring)."""
         if not isinstance(token, BaseStateToken):
             return
-        if event is not None and event.name in _hydrate_events():
+        if event is not None and event.name in _hydrate_event_names():
             hashes = snapshot.first_load_hashes(event)
             held = await snapshot._defaults_held(hashes) if hashes is not None else None
             _ensure_all(root, held.classes if held is not None else frozenset())
         elif event is not None and not root.router_data:
             _ensure_all(root)  # Reflex rehydrates a tree it never hydrated: a full snapshot
         else:
-            _ensure(root, token.cls)
+            _build_missing(root, token.cls)
 
 
 # The one place Reflex asks for a state missing from a tree (`BaseState._get_state_from_redis`)
